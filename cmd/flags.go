@@ -1,0 +1,174 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// intValue is an integer flag whose parse error reads well on its own.
+type intValue struct{ p *int64 }
+
+func (v intValue) String() string { return strconv.FormatInt(*v.p, 10) }
+func (v intValue) Type() string   { return "int" }
+func (v intValue) Set(s string) error {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", s)
+	}
+	*v.p = n
+	return nil
+}
+
+// floatValue is a number flag whose parse error reads well on its own.
+type floatValue struct{ p *float64 }
+
+func (v floatValue) String() string { return strconv.FormatFloat(*v.p, 'g', -1, 64) }
+func (v floatValue) Type() string   { return "number" }
+func (v floatValue) Set(s string) error {
+	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is not a positive number", s)
+	}
+	*v.p = n
+	return nil
+}
+
+var pflagInvalid = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-\w, )?(--[\w-]+)" flag: (.*)$`)
+
+// flagError turns pflag's parse errors into one line that names the flag,
+// and marks them as usage errors (exit 2) with no usage text.
+func flagError(_ *cobra.Command, err error) error {
+	msg := err.Error()
+	if m := pflagInvalid.FindStringSubmatch(msg); m != nil {
+		msg = m[2] + ": " + m[3]
+		if strings.Contains(m[3], "strconv.") {
+			msg = fmt.Sprintf("%s: %q is not valid", m[2], m[1])
+		}
+	}
+	if strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "unknown shorthand flag") {
+		msg += " (see paradigm-upload --help)"
+	}
+	return usageErrorf("%s", msg)
+}
+
+// source says where a setting's value came from.
+type source struct {
+	Kind string // "flag", "env", "config", "default"
+	Name string // the variable or file, when there is one
+}
+
+func (s source) String() string {
+	if s.Name != "" {
+		return s.Kind + " " + s.Name
+	}
+	return s.Kind
+}
+
+// envName is the environment variable for a flag: PARADIGM_<FLAG>.
+func envName(flag string) string {
+	return "PARADIGM_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// noPrecedence lists flags that only the command line sets.
+var noPrecedence = map[string]bool{"help": true, "config": true, "version": true}
+
+// defaultConfigFile is $XDG_CONFIG_HOME/paradigm-upload/config.yaml, or the
+// same under ~/.config.
+func defaultConfigFile(getenv func(string) string) string {
+	dir := getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "paradigm-upload", "config.yaml")
+}
+
+// resolveSettings applies the one precedence rule — flag, then environment
+// (PARADIGM_<FLAG>), then config file, then default — by setting every flag
+// the command line did not set from the first source that has it. It
+// returns where each flag's value came from.
+func resolveSettings(fs *pflag.FlagSet, configFile string, configExplicit bool, getenv func(string) string) (map[string]source, error) {
+	var cfg *viper.Viper
+	if configFile != "" {
+		_, statErr := os.Stat(configFile)
+		if statErr == nil || configExplicit {
+			cfg = viper.New()
+			cfg.SetConfigFile(configFile)
+			if filepath.Ext(configFile) == "" {
+				cfg.SetConfigType("yaml")
+			}
+			if err := cfg.ReadInConfig(); err != nil {
+				var nf viper.ConfigFileNotFoundError
+				if errors.As(err, &nf) || errors.Is(err, os.ErrNotExist) {
+					return nil, usageErrorf("--config: %s does not exist", configFile)
+				}
+				return nil, usageErrorf("config file %s: %s", configFile, oneLine(err.Error()))
+			}
+		}
+	}
+	sources := map[string]source{}
+	var errs []string
+	fs.VisitAll(func(f *pflag.Flag) {
+		switch {
+		case f.Changed:
+			sources[f.Name] = source{Kind: "flag"}
+			return
+		case noPrecedence[f.Name]:
+			sources[f.Name] = source{Kind: "default"}
+			return
+		}
+		if name := envName(f.Name); getenv(name) != "" {
+			if err := f.Value.Set(getenv(name)); err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+			}
+			sources[f.Name] = source{Kind: "env", Name: name}
+			return
+		}
+		if cfg != nil {
+			for _, key := range []string{f.Name, strings.ReplaceAll(f.Name, "-", "_")} {
+				if !cfg.IsSet(key) {
+					continue
+				}
+				if err := f.Value.Set(configString(cfg.Get(key))); err != nil {
+					errs = append(errs, fmt.Sprintf("%s in %s: %v", key, configFile, err))
+				}
+				sources[f.Name] = source{Kind: "config", Name: configFile}
+				return
+			}
+		}
+		sources[f.Name] = source{Kind: "default"}
+	})
+	if len(errs) > 0 {
+		return nil, usageErrorf("%s", strings.Join(errs, "; "))
+	}
+	return sources, nil
+}
+
+// configString renders a config value as the flag would receive it; a YAML
+// list becomes a comma-separated list.
+func configString(v any) string {
+	switch t := v.(type) {
+	case []any:
+		parts := make([]string, len(t))
+		for i, e := range t {
+			parts[i] = fmt.Sprint(e)
+		}
+		return strings.Join(parts, ",")
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(t)
+	}
+}

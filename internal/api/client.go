@@ -1,0 +1,351 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Client talks to one Paradigm instance with one API key.
+type Client struct {
+	base *url.URL
+	key  string
+	http *http.Client
+	// UserAgent is sent with every request.
+	UserAgent string
+	// Now stamps Retry-After dates; time.Now when nil.
+	Now func() time.Time
+}
+
+// NewClient returns a client for the instance at baseURL (scheme and host,
+// optionally a path prefix). hc is the HTTP client to use; see NewTransport.
+func NewClient(baseURL, key string, hc *http.Client) (*Client, error) {
+	u, err := ParseBaseURL(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	if hc == nil {
+		hc = &http.Client{Transport: NewTransport(TransportOptions{})}
+	}
+	return &Client{base: u, key: key, http: hc, UserAgent: "paradigm-upload"}, nil
+}
+
+// ParseBaseURL checks that s is an absolute http(s) URL with a host and
+// returns it without a trailing slash.
+func ParseBaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a URL", s)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("%q is not an http:// or https:// URL", s)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%q has no host", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q must not have a query or fragment", s)
+	}
+	if u.User != nil {
+		return nil, errors.New("the base URL must not carry credentials; use --api-key")
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// BaseURL returns the instance's URL as given, normalized.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// TransportOptions tunes the HTTP transport for a pool of concurrent uploads.
+type TransportOptions struct {
+	// MaxConns is the number of connections kept open to the service; it
+	// should be at least the number of concurrent uploads.
+	MaxConns int
+}
+
+// NewTransport returns a transport sized for concurrent uploads: keep-alive
+// connections for every worker (Go's default keeps only 2 idle per host),
+// bounded connect and response-header timeouts, and no total timeout, which
+// would kill a slow upload of a large file.
+func NewTransport(o TransportOptions) *http.Transport {
+	if o.MaxConns <= 0 {
+		o.MaxConns = 10
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.MaxIdleConns = o.MaxConns * 2
+	t.MaxIdleConnsPerHost = o.MaxConns + 2
+	t.TLSHandshakeTimeout = 15 * time.Second
+	// Paradigm answers an upload once it has queued the file; waiting for
+	// the answer longer than this after the body is sent means trouble.
+	t.ResponseHeaderTimeout = 3 * time.Minute
+	t.ExpectContinueTimeout = time.Second
+	t.WriteBufferSize = 256 << 10
+	t.ReadBufferSize = 64 << 10
+	return t
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Client) endpoint(path string, q url.Values) string {
+	u := *c.base
+	u.Path = c.base.Path + path
+	if q != nil {
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+func (c *Client) newRequest(ctx context.Context, method, target string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.UserAgent)
+	return req, nil
+}
+
+// TransportError is a request that got no HTTP answer: the connection failed,
+// was dropped, or timed out. Whether the service acted on it is unknown when
+// Sent is true.
+type TransportError struct {
+	Op  string
+	Err error
+	// Sent reports that the request may have reached the service.
+	Sent bool
+}
+
+func (e *TransportError) Error() string {
+	return e.Op + ": " + redactURLError(e.Err)
+}
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// redactURLError renders a transport error without the request URL's
+// details, which add noise and never help.
+func redactURLError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// do sends req and decodes a JSON answer into out when the status is one of
+// ok. Any other status becomes an *Error.
+func (c *Client) do(req *http.Request, op string, out any, ok ...int) (int, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			return 0, fmt.Errorf("%s: %w", op, ctxErr)
+		}
+		return 0, &TransportError{Op: op, Err: err, Sent: req.Method != http.MethodGet}
+	}
+	defer func() {
+		// Drain a little so the connection can be reused.
+		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+		resp.Body.Close()
+	}()
+	for _, code := range ok {
+		if resp.StatusCode == code {
+			if out == nil {
+				return resp.StatusCode, nil
+			}
+			if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
+				if errors.Is(err, io.ErrUnexpectedEOF) || isNetErr(err) {
+					return resp.StatusCode, &TransportError{Op: op, Err: err, Sent: true}
+				}
+				return resp.StatusCode, fmt.Errorf("%s: HTTP %d with an unreadable body: %v", op, resp.StatusCode, err)
+			}
+			return resp.StatusCode, nil
+		}
+	}
+	b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	if rerr != nil && len(b) == 0 && resp.StatusCode >= 500 {
+		return resp.StatusCode, &TransportError{Op: op, Err: rerr, Sent: true}
+	}
+	return resp.StatusCode, fmt.Errorf("%s: %w", op, newError(resp, b, c.now()))
+}
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF)
+}
+
+// Workspace is a workspace the key can use.
+type Workspace struct {
+	ID            int64  `json:"id"`
+	Name          string `json:"name"`
+	WorkspaceType string `json:"workspace_type"`
+}
+
+// ExternalMetadata links a document to its source outside Paradigm.
+type ExternalMetadata struct {
+	ExternalID         string         `json:"external_id"`
+	DocType            string         `json:"doc_type,omitempty"`
+	AdditionalMetadata map[string]any `json:"additional_metadata,omitempty"`
+}
+
+// File is the service's file object, limited to what this tool reads.
+type File struct {
+	ID                int64             `json:"id"`
+	Filename          string            `json:"filename"`
+	Title             string            `json:"title"`
+	Extension         string            `json:"extension"`
+	Status            string            `json:"status"`
+	StatusDetail      string            `json:"status_detail,omitempty"`
+	UploadSessionUUID string            `json:"upload_session_uuid"`
+	Size              *int64            `json:"size"`
+	Workspace         *Workspace        `json:"workspace"`
+	ExternalMetadata  *ExternalMetadata `json:"external_metadata"`
+	CreatedAt         time.Time         `json:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
+	Message           string            `json:"message,omitempty"`
+}
+
+// Page is one page of a list answer.
+type Page[T any] struct {
+	Count    int     `json:"count"`
+	Next     *string `json:"next"`
+	Previous *string `json:"previous"`
+	Results  []T     `json:"results"`
+}
+
+// ListQuery holds the filters of GET /api/v3/files that this tool uses.
+type ListQuery struct {
+	WorkspaceID       int64
+	UploadSessionUUID string
+	ExternalID        string
+	Status            []string
+	Filename          string
+	PageSize          int
+}
+
+func (q ListQuery) values() url.Values {
+	v := url.Values{}
+	if q.WorkspaceID != 0 {
+		v.Set("workspace_id", strconv.FormatInt(q.WorkspaceID, 10))
+	}
+	if q.UploadSessionUUID != "" {
+		v.Set("upload_session_uuid", q.UploadSessionUUID)
+	}
+	if q.ExternalID != "" {
+		v.Set("external_metadata__external_id", q.ExternalID)
+	}
+	if len(q.Status) > 0 {
+		v.Set("status", strings.Join(q.Status, ","))
+	}
+	if q.Filename != "" {
+		v.Set("filename", q.Filename)
+	}
+	if q.PageSize > 0 {
+		v.Set("page_size", strconv.Itoa(q.PageSize))
+	}
+	return v
+}
+
+// ListFiles calls fn with each page of the files matching q, following
+// "next" until the last page or until fn returns an error.
+func (c *Client) ListFiles(ctx context.Context, q ListQuery, fn func([]File) error) error {
+	target := c.endpoint("/api/v3/files", q.values())
+	for pages := 0; target != ""; pages++ {
+		if pages > 100000 {
+			return errors.New("list files: too many pages; the service keeps returning a next page")
+		}
+		req, err := c.newRequest(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return err
+		}
+		var p Page[File]
+		if _, err := c.do(req, "list files", &p, http.StatusOK); err != nil {
+			return err
+		}
+		if err := fn(p.Results); err != nil {
+			return err
+		}
+		target, err = c.followNext(p.Next)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// followNext resolves a "next" link. The service may name itself by an
+// internal host behind a proxy, so only the path and query are kept and sent
+// to the configured base URL, which also keeps the key from going elsewhere.
+func (c *Client) followNext(next *string) (string, error) {
+	if next == nil || *next == "" {
+		return "", nil
+	}
+	u, err := url.Parse(*next)
+	if err != nil {
+		return "", fmt.Errorf("list files: unreadable next link %q", *next)
+	}
+	out := *c.base
+	out.Path = u.Path
+	if !strings.HasPrefix(u.Path, c.base.Path+"/") {
+		out.Path = c.base.Path + u.Path
+	}
+	out.RawPath = ""
+	out.RawQuery = u.RawQuery
+	return out.String(), nil
+}
+
+// GetFile returns one file by id.
+func (c *Client) GetFile(ctx context.Context, id int64) (*File, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, c.endpoint("/api/v3/files/"+strconv.FormatInt(id, 10), nil), nil)
+	if err != nil {
+		return nil, err
+	}
+	var f File
+	if _, err := c.do(req, fmt.Sprintf("get file %d", id), &f, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// Workspaces lists the workspaces the key can use. The answer may be a plain
+// array or a paginated object; both are read.
+func (c *Client) Workspaces(ctx context.Context) ([]Workspace, error) {
+	target := c.endpoint("/api/v3/workspaces", nil)
+	var all []Workspace
+	for pages := 0; target != "" && pages < 10000; pages++ {
+		req, err := c.newRequest(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return nil, err
+		}
+		var raw json.RawMessage
+		if _, err := c.do(req, "list workspaces", &raw, http.StatusOK); err != nil {
+			return nil, err
+		}
+		var list []Workspace
+		if json.Unmarshal(raw, &list) == nil {
+			return append(all, list...), nil
+		}
+		var p Page[Workspace]
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, fmt.Errorf("list workspaces: unexpected answer: %v", err)
+		}
+		all = append(all, p.Results...)
+		if target, err = c.followNext(p.Next); err != nil {
+			return nil, err
+		}
+	}
+	return all, nil
+}

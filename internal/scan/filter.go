@@ -1,0 +1,178 @@
+package scan
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// SupportedExtensions are the formats Paradigm accepts (the union of its two
+// public lists). Other files are skipped unless the user includes them.
+var SupportedExtensions = []string{
+	"pdf", "doc", "docx", "ppt", "pptx", "xls", "xlsx", "csv", "txt", "md", "markdown",
+	"html", "htm", "xhtml", "rtf", "odt", "ods", "odp", "json", "yaml", "yml", "jpg", "jpeg", "png",
+}
+
+// NameList is a list of extensions or whole file names, as given to
+// --include-extensions and --exclude-extensions: case-insensitive, leading
+// dot optional. "pdf" matches report.PDF, "tar.gz" matches a.tar.gz, and
+// ".DS_Store" or "Thumbs.db" match files of that name.
+type NameList struct {
+	entries map[string]struct{}
+	// multi holds entries with an inner dot ("tar.gz", "thumbs.db"), which
+	// need a suffix check rather than a lookup of the last extension.
+	multi []string
+}
+
+// ParseNameList reads a comma-separated list. Blank entries are ignored.
+func ParseNameList(s string) (NameList, error) {
+	l := NameList{entries: map[string]struct{}{}}
+	for _, raw := range strings.Split(s, ",") {
+		e := strings.ToLower(strings.TrimSpace(raw))
+		e = strings.TrimPrefix(e, ".")
+		if e == "" {
+			continue
+		}
+		if strings.ContainsAny(e, `/\`) {
+			return NameList{}, fmt.Errorf("%q is not an extension or a file name (it contains a path separator)", strings.TrimSpace(raw))
+		}
+		if _, dup := l.entries[e]; dup {
+			continue
+		}
+		l.entries[e] = struct{}{}
+		if strings.Contains(e, ".") {
+			l.multi = append(l.multi, e)
+		}
+	}
+	return l, nil
+}
+
+// Empty reports whether the list has no entry.
+func (l NameList) Empty() bool { return len(l.entries) == 0 }
+
+// Matches reports whether the file name (a base name) is named by the list,
+// by its whole name or by its extension.
+func (l NameList) Matches(name string) bool {
+	if len(l.entries) == 0 {
+		return false
+	}
+	lower := strings.ToLower(name)
+	if _, ok := l.entries[strings.TrimPrefix(lower, ".")]; ok {
+		return true
+	}
+	if ext := extension(lower); ext != "" {
+		if _, ok := l.entries[ext]; ok {
+			return true
+		}
+	}
+	for _, m := range l.multi {
+		if strings.HasSuffix(lower, "."+m) {
+			return true
+		}
+	}
+	return false
+}
+
+// extension returns the lower-case extension without its dot; a name that is
+// only a leading-dot name (".bashrc") has none.
+func extension(lowerName string) string {
+	ext := path.Ext(lowerName)
+	if ext == "" || ext == lowerName {
+		return ""
+	}
+	return ext[1:]
+}
+
+// Reason says why a file is not uploaded.
+type Reason string
+
+// The reasons a scanned file is skipped before any upload.
+const (
+	ReasonNone        Reason = ""
+	ReasonNotIncluded Reason = "not in --include-extensions"
+	ReasonExcluded    Reason = "in --exclude-extensions"
+	ReasonUnsupported Reason = "unsupported extension"
+	ReasonTooLarge    Reason = "larger than --max-file-size"
+	ReasonSymlink     Reason = "symbolic link"
+	ReasonNotRegular  Reason = "not a regular file"
+)
+
+// Filter decides which scanned files are candidates for upload.
+type Filter struct {
+	Include NameList // allow-list; empty means every supported file
+	Exclude NameList // applied after Include
+	MaxSize int64    // 0 means no limit
+}
+
+var supported = func() NameList {
+	l, _ := ParseNameList(strings.Join(SupportedExtensions, ","))
+	return l
+}()
+
+// Check returns why the file would be skipped, or ReasonNone.
+func (f Filter) Check(name string, size int64) Reason {
+	if !f.Include.Empty() && !f.Include.Matches(name) {
+		return ReasonNotIncluded
+	}
+	if f.Exclude.Matches(name) {
+		return ReasonExcluded
+	}
+	if !f.Include.Matches(name) && !supported.Matches(name) {
+		return ReasonUnsupported
+	}
+	if f.MaxSize > 0 && size > f.MaxSize {
+		return ReasonTooLarge
+	}
+	return ReasonNone
+}
+
+var sizeUnits = map[string]float64{
+	"": 1, "b": 1,
+	"k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
+	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+}
+
+// ParseSize reads a size such as "100MB", "2GiB", "1.5 GB" or "1048576".
+// KB, MB, GB and TB are powers of 1000 (as in the service's "25 MB" limit);
+// KiB, MiB, GiB and TiB are powers of 1024. Case does not matter.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return 0, errors.New("empty size")
+	}
+	i := 0
+	for i < len(t) && (t[i] >= '0' && t[i] <= '9' || t[i] == '.') {
+		i++
+	}
+	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	mult, ok := sizeUnits[unit]
+	if num == "" || !ok {
+		return 0, fmt.Errorf("%q is not a size (examples: 25MB, 2GiB, 1048576)", s)
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size (examples: 25MB, 2GiB, 1048576)", s)
+	}
+	b := v * mult
+	if b > math.MaxInt64/2 || math.IsNaN(b) {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return int64(math.Round(b)), nil
+}
+
+// FormatSize renders n bytes for people, in the units ParseSize reads.
+func FormatSize(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTP"[exp])
+}

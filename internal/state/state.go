@@ -1,0 +1,630 @@
+// Package state owns the state file that makes runs resumable: which files
+// were uploaded (and as which document), and which uploads were started but
+// not confirmed. It knows nothing of HTTP or the command line.
+//
+// The file is JSON Lines: a header object naming the instance and workspace
+// it belongs to, then one record per event, appended. Appending one record
+// costs the same whatever the file holds; records are written in groups with
+// one fsync per group. The file is rewritten compactly (temporary file,
+// fsync, rename) when a run opens or closes it and holds many superseded
+// records. After a crash, the only damage possible is a partly written last
+// line, which loading tolerates; anything else that does not parse is an
+// error, and the file is then left untouched.
+package state
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Format identifies a state file in its header.
+const Format = "paradigm-upload-state"
+
+// Version is the version of the format this package writes.
+const Version = 1
+
+// Header is the first line of a state file.
+type Header struct {
+	Format      string    `json:"format"`
+	Version     int       `json:"version"`
+	BaseURL     string    `json:"base_url"`
+	WorkspaceID int64     `json:"workspace_id"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Op is the kind of a record.
+type Op string
+
+// Record kinds.
+const (
+	OpStarted Op = "started" // an upload was sent; its outcome is not yet known
+	OpDone    Op = "done"    // the service confirmed the upload
+	OpAborted Op = "aborted" // a started upload is known not to have created a document
+)
+
+// Record is one line of the journal after the header.
+type Record struct {
+	Op   Op     `json:"op"`
+	Path string `json:"path"` // relative to the uploaded folder, forward slashes
+	Size int64  `json:"size"`
+	// ModTime is the file's modification time when it was uploaded.
+	ModTime           time.Time `json:"mtime"`
+	ExternalID        string    `json:"external_id,omitempty"`
+	DocumentID        int64     `json:"document_id,omitempty"`
+	UploadSessionUUID string    `json:"upload_session_uuid,omitempty"`
+	// At is when the event happened (the upload time for OpDone).
+	At time.Time `json:"at"`
+}
+
+// Entry is what the store remembers of one path.
+type Entry struct {
+	Size              int64
+	ModTime           time.Time
+	ExternalID        string
+	DocumentID        int64
+	UploadSessionUUID string
+	UploadedAt        time.Time
+}
+
+// ErrLocked is returned when another run holds the state file.
+var ErrLocked = errors.New("state file is in use by another run")
+
+// CorruptError reports a state file that cannot be loaded. The file is left
+// as it is.
+type CorruptError struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *CorruptError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("state file %s is damaged at line %d: %s; it was left untouched (move it away to start afresh)", e.Path, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("state file %s: %s; it was left untouched", e.Path, e.Msg)
+}
+
+// MismatchError reports a state file that belongs to another instance or
+// workspace.
+type MismatchError struct {
+	Path       string
+	Have, Want Header
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("state file %s belongs to %s workspace %d, not %s workspace %d; use another --state-file",
+		e.Path, e.Have.BaseURL, e.Have.WorkspaceID, e.Want.BaseURL, e.Want.WorkspaceID)
+}
+
+// Options tunes a Store.
+type Options struct {
+	// FlushInterval bounds how long a record can wait before it is written.
+	FlushInterval time.Duration
+	// NoSync skips fsync (tests and benchmarks of the format only).
+	NoSync bool
+	// Now stamps the header of a new file.
+	Now func() time.Time
+}
+
+// Store is an open state file. Its methods are safe for concurrent use.
+type Store struct {
+	path string
+	hdr  Header
+	opts Options
+	lock *fileLock
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	done     map[string]Entry
+	started  map[string]Entry
+	sessions map[string]string // interned session uuids
+	records  int               // records in the file, for compaction
+	f        *os.File
+	buf      []byte // encoded records not yet handed to the writer
+	batch    uint64 // id of the batch buf belongs to
+	durable  uint64 // every batch below this is on disk
+	werr     error  // first write error; the store is unusable after it
+	closed   bool
+
+	kick    chan struct{}
+	stopped chan struct{}
+}
+
+// Open loads (or creates) the state file at path for the instance and
+// workspace in want, locks it against other runs, and starts its writer.
+func Open(path string, want Header, opts Options) (*Store, error) {
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = 200 * time.Millisecond
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	want.Format, want.Version = Format, Version
+	lock, err := acquireLock(path + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		path: path, opts: opts, lock: lock,
+		done: map[string]Entry{}, started: map[string]Entry{}, sessions: map[string]string{},
+		kick: make(chan struct{}, 1), stopped: make(chan struct{}),
+	}
+	s.cond = sync.NewCond(&s.mu)
+	if err := s.load(want); err != nil {
+		lock.release()
+		return nil, err
+	}
+	go s.writer()
+	return s, nil
+}
+
+// load reads the file if it exists, then leaves it open for appending. A new
+// or compactable file is (re)written first.
+func (s *Store) load(want Header) error {
+	f, err := os.Open(s.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		s.hdr = want
+		s.hdr.CreatedAt = s.opts.Now().UTC()
+		return s.rewrite()
+	case err != nil:
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	if st.Size() == 0 {
+		f.Close()
+		s.hdr = want
+		s.hdr.CreatedAt = s.opts.Now().UTC()
+		return s.rewrite()
+	}
+	torn, err := s.parse(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if s.hdr.WorkspaceID != want.WorkspaceID || !sameURL(s.hdr.BaseURL, want.BaseURL) {
+		return &MismatchError{Path: s.path, Have: s.hdr, Want: want}
+	}
+	superseded := s.records - len(s.done) - len(s.started)
+	if torn || superseded > 1000 && superseded > s.records/2 {
+		// A torn last line must go before anything is appended after it;
+		// the rewrite keeps every whole record.
+		return s.rewrite()
+	}
+	af, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	s.f = af
+	return nil
+}
+
+func sameURL(a, b string) bool {
+	return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
+}
+
+// parse reads the header and the records. It reports whether a partial last
+// line (the trace of a crash mid-write) followed the last whole one.
+func (s *Store) parse(r io.Reader) (torn bool, err error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	line := 0
+	for {
+		b, rerr := br.ReadSlice('\n')
+		if rerr == bufio.ErrBufferFull {
+			// A line longer than the buffer: gather it whole.
+			full := append([]byte(nil), b...)
+			for rerr == bufio.ErrBufferFull {
+				b, rerr = br.ReadSlice('\n')
+				full = append(full, b...)
+			}
+			b = full
+		}
+		if rerr == io.EOF {
+			if len(b) == 0 {
+				return false, nil
+			}
+			// No newline: the last write was cut short by a crash.
+			if line == 0 {
+				return false, &CorruptError{Path: s.path, Line: 1, Msg: "the header is incomplete"}
+			}
+			return true, nil
+		}
+		if rerr != nil {
+			return false, fmt.Errorf("state file %s: %w", s.path, rerr)
+		}
+		line++
+		content := bytes.TrimSpace(b)
+		if line == 1 {
+			if err := s.parseHeader(content); err != nil {
+				return false, err
+			}
+		} else if len(content) > 0 {
+			if err := s.apply(content); err != nil {
+				if isZeros(content) {
+					// A crash can leave a zero-filled block at the end.
+					if rest, _ := io.ReadAll(br); isZeros(bytes.TrimSpace(rest)) {
+						return true, nil
+					}
+				}
+				return false, &CorruptError{Path: s.path, Line: line, Msg: err.Error()}
+			}
+		}
+	}
+}
+
+func isZeros(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) parseHeader(b []byte) error {
+	if len(b) > 0 && b[0] == '{' {
+		var h Header
+		if err := json.Unmarshal(b, &h); err == nil && h.Format == Format {
+			if h.Version > Version {
+				return &CorruptError{Path: s.path, Msg: fmt.Sprintf("it was written by a newer paradigm-upload (format version %d)", h.Version)}
+			}
+			s.hdr = h
+			return nil
+		}
+	}
+	return &CorruptError{Path: s.path, Msg: "it is not a paradigm-upload state file (its first line is not a state header)"}
+}
+
+func (s *Store) apply(b []byte) error {
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("not a JSON record (%v)", err)
+	}
+	if r.Path == "" {
+		return errors.New("record without a path")
+	}
+	s.records++
+	switch r.Op {
+	case OpDone:
+		s.done[r.Path] = Entry{
+			Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, DocumentID: r.DocumentID,
+			UploadSessionUUID: s.intern(r.UploadSessionUUID), UploadedAt: r.At,
+		}
+		if st, ok := s.started[r.Path]; ok && st.ExternalID == r.ExternalID {
+			delete(s.started, r.Path)
+		}
+	case OpStarted:
+		s.started[r.Path] = Entry{Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, UploadedAt: r.At}
+	case OpAborted:
+		if st, ok := s.started[r.Path]; ok && st.ExternalID == r.ExternalID {
+			delete(s.started, r.Path)
+		}
+	default:
+		return fmt.Errorf("unknown record kind %q", r.Op)
+	}
+	return nil
+}
+
+func (s *Store) intern(v string) string {
+	if v == "" {
+		return ""
+	}
+	if i, ok := s.sessions[v]; ok {
+		return i
+	}
+	s.sessions[v] = v
+	return v
+}
+
+// rewrite writes the whole state compactly to a temporary file and renames
+// it over the state file, then opens the result for appending.
+func (s *Store) rewrite() error {
+	dir := filepath.Dir(s.path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	hb, _ := json.Marshal(s.hdr)
+	w.Write(hb)
+	w.WriteByte('\n')
+	n := 0
+	enc := func(r Record) {
+		b, _ := json.Marshal(r)
+		w.Write(b)
+		w.WriteByte('\n')
+		n++
+	}
+	for _, p := range sortedKeys(s.done) {
+		e := s.done[p]
+		enc(Record{Op: OpDone, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID,
+			DocumentID: e.DocumentID, UploadSessionUUID: e.UploadSessionUUID, At: e.UploadedAt})
+	}
+	for _, p := range sortedKeys(s.started) {
+		e := s.started[p]
+		enc(Record{Op: OpStarted, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID, At: e.UploadedAt})
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	if !s.opts.NoSync {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("state file %s: %w", s.path, err)
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	if !s.opts.NoSync {
+		syncDir(dir)
+	}
+	s.records = n
+	af, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	s.f = af
+	return nil
+}
+
+// Header returns the header of the open file.
+func (s *Store) Header() Header { return s.hdr }
+
+// Path returns the state file's path.
+func (s *Store) Path() string { return s.path }
+
+// Done returns what is recorded as uploaded for path.
+func (s *Store) Done(path string) (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.done[path]
+	return e, ok
+}
+
+// Started returns the unconfirmed upload recorded for path, if any.
+func (s *Store) Started(path string) (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.started[path]
+	return e, ok
+}
+
+// Len returns the number of paths recorded as uploaded.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.done)
+}
+
+// Each calls fn for every uploaded path, in no particular order.
+func (s *Store) Each(fn func(path string, e Entry)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, e := range s.done {
+		fn(p, e)
+	}
+}
+
+// append encodes r into the pending batch and returns the batch's id.
+func (s *Store) append(r Record) (uint64, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.werr != nil {
+		return 0, s.werr
+	}
+	if s.closed {
+		return 0, errors.New("state file is closed")
+	}
+	s.buf = append(s.buf, b...)
+	s.buf = append(s.buf, '\n')
+	s.records++
+	switch r.Op {
+	case OpDone:
+		s.done[r.Path] = Entry{Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, DocumentID: r.DocumentID,
+			UploadSessionUUID: s.intern(r.UploadSessionUUID), UploadedAt: r.At}
+		if st, ok := s.started[r.Path]; ok && st.ExternalID == r.ExternalID {
+			delete(s.started, r.Path)
+		}
+	case OpStarted:
+		s.started[r.Path] = Entry{Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, UploadedAt: r.At}
+	case OpAborted:
+		if st, ok := s.started[r.Path]; ok && st.ExternalID == r.ExternalID {
+			delete(s.started, r.Path)
+		}
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	return s.batch, nil
+}
+
+// RecordStarted records that an upload is about to be sent, and returns once
+// the record is on disk, so that a crash after the request leaves a trace
+// that the next run reconciles.
+func (s *Store) RecordStarted(r Record) error {
+	r.Op = OpStarted
+	b, err := s.append(r)
+	if err != nil {
+		return err
+	}
+	return s.waitDurable(b)
+}
+
+// RecordDone records a confirmed upload. It returns at once; the record is
+// written with the next group.
+func (s *Store) RecordDone(r Record) error {
+	r.Op = OpDone
+	_, err := s.append(r)
+	return err
+}
+
+// RecordAborted records that a started upload created no document.
+func (s *Store) RecordAborted(r Record) error {
+	r.Op = OpAborted
+	_, err := s.append(r)
+	return err
+}
+
+func (s *Store) waitDurable(b uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.durable <= b && s.werr == nil && !s.closed {
+		s.cond.Wait()
+	}
+	if s.werr != nil {
+		return s.werr
+	}
+	if s.durable <= b {
+		return errors.New("state file closed before the record was written")
+	}
+	return nil
+}
+
+// Flush writes every pending record and waits until it is on disk.
+func (s *Store) Flush() error {
+	s.mu.Lock()
+	b := s.batch
+	empty := len(s.buf) == 0
+	s.mu.Unlock()
+	if empty {
+		return s.err()
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	return s.waitDurable(b)
+}
+
+func (s *Store) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.werr
+}
+
+// writer writes pending records in groups: whatever accumulated while the
+// previous group was being written goes out in one write and one fsync.
+func (s *Store) writer() {
+	defer close(s.stopped)
+	t := time.NewTicker(s.opts.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.kick:
+		case <-t.C:
+		}
+		if s.writeBatch() {
+			return
+		}
+	}
+}
+
+// writeBatch writes the pending batch. It reports whether the store is
+// closed and the writer should stop.
+func (s *Store) writeBatch() bool {
+	s.mu.Lock()
+	buf, b, closed := s.buf, s.batch, s.closed
+	s.buf = nil
+	if len(buf) > 0 {
+		s.batch++
+	}
+	f := s.f
+	s.mu.Unlock()
+	if len(buf) == 0 {
+		return closed
+	}
+	_, err := f.Write(buf)
+	if err == nil && !s.opts.NoSync {
+		err = f.Sync()
+	}
+	s.mu.Lock()
+	if err != nil && s.werr == nil {
+		s.werr = fmt.Errorf("state file %s cannot be written: %w", s.path, err)
+	}
+	if err == nil {
+		s.durable = b + 1
+	}
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	return closed
+}
+
+// Close writes what is pending, compacts the file when it holds many
+// superseded records, and releases the lock.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	<-s.stopped
+	s.writeBatch() // anything appended after the writer's last look
+	s.mu.Lock()
+	s.cond.Broadcast()
+	werr := s.werr
+	superseded := s.records - len(s.done) - len(s.started)
+	s.mu.Unlock()
+	var err error
+	if werr == nil && superseded > 0 && superseded >= s.records/4 {
+		err = s.rewrite()
+	}
+	if s.f != nil {
+		if cerr := s.f.Close(); err == nil && werr == nil {
+			err = cerr
+		}
+	}
+	s.lock.release()
+	if werr != nil {
+		return werr
+	}
+	return err
+}
+
+func sortedKeys(m map[string]Entry) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
