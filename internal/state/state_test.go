@@ -1,0 +1,232 @@
+package state
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var hdr = Header{BaseURL: "https://paradigm.example.com", WorkspaceID: 42}
+
+func rec(path string, id int64) Record {
+	return Record{
+		Path: path, Size: 10, ModTime: time.Unix(1700000000, 123).UTC(), ExternalID: "x-" + path,
+		DocumentID: id, UploadSessionUUID: "sess-1", At: time.Unix(1700000100, 0).UTC(),
+	}
+}
+
+func TestRecordsSurviveReopen(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(p, hdr, Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.RecordStarted(rec("a.pdf", 0)))
+	require.NoError(t, s.RecordDone(rec("a.pdf", 1)))
+	require.NoError(t, s.RecordStarted(rec("b/ç.txt", 0)))
+	require.NoError(t, s.Close())
+
+	st, err := os.Stat(p)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	s, err = Open(p, hdr, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	e, ok := s.Done("a.pdf")
+	require.True(t, ok)
+	assert.Equal(t, int64(1), e.DocumentID)
+	assert.Equal(t, "sess-1", e.UploadSessionUUID)
+	assert.True(t, e.ModTime.Equal(time.Unix(1700000000, 123)))
+	_, ok = s.Started("a.pdf")
+	assert.False(t, ok, "done supersedes started")
+	_, ok = s.Started("b/ç.txt")
+	assert.True(t, ok, "an unconfirmed upload is remembered for reconciliation")
+	assert.Equal(t, 1, s.Len())
+}
+
+func TestRecordDoneIsDurableAfterFlush(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(p, hdr, Options{FlushInterval: time.Hour})
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.RecordDone(rec("a.pdf", 1)))
+	require.NoError(t, s.Flush())
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"path":"a.pdf"`)
+}
+
+func TestTornLastLineIsTolerated(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(p, hdr, Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.RecordDone(rec("a.pdf", 1)))
+	require.NoError(t, s.Close())
+	for _, tail := range []string{`{"op":"done","path":"b.p`, "\x00\x00\x00\x00"} {
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, _ = f.WriteString(tail)
+		f.Close()
+
+		s, err = Open(p, hdr, Options{})
+		require.NoError(t, err, "tail %q", tail)
+		_, ok := s.Done("a.pdf")
+		assert.True(t, ok)
+		require.NoError(t, s.RecordDone(rec("c.pdf", 3)))
+		require.NoError(t, s.Close())
+		s, err = Open(p, hdr, Options{})
+		require.NoError(t, err, "a record appended after a torn line loads")
+		_, ok = s.Done("c.pdf")
+		assert.True(t, ok)
+		require.NoError(t, s.Close())
+	}
+}
+
+func TestDamagedFileIsRefusedAndLeftUntouched(t *testing.T) {
+	valid := `{"format":"paradigm-upload-state","version":1,"base_url":"https://paradigm.example.com","workspace_id":42}` + "\n"
+	cases := map[string]string{
+		"not a state file":    `{"uploaded": ["a.pdf"]}` + "\n",
+		"garbage":             "\x89PNG\r\n",
+		"bad middle line":     valid + `{"op":"done","path":"a"}` + "\n" + "nonsense\n" + `{"op":"done","path":"b"}` + "\n",
+		"unknown op":          valid + `{"op":"exploded","path":"a"}` + "\n",
+		"record without path": valid + `{"op":"done"}` + "\n",
+		"newer version":       strings.Replace(valid, `"version":1`, `"version":99`, 1),
+		"torn header":         `{"format":"paradigm-upl`,
+	}
+	for name, content := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "state.json")
+			require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+			_, err := Open(p, hdr, Options{})
+			var ce *CorruptError
+			require.ErrorAs(t, err, &ce)
+			assert.Contains(t, err.Error(), p, "the message names the file")
+			after, rerr := os.ReadFile(p)
+			require.NoError(t, rerr)
+			assert.Equal(t, content, string(after), "never overwritten")
+		})
+	}
+}
+
+func TestStateOfAnotherInstanceIsRefused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(p, hdr, Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	before, _ := os.ReadFile(p)
+	for _, other := range []Header{
+		{BaseURL: "https://other.example.com", WorkspaceID: 42},
+		{BaseURL: hdr.BaseURL, WorkspaceID: 7},
+	} {
+		_, err := Open(p, other, Options{})
+		var me *MismatchError
+		require.ErrorAs(t, err, &me)
+		assert.Contains(t, err.Error(), "belongs to https://paradigm.example.com workspace 42")
+	}
+	after, _ := os.ReadFile(p)
+	assert.Equal(t, before, after)
+	// A trailing slash is the same instance.
+	s, err = Open(p, Header{BaseURL: hdr.BaseURL + "/", WorkspaceID: 42}, Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+}
+
+func TestSecondRunIsLockedOut(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(p, hdr, Options{})
+	require.NoError(t, err)
+	_, err = Open(p, hdr, Options{})
+	require.ErrorIs(t, err, ErrLocked)
+	require.NoError(t, s.Close())
+	s, err = Open(p, hdr, Options{})
+	require.NoError(t, err, "the lock is released on close")
+	require.NoError(t, s.Close())
+}
+
+func TestCompactionKeepsLatestRecords(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(p, hdr, Options{NoSync: true})
+	require.NoError(t, err)
+	for i := 0; i < 50; i++ {
+		r := rec("a.pdf", int64(i+1))
+		require.NoError(t, s.RecordDone(r))
+	}
+	require.NoError(t, s.Close())
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	assert.Equal(t, 2, bytes.Count(b, []byte("\n")), "header + one record after compaction")
+	s, err = Open(p, hdr, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	e, _ := s.Done("a.pdf")
+	assert.Equal(t, int64(50), e.DocumentID)
+}
+
+func TestEmptyFileStartsAfresh(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	require.NoError(t, os.WriteFile(p, nil, 0o600))
+	s, err := Open(p, hdr, Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+}
+
+func FuzzLoad(f *testing.F) {
+	valid := `{"format":"paradigm-upload-state","version":1,"base_url":"https://paradigm.example.com","workspace_id":42}` + "\n"
+	f.Add([]byte(valid))
+	f.Add([]byte(valid + `{"op":"done","path":"a","size":1,"mtime":"2026-01-01T00:00:00Z","document_id":3}` + "\n"))
+	f.Add([]byte(valid + `{"op":"started","path":"a"}` + "\n" + `{"op":"aborted","path":"a"}` + "\n{\"op\":\"do"))
+	f.Add([]byte("\x00\x00\n\n{}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "state.json")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(p, hdr, Options{NoSync: true})
+		if err != nil {
+			after, _ := os.ReadFile(p)
+			if !bytes.Equal(after, data) {
+				t.Fatalf("a file that failed to load was changed")
+			}
+			return
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// What loaded once loads again after the rewrite.
+		s, err = Open(p, hdr, Options{NoSync: true})
+		if err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+		_ = s.Close()
+	})
+}
+
+func BenchmarkRecordDone(b *testing.B) {
+	for _, n := range []int{1_000, 1_000_000} {
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			p := filepath.Join(b.TempDir(), "state.json")
+			s, err := Open(p, hdr, Options{NoSync: true})
+			require.NoError(b, err)
+			for i := 0; i < n; i++ {
+				require.NoError(b, s.RecordDone(rec(fmt.Sprintf("dir/file-%07d.pdf", i), int64(i))))
+			}
+			require.NoError(b, s.Flush())
+			b.ResetTimer()
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if err := s.RecordDone(rec(fmt.Sprintf("new/file-%07d.pdf", i), int64(i))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			require.NoError(b, s.Flush())
+			b.StopTimer()
+			require.NoError(b, s.Close())
+		})
+	}
+}

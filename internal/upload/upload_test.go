@@ -1,0 +1,413 @@
+package upload
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
+	"github.com/paradigm-upload/paradigm-upload/internal/scan"
+	"github.com/paradigm-upload/paradigm-upload/internal/state"
+)
+
+// received is one upload as the fake service saw it.
+type received struct {
+	name   string
+	sum    [32]byte
+	tags   []string
+	extID  string
+	status int
+}
+
+// fakeAPI records uploads; answer, when set, picks a status for a file name
+// (0: the normal 201).
+type fakeAPI struct {
+	mu       sync.Mutex
+	got      []received
+	byExt    map[string]int64
+	answer   func(name string, attempt int) int
+	attempts map[string]int
+	inFlight atomic.Int32
+	maxSeen  atomic.Int32
+	lookups  atomic.Int32
+	hold     time.Duration
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer key" {
+		w.WriteHeader(401)
+		_, _ = w.Write([]byte(`{"error":"authentication_failed","detail":"Invalid key"}`))
+		return
+	}
+	if r.Method == http.MethodGet {
+		f.lookups.Add(1)
+		id := r.URL.Query().Get("external_metadata__external_id")
+		f.mu.Lock()
+		doc, ok := f.byExt[id]
+		f.mu.Unlock()
+		results := []any{}
+		if ok {
+			results = append(results, map[string]any{"id": doc, "upload_session_uuid": "sess", "external_metadata": map[string]any{"external_id": id}})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"count": len(results), "next": nil, "results": results})
+		return
+	}
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for {
+		m := f.maxSeen.Load()
+		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		w.WriteHeader(400)
+		return
+	}
+	file, fh, err := r.FormFile("file")
+	if err != nil {
+		w.WriteHeader(400)
+		return
+	}
+	b, _ := io.ReadAll(file)
+	var em struct {
+		ExternalID string `json:"external_id"`
+	}
+	_ = json.Unmarshal([]byte(r.FormValue("external_metadata")), &em)
+	f.mu.Lock()
+	if f.attempts == nil {
+		f.attempts, f.byExt = map[string]int{}, map[string]int64{}
+	}
+	f.attempts[fh.Filename]++
+	attempt := f.attempts[fh.Filename]
+	f.mu.Unlock()
+	time.Sleep(f.hold)
+	status := 0
+	if f.answer != nil {
+		status = f.answer(fh.Filename, attempt)
+	}
+	switch status {
+	case 0, 201, 207, -1:
+		f.mu.Lock()
+		f.got = append(f.got, received{name: fh.Filename, sum: sha256.Sum256(b), tags: r.MultipartForm.Value["tags"], extID: em.ExternalID, status: status})
+		id := int64(len(f.got))
+		if em.ExternalID != "" {
+			f.byExt[em.ExternalID] = id
+		}
+		f.mu.Unlock()
+		if status == -1 { // stored, but the answer is lost
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return
+		}
+		if status == 0 {
+			status = 201
+		}
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"id": %d, "filename": %q, "status": "pending", "upload_session_uuid": "sess"}`, id, fh.Filename)
+	case 429:
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(429)
+		_, _ = w.Write([]byte(`{"error":"rate_limited","detail":"slow down"}`))
+	case 413:
+		w.WriteHeader(413)
+		_, _ = w.Write([]byte(`<html><body>413 Request Entity Too Large</body></html>`))
+	default:
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error":"e%d","detail":"refused with %d"}`, status, status)
+	}
+}
+
+func (f *fakeAPI) names() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]int{}
+	for _, g := range f.got {
+		out[g.name]++
+	}
+	return out
+}
+
+// tree writes files (relative path → content) under a new folder.
+func tree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for p, c := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		require.NoError(t, os.WriteFile(full, []byte(c), 0o644))
+	}
+	return root
+}
+
+// instantClock never really sleeps; it records the waits.
+type instantClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	slept []time.Duration
+}
+
+func (c *instantClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *instantClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.slept = append(c.slept, d)
+	c.mu.Unlock()
+	return ctx.Err()
+}
+
+func options(t *testing.T, f *fakeAPI, root string) Options {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	c, err := api.NewClient(srv.URL, "key", &http.Client{Transport: api.NewTransport(api.TransportOptions{MaxConns: 10})})
+	require.NoError(t, err)
+	return Options{
+		Root: root, WorkspaceID: 42, BatchSize: 4, MaxFails: 100, Client: c,
+		Retry: retry.Policy{Retries: 3, Base: time.Second, Max: 10 * time.Second},
+		Clock: &instantClock{now: time.Unix(1e9, 0)},
+	}
+}
+
+func TestRunUploadsEveryFileOnceAndSkipsTheRest(t *testing.T) {
+	files := map[string]string{
+		"a.pdf": "A", "sub/b.txt": "B", "sub/deep/c.md": "C", "x.tmp": "T", "prog.exe": "E", ".DS_Store": "D",
+	}
+	root := tree(t, files)
+	f := &fakeAPI{}
+	o := options(t, f, root)
+	o.Tags = []int64{1, 2}
+	o.Filter.Exclude, _ = scan.ParseNameList("tmp,.DS_Store")
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"a.pdf": 1, "b.txt": 1, "c.md": 1}, f.names())
+	for _, g := range f.got {
+		assert.Equal(t, []string{"1", "2"}, g.tags)
+		assert.True(t, strings.HasPrefix(g.extID, "pu1-"))
+	}
+	assert.Equal(t, 3, sum.Uploaded)
+	assert.Equal(t, 3, sum.Skipped)
+	assert.Equal(t, map[string]int{"in --exclude-extensions": 2, "unsupported extension": 1}, sum.SkippedBy)
+	assert.Equal(t, 0, sum.Failed)
+	assert.Equal(t, int64(3), sum.Bytes)
+	assert.Equal(t, []string{"sess"}, sum.Sessions)
+	assert.Equal(t, 6, sum.Found)
+}
+
+func TestRunRespectsBatchSize(t *testing.T) {
+	files := map[string]string{}
+	for i := 0; i < 30; i++ {
+		files[fmt.Sprintf("f%02d.txt", i)] = "x"
+	}
+	f := &fakeAPI{hold: 20 * time.Millisecond}
+	o := options(t, f, tree(t, files))
+	o.BatchSize = 5
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 30, sum.Uploaded)
+	assert.LessOrEqual(t, f.maxSeen.Load(), int32(5))
+	assert.Greater(t, f.maxSeen.Load(), int32(1), "uploads run concurrently")
+}
+
+func TestRunSkipsServiceRefusalsWithoutCountingThem(t *testing.T) {
+	f := &fakeAPI{answer: func(name string, _ int) int {
+		switch name {
+		case "big.pdf":
+			return 413
+		case "odd.txt":
+			return 415
+		case "tagged.pdf":
+			return 207
+		}
+		return 0
+	}}
+	o := options(t, f, tree(t, map[string]string{"big.pdf": "x", "odd.txt": "y", "tagged.pdf": "z"}))
+	o.MaxFails = 1
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 0, sum.Failed)
+	assert.Equal(t, 2, sum.Skipped)
+	assert.Equal(t, map[string]int{"refused by the service as too large": 1, "refused by the service as an unsupported type": 1}, sum.SkippedBy)
+	assert.Equal(t, 1, sum.Uploaded)
+	require.Len(t, sum.Warnings, 1)
+	assert.Equal(t, "tagged.pdf", sum.Warnings[0].Rel)
+}
+
+func TestRunStopsStartingUploadsAfterMaxFails(t *testing.T) {
+	files := map[string]string{}
+	for i := 0; i < 40; i++ {
+		files[fmt.Sprintf("f%02d.txt", i)] = "x"
+	}
+	f := &fakeAPI{answer: func(string, int) int { return 422 }}
+	o := options(t, f, tree(t, files))
+	o.BatchSize = 2
+	o.MaxFails = 3
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, StopMaxFails, sum.Stopped)
+	assert.GreaterOrEqual(t, sum.Failed, 3)
+	assert.LessOrEqual(t, sum.Failed, 3+2, "only uploads already in flight may fail past the limit")
+	for _, fl := range sum.Failures {
+		assert.Contains(t, fl.Reason, "refused with 422")
+	}
+}
+
+func TestRunStopsAtOnceOnARejectedKey(t *testing.T) {
+	files := map[string]string{}
+	for i := 0; i < 50; i++ {
+		files[fmt.Sprintf("f%02d.txt", i)] = "x"
+	}
+	f := &fakeAPI{}
+	o := options(t, f, tree(t, files))
+	c, err := api.NewClient(o.Client.BaseURL(), "wrong", nil)
+	require.NoError(t, err)
+	o.Client = c
+	o.MaxFails = 1000
+	_, err = Run(context.Background(), o)
+	require.ErrorIs(t, err, ErrAuth)
+	assert.NotContains(t, err.Error(), "wrong", "the key is never shown")
+	assert.Empty(t, f.names())
+}
+
+func TestRunRetriesTransientErrorsAndPausesThePool(t *testing.T) {
+	f := &fakeAPI{answer: func(name string, attempt int) int {
+		if name == "a.txt" && attempt == 1 {
+			return 429
+		}
+		if name == "b.txt" && attempt <= 2 {
+			return 503
+		}
+		return 0
+	}}
+	o := options(t, f, tree(t, map[string]string{"a.txt": "a", "b.txt": "b"}))
+	clk := o.Clock.(*instantClock)
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 2, sum.Uploaded)
+	assert.Equal(t, 0, sum.Failed, "a retry is not a failure")
+	assert.Equal(t, map[string]int{"a.txt": 1, "b.txt": 1}, f.names())
+	assert.Contains(t, clk.slept, 2*time.Second, "the service's Retry-After is honoured")
+}
+
+func TestRunGivesUpAfterRetries(t *testing.T) {
+	f := &fakeAPI{answer: func(string, int) int { return 503 }}
+	o := options(t, f, tree(t, map[string]string{"a.txt": "a"}))
+	o.Retry.Retries = 2
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	require.Len(t, sum.Failures, 1)
+	assert.Equal(t, 3, sum.Failures[0].Attempts)
+	assert.Contains(t, sum.Failures[0].Reason, "after 3 attempts")
+}
+
+func TestRunReconcilesALostAnswerInsteadOfDuplicating(t *testing.T) {
+	f := &fakeAPI{answer: func(name string, attempt int) int {
+		if attempt == 1 {
+			return -1 // stored, then the connection drops
+		}
+		return 0
+	}}
+	o := options(t, f, tree(t, map[string]string{"a.txt": "a"}))
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum.Uploaded)
+	assert.Equal(t, map[string]int{"a.txt": 1}, f.names(), "no second document")
+	assert.Positive(t, f.lookups.Load())
+}
+
+func TestRunResumesFromTheStateFile(t *testing.T) {
+	root := tree(t, map[string]string{"a.txt": "a", "b.txt": "b", "c.txt": "c"})
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	f := &fakeAPI{}
+	o := options(t, f, root)
+	open := func() *state.Store {
+		s, err := state.Open(statePath, state.Header{BaseURL: o.Client.BaseURL(), WorkspaceID: 42}, state.Options{})
+		require.NoError(t, err)
+		return s
+	}
+	o.State = open()
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	require.NoError(t, o.State.Close())
+	assert.Equal(t, 3, sum.Uploaded)
+
+	o.State = open()
+	sum, err = Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 0, sum.Uploaded)
+	assert.Equal(t, 3, sum.AlreadyDone)
+	require.NoError(t, o.State.Close())
+	assert.Len(t, f.names(), 3, "the second run sent nothing")
+
+	// A changed file is uploaded again and reported as changed.
+	later := time.Now().Add(time.Hour)
+	require.NoError(t, os.WriteFile(filepath.Join(root, "b.txt"), []byte("bb"), 0o644))
+	require.NoError(t, os.Chtimes(filepath.Join(root, "b.txt"), later, later))
+	o.State = open()
+	sum, err = Run(context.Background(), o)
+	require.NoError(t, err)
+	require.NoError(t, o.State.Close())
+	assert.Equal(t, 1, sum.Uploaded)
+	assert.Equal(t, 1, sum.Changed)
+	assert.Equal(t, 2, sum.AlreadyDone)
+}
+
+func TestRunStopGently(t *testing.T) {
+	files := map[string]string{}
+	for i := 0; i < 50; i++ {
+		files[fmt.Sprintf("f%02d.txt", i)] = "x"
+	}
+	stop := make(chan struct{})
+	var once sync.Once
+	f := &fakeAPI{hold: 10 * time.Millisecond}
+	f.answer = func(string, int) int {
+		once.Do(func() { close(stop) })
+		return 0
+	}
+	o := options(t, f, tree(t, files))
+	o.BatchSize = 2
+	o.Stop = stop
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, StopInterrupted, sum.Stopped)
+	assert.Less(t, sum.Uploaded, 50)
+	assert.Equal(t, 0, sum.Failed, "uploads in flight finish")
+	assert.Len(t, f.names(), sum.Uploaded)
+}
+
+func TestExternalIDIsStable(t *testing.T) {
+	m := time.Unix(1700000000, 5)
+	a := ExternalID("dir/a.pdf", 10, m)
+	assert.Equal(t, a, ExternalID("dir/a.pdf", 10, m))
+	assert.NotEqual(t, a, ExternalID("dir/a.pdf", 11, m))
+	assert.NotEqual(t, a, ExternalID("dir/b.pdf", 10, m))
+	assert.NotEqual(t, a, ExternalID("dir/a.pdf", 10, m.Add(time.Second)))
+	assert.Len(t, a, 36)
+}
+
+func TestNormRelUnifiesUnicodeForms(t *testing.T) {
+	nfd := "cafe\u0301.txt" // as macOS writes it
+	nfc := "caf\u00e9.txt"
+	assert.Equal(t, nfc, normRel(nfd))
+	assert.Equal(t, nfc, normRel(nfc))
+}
