@@ -50,8 +50,9 @@ type IOStreams struct {
 // upload starts), the second — or a grace period after the first — cancels
 // the context (uploads in flight are abandoned).
 type Signals struct {
-	Stop <-chan struct{}
-	Ctx  context.Context
+	Stop  <-chan struct{}
+	Ctx   context.Context
+	Grace time.Duration
 }
 
 // Main runs the command with the process's arguments, streams and signals,
@@ -67,7 +68,9 @@ func Main() int {
 	return Run(sig, os.Args[1:], streams)
 }
 
-// notifySignals turns SIGINT/SIGTERM into a two-stage shutdown.
+// notifySignals turns SIGINT/SIGTERM into a two-stage shutdown: the first
+// signal closes Stop; the second, or the grace period after the first,
+// cancels Ctx.
 func notifySignals(errOut io.Writer, grace time.Duration) (Signals, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := make(chan struct{})
@@ -81,19 +84,18 @@ func notifySignals(errOut io.Writer, grace time.Duration) (Signals, func()) {
 			return
 		}
 		close(stop)
-		fmt.Fprintf(errOut, "\nInterrupted: finishing the uploads in flight (up to %s); press Ctrl-C again to abandon them.\n", grace)
 		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
 		case <-ch:
-			fmt.Fprintln(errOut, "\nAbandoning the uploads in flight.")
+			fmt.Fprintln(errOut, "Second interrupt: abandoning the uploads in flight.")
 		case <-t.C:
-			fmt.Fprintln(errOut, "\nGrace period over: abandoning the uploads in flight.")
+			fmt.Fprintf(errOut, "Still running %s after the interrupt: abandoning the uploads in flight.\n", grace)
 		case <-done:
 		}
 		cancel()
 	}()
-	return Signals{Stop: stop, Ctx: ctx}, func() {
+	return Signals{Stop: stop, Ctx: ctx, Grace: grace}, func() {
 		signal.Stop(ch)
 		close(done)
 		cancel()

@@ -103,7 +103,7 @@ config file.
 	f.BoolVar(&o.NoProgress, "no-progress", false, "do not show progress")
 	f.StringVar(&o.Config, "config", "", "config file (default $XDG_CONFIG_HOME/paradigm-upload/config.yaml when present)")
 
-	c.AddCommand(newDevserverCmd(sig, streams))
+	c.AddCommand(newDevserverCmd(sig, streams), newStatusCmd(sig, streams), newWorkspacesCmd(sig, streams))
 	return c
 }
 
@@ -201,6 +201,15 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 	}
 
 	prog, closeProg := newProgress(o, streams)
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-sig.Stop:
+			fmt.Fprintf(streams.ErrOut, "\nInterrupted: no new uploads; finishing those in flight (up to %s). Interrupt again to abandon them.\n", sig.Grace)
+		case <-finished:
+		}
+	}()
 	pol := retry.Default()
 	pol.Retries = s.retries
 	sum, runErr := upload.Run(sig.Ctx, upload.Options{

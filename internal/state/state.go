@@ -396,6 +396,32 @@ func (s *Store) rewrite() error {
 	return nil
 }
 
+// Snapshot is the content of a state file read without opening it for a
+// run: no lock is taken and nothing is written.
+type Snapshot struct {
+	Header  Header
+	Done    map[string]Entry
+	Started map[string]Entry
+}
+
+// Read loads the state file at path for reading only, so that it can be
+// inspected while a run is using it.
+func Read(path string) (*Snapshot, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	defer f.Close()
+	s := &Store{path: path, done: map[string]Entry{}, started: map[string]Entry{}, sessions: map[string]string{}}
+	if _, err := s.parse(f); err != nil {
+		return nil, err
+	}
+	if s.hdr.Format == "" {
+		return nil, &CorruptError{Path: path, Msg: "it is empty"}
+	}
+	return &Snapshot{Header: s.hdr, Done: s.done, Started: s.started}, nil
+}
+
 // Header returns the header of the open file.
 func (s *Store) Header() Header { return s.hdr }
 

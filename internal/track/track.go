@@ -1,0 +1,92 @@
+// Package track follows the processing of uploaded documents: it asks the
+// service for their status with list requests filtered by upload session,
+// in large pages (one request per page, not one per document), and falls
+// back to retrieving a document by id only when it is in none of the
+// listed sessions.
+package track
+
+import (
+	"context"
+	"sort"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/api"
+)
+
+// Status classes.
+var (
+	done   = map[string]bool{"embedded": true, "parsed": true}
+	failed = map[string]bool{"parsing_failed": true, "embedding_failed": true, "fail": true, "failed": true}
+)
+
+// IsFinal reports whether processing has ended, well or badly.
+func IsFinal(status string) bool { return done[status] || failed[status] }
+
+// IsFailed reports whether processing failed.
+func IsFailed(status string) bool { return failed[status] }
+
+// Doc is one tracked document.
+type Doc struct {
+	Path         string `json:"path"`
+	DocumentID   int64  `json:"document_id"`
+	Filename     string `json:"filename,omitempty"`
+	Status       string `json:"status"`
+	StatusDetail string `json:"status_detail,omitempty"`
+	Session      string `json:"upload_session_uuid,omitempty"`
+}
+
+// Request names the documents to look up: by id, with the path each came
+// from, and the sessions they were uploaded in.
+type Request struct {
+	WorkspaceID int64
+	Sessions    []string
+	Paths       map[int64]string // document id → path
+}
+
+// Collect returns the current status of every requested document, sorted by
+// path. A document the service no longer has is reported with status
+// "missing".
+func Collect(ctx context.Context, c *api.Client, r Request) ([]Doc, error) {
+	found := make(map[int64]api.File, len(r.Paths))
+	for _, s := range r.Sessions {
+		err := c.ListFiles(ctx, api.ListQuery{WorkspaceID: r.WorkspaceID, UploadSessionUUID: s, PageSize: 500},
+			func(files []api.File) error {
+				for _, f := range files {
+					if _, want := r.Paths[f.ID]; want {
+						found[f.ID] = f
+					}
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	docs := make([]Doc, 0, len(r.Paths))
+	for id, p := range r.Paths {
+		f, ok := found[id]
+		if !ok {
+			got, err := c.GetFile(ctx, id)
+			if ae, isAPI := api.AsError(err); isAPI && ae.StatusCode == 404 {
+				docs = append(docs, Doc{Path: p, DocumentID: id, Status: "missing", StatusDetail: "the service has no document with this id"})
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			f = *got
+		}
+		docs = append(docs, Doc{Path: p, DocumentID: id, Filename: f.Filename, Status: f.Status,
+			StatusDetail: f.StatusDetail, Session: f.UploadSessionUUID})
+	}
+	sort.Slice(docs, func(i, j int) bool { return docs[i].Path < docs[j].Path })
+	return docs, nil
+}
+
+// Counts tallies documents by status.
+func Counts(docs []Doc) map[string]int {
+	m := map[string]int{}
+	for _, d := range docs {
+		m[d.Status]++
+	}
+	return m
+}
