@@ -238,7 +238,7 @@ func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 		}
 		if s.cfg.ThrottleRate > 0 && s.draw() < s.cfg.ThrottleRate {
 			s.stats.throttled.Add(1)
-			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(s.cfg.RetryAfter.Round(time.Second)/time.Second))))
+			w.Header().Set("Retry-After", retryAfterValue(s.cfg.RetryAfter))
 			writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many requests; retry later.", nil)
 			return
 		}
@@ -261,6 +261,15 @@ func (s *Server) sleepLatency(r *http.Request) {
 	case <-t.C:
 	case <-r.Context().Done():
 	}
+}
+
+// retryAfterValue renders a Retry-After in whole seconds, as the service
+// does; below a second (a knob for fast tests) it is a decimal.
+func retryAfterValue(d time.Duration) string {
+	if d < time.Second {
+		return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+	}
+	return strconv.Itoa(int(d.Round(time.Second) / time.Second))
 }
 
 // reset drops the client's connection without an answer, as a crashed

@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests drive the real binary as a process, to send it signals. The
+// binary is the copy that testscript.Main put on PATH.
+
+const key = "e2e-secret-key-000"
+
+type devserver struct {
+	url string
+	cmd *exec.Cmd
+}
+
+func startDevserver(t *testing.T, args ...string) *devserver {
+	t.Helper()
+	dir := t.TempDir()
+	addr := filepath.Join(dir, "addr")
+	c := exec.Command("paradigm-upload", append([]string{"devserver", "--addr", "127.0.0.1:0", "--addr-file", addr,
+		"--api-key", key, "--data-dir", filepath.Join(dir, "data")}, args...)...)
+	require.NoError(t, c.Start())
+	t.Cleanup(func() {
+		_ = c.Process.Signal(os.Interrupt)
+		_ = c.Wait()
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		b, err := os.ReadFile(addr)
+		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			return &devserver{url: strings.TrimSpace(string(b)), cmd: c}
+		}
+		require.True(t, time.Now().Before(deadline), "devserver did not start")
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (d *devserver) stats(t *testing.T) map[string]int64 {
+	t.Helper()
+	resp, err := http.Get(d.url + "/_devserver/stats")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var st map[string]int64
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	return st
+}
+
+func makeTree(t *testing.T, n int) string {
+	t.Helper()
+	root := t.TempDir()
+	for i := 0; i < n; i++ {
+		p := filepath.Join(root, fmt.Sprintf("d%d", i%4), fmt.Sprintf("doc-%03d.txt", i))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(fmt.Sprintf("document number %d\n", i)), 0o644))
+	}
+	return root
+}
+
+type run struct {
+	cmd         *exec.Cmd
+	out, errOut bytes.Buffer
+}
+
+func startUpload(t *testing.T, d *devserver, args ...string) *run {
+	t.Helper()
+	r := &run{cmd: exec.Command("paradigm-upload", args...)}
+	r.cmd.Env = append(os.Environ(), "PARADIGM_API_KEY="+key, "PARADIGM_BASE_URL="+d.url, "PARADIGM_WORKSPACE_ID=42")
+	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.errOut
+	require.NoError(t, r.cmd.Start())
+	return r
+}
+
+func (r *run) wait(t *testing.T) int {
+	t.Helper()
+	err := r.cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return -int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	require.NoError(t, err)
+	return 0
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestInterruptFinishesInFlightThenResumes(t *testing.T) {
+	d := startDevserver(t, "--latency", "150ms")
+	root := makeTree(t, 30)
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	args := []string{"--files-dir", root, "--batch-size", "3", "--state-file", stateFile}
+	r := startUpload(t, d, args...)
+	waitFor(t, "a few uploads", func() bool { return d.stats(t)["uploads"] >= 3 })
+	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+	code := r.wait(t)
+	assert.Equal(t, 130, code, "stdout:\n%s\nstderr:\n%s", r.out.String(), r.errOut.String())
+	assert.Contains(t, r.out.String(), "Interrupted: rerun")
+	assert.Contains(t, r.out.String(), "Failed:       0", "uploads in flight finished")
+	assert.Contains(t, r.errOut.String(), "finishing those in flight")
+	first := d.stats(t)["documents"]
+	assert.Less(t, first, int64(30))
+
+	r = startUpload(t, d, args...)
+	require.Equal(t, 0, r.wait(t), r.errOut.String())
+	assert.Contains(t, r.out.String(), fmt.Sprintf("Already done: %d", first), "everything the first run finished was recorded")
+	st := d.stats(t)
+	assert.Equal(t, int64(30), st["documents"])
+	assert.Equal(t, int64(0), st["idempotent_hits"], "the state file alone avoided every repeat")
+}
+
+func TestSecondInterruptAbandonsAtOnceAndNothingIsDuplicated(t *testing.T) {
+	d := startDevserver(t, "--latency", "1500ms")
+	root := makeTree(t, 8)
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	args := []string{"--files-dir", root, "--batch-size", "4", "--state-file", stateFile}
+	r := startUpload(t, d, args...)
+	waitFor(t, "uploads in flight", func() bool { return d.stats(t)["requests"] >= 5 })
+	start := time.Now()
+	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+	code := r.wait(t)
+	assert.Equal(t, 130, code, r.errOut.String())
+	assert.Less(t, time.Since(start), 1200*time.Millisecond, "abandoned without waiting for the answers")
+	assert.Contains(t, r.errOut.String(), "abandoning the uploads in flight")
+	b, err := os.ReadFile(stateFile)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"op":"started"`, "unconfirmed uploads are recorded as such")
+
+	// The server stores the abandoned uploads once its latency is over: the
+	// next run must find them (lookup by external id), not send copies.
+	waitFor(t, "the abandoned uploads to land", func() bool { return d.stats(t)["uploads"] >= 4 })
+	r = startUpload(t, d, args...)
+	require.Equal(t, 0, r.wait(t), r.errOut.String())
+	st := d.stats(t)
+	assert.Equal(t, int64(8), st["documents"])
+	assert.Equal(t, int64(8), st["uploads"])
+}
+
+func TestKillNineAtRandomMomentsLosesAndDuplicatesNothing(t *testing.T) {
+	d := startDevserver(t, "--latency", "20ms")
+	const n = 120
+	root := makeTree(t, n)
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	args := []string{"--files-dir", root, "--batch-size", "6", "--state-file", stateFile}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 5; i++ {
+		r := startUpload(t, d, args...)
+		time.Sleep(time.Duration(20+rng.IntN(200)) * time.Millisecond)
+		_ = r.cmd.Process.Kill()
+		_ = r.wait(t)
+	}
+	r := startUpload(t, d, args...)
+	require.Equal(t, 0, r.wait(t), "stdout:\n%s\nstderr:\n%s", r.out.String(), r.errOut.String())
+	st := d.stats(t)
+	assert.Equal(t, int64(n), st["documents"], "every document exactly once")
+	t.Logf("after 5 kills: %d documents, %d uploads, %d idempotent repeats", st["documents"], st["uploads"], st["idempotent_hits"])
+
+	r = startUpload(t, d, args...)
+	require.Equal(t, 0, r.wait(t))
+	assert.Contains(t, r.out.String(), fmt.Sprintf("Already done: %d", n), "the state file is whole")
+}
