@@ -40,6 +40,7 @@ type uploadOptions struct {
 	Retries           int64
 	RateLimit         float64
 	NoExternalID      bool
+	Checksum          bool
 	Quiet             bool
 	NoProgress        bool
 	Config            string
@@ -99,8 +100,10 @@ config file.
 	f.Var(intValue{&o.Retries}, "retries", "retries of an upload after a transient error (throttling, 5xx, dropped connection)")
 	f.Var(floatValue{&o.RateLimit}, "rate-limit", "maximum requests per second across all workers (0: no limit)")
 	f.BoolVar(&o.NoExternalID, "no-external-id", false, "do not send external_metadata (for instances that reject it); lost answers then cannot be reconciled")
+	f.BoolVar(&o.Checksum, "checksum", false, "compare files with the state file by content (sha256), not size and modification time")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print only errors and a one-line summary")
 	f.BoolVar(&o.NoProgress, "no-progress", false, "do not show progress")
+	f.DurationVar(&o.ProgressInterval, "progress-interval", o.ProgressInterval, "period of the plain progress lines printed when stderr is not a terminal")
 	f.StringVar(&o.Config, "config", "", "config file (default $XDG_CONFIG_HOME/paradigm-upload/config.yaml when present)")
 
 	c.AddCommand(newDevserverCmd(sig, streams), newStatusCmd(sig, streams), newWorkspacesCmd(sig, streams))
@@ -135,6 +138,9 @@ func (o *uploadOptions) validate() (*settings, error) {
 	}
 	if o.MaxFails < 1 {
 		return nil, usageErrorf("--max-fails must be at least 1 (got %d)", o.MaxFails)
+	}
+	if o.ProgressInterval < 100*time.Millisecond {
+		return nil, usageErrorf("--progress-interval must be at least 100ms (got %s)", o.ProgressInterval)
 	}
 	if o.Retries < 0 || o.Retries > 100 {
 		return nil, usageErrorf("--retries must be between 0 and 100 (got %d)", o.Retries)
@@ -215,7 +221,7 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 	sum, runErr := upload.Run(sig.Ctx, upload.Options{
 		Root: o.FilesDir, Filter: s.filter, WorkspaceID: o.WorkspaceID, Tags: s.tags, Parser: o.Parser,
 		BatchSize: int(o.BatchSize), MaxFails: int(o.MaxFails), NoExternalID: o.NoExternalID,
-		Retry: pol, RateLimit: o.RateLimit, Client: client, State: store, Progress: prog, Stop: sig.Stop,
+		Checksum: o.Checksum, Retry: pol, RateLimit: o.RateLimit, Client: client, State: store, Progress: prog, Stop: sig.Stop,
 	})
 	closeProg()
 	if store != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -237,5 +238,35 @@ func TestHelpListsExitCodes(t *testing.T) {
 	for _, s := range []string{"--files-dir", "--workspace-id", "--batch-size", "--max-fails", "--tags", "--state-file",
 		"--include-extensions", "--exclude-extensions", "--parser", "--max-file-size", "Exit codes:", "130"} {
 		assert.Contains(t, out, s)
+	}
+}
+
+func TestNonTerminalStderrGetsPlainLinesWithoutControlCharacters(t *testing.T) {
+	files := map[string]string{}
+	for i := 0; i < 8; i++ {
+		files[fmt.Sprintf("f%d.txt", i)] = fmt.Sprintf("file %d", i)
+	}
+	root := writeTree(t, files)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(60 * time.Millisecond)
+		w.WriteHeader(201)
+		_, _ = w.Write([]byte(`{"id":1,"upload_session_uuid":"s"}`))
+	}))
+	defer slow.Close()
+	var out, errOut bytes.Buffer
+	code := Run(Signals{}, []string{"--files-dir", root, "--workspace-id", "42", "--batch-size", "1", "--progress-interval", "100ms"},
+		IOStreams{Out: &out, ErrOut: &errOut, ErrIsTTY: false, Getenv: func(k string) string {
+			return map[string]string{"PARADIGM_API_KEY": secretKey, "PARADIGM_BASE_URL": slow.URL}[k]
+		}})
+	require.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, errOut.String(), "progress: ")
+	assert.Regexp(t, `progress: \d+/\d+ files, .* sent, [\d.]+ files/s, uploaded \d+ · skipped 0 · failed 0`, errOut.String())
+	for _, s := range []string{out.String(), errOut.String()} {
+		for _, r := range s {
+			if r < 0x20 && r != '\n' {
+				t.Fatalf("control character %q in output:\n%s", r, s)
+			}
+		}
 	}
 }

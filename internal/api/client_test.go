@@ -314,3 +314,10 @@ func TestContextCancelIsNotATransportError(t *testing.T) {
 	var te *TransportError
 	assert.False(t, errors.As(err, &te))
 }
+
+func TestTransientStatuses(t *testing.T) {
+	for code, want := range map[int]bool{408: true, 425: true, 429: true, 500: true, 502: true, 503: true, 504: true,
+		400: false, 401: false, 403: false, 404: false, 409: false, 413: false, 422: false, 501: false} {
+		assert.Equal(t, want, (&Error{StatusCode: code}).IsTransient(), "HTTP %d", code)
+	}
+}

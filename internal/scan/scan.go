@@ -22,6 +22,8 @@ type Entry struct {
 	ModTime time.Time
 	// Skip says why the entry is not a candidate; ReasonNone when it is.
 	Skip Reason
+	// SHA256 is the content's hash, once something computed it.
+	SHA256 string
 	// Err is set when the entry could not be read (a folder that cannot be
 	// listed, a file whose details cannot be read); such entries are failures.
 	Err error

@@ -59,10 +59,12 @@ type Record struct {
 	Path string `json:"path"` // relative to the uploaded folder, forward slashes
 	Size int64  `json:"size"`
 	// ModTime is the file's modification time when it was uploaded.
-	ModTime           time.Time `json:"mtime"`
-	ExternalID        string    `json:"external_id,omitempty"`
-	DocumentID        int64     `json:"document_id,omitempty"`
-	UploadSessionUUID string    `json:"upload_session_uuid,omitempty"`
+	ModTime    time.Time `json:"mtime"`
+	ExternalID string    `json:"external_id,omitempty"`
+	// SHA256 is the content's hash, when it was computed (--checksum).
+	SHA256            string `json:"sha256,omitempty"`
+	DocumentID        int64  `json:"document_id,omitempty"`
+	UploadSessionUUID string `json:"upload_session_uuid,omitempty"`
 	// At is when the event happened (the upload time for OpDone).
 	At time.Time `json:"at"`
 }
@@ -72,6 +74,7 @@ type Entry struct {
 	Size              int64
 	ModTime           time.Time
 	ExternalID        string
+	SHA256            string
 	DocumentID        int64
 	UploadSessionUUID string
 	UploadedAt        time.Time
@@ -299,10 +302,20 @@ func (s *Store) apply(b []byte) error {
 		return errors.New("record without a path")
 	}
 	s.records++
+	if r.Op != OpDone && r.Op != OpStarted && r.Op != OpAborted {
+		return fmt.Errorf("unknown record kind %q", r.Op)
+	}
+	s.applyRecord(r)
+	return nil
+}
+
+// applyRecord updates the in-memory state with one record. s.mu must be
+// held (or the store not yet shared).
+func (s *Store) applyRecord(r Record) {
 	switch r.Op {
 	case OpDone:
 		s.done[r.Path] = Entry{
-			Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, DocumentID: r.DocumentID,
+			Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, SHA256: r.SHA256, DocumentID: r.DocumentID,
 			UploadSessionUUID: s.intern(r.UploadSessionUUID), UploadedAt: r.At,
 		}
 		if st, ok := s.started[r.Path]; ok && st.ExternalID == r.ExternalID {
@@ -314,10 +327,7 @@ func (s *Store) apply(b []byte) error {
 		if st, ok := s.started[r.Path]; ok && st.ExternalID == r.ExternalID {
 			delete(s.started, r.Path)
 		}
-	default:
-		return fmt.Errorf("unknown record kind %q", r.Op)
 	}
-	return nil
 }
 
 func (s *Store) intern(v string) string {
@@ -357,7 +367,7 @@ func (s *Store) rewrite() error {
 	}
 	for _, p := range sortedKeys(s.done) {
 		e := s.done[p]
-		enc(Record{Op: OpDone, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID,
+		enc(Record{Op: OpDone, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID, SHA256: e.SHA256,
 			DocumentID: e.DocumentID, UploadSessionUUID: e.UploadSessionUUID, At: e.UploadedAt})
 	}
 	for _, p := range sortedKeys(s.started) {
@@ -477,20 +487,7 @@ func (s *Store) append(r Record) (uint64, error) {
 	s.buf = append(s.buf, b...)
 	s.buf = append(s.buf, '\n')
 	s.records++
-	switch r.Op {
-	case OpDone:
-		s.done[r.Path] = Entry{Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, DocumentID: r.DocumentID,
-			UploadSessionUUID: s.intern(r.UploadSessionUUID), UploadedAt: r.At}
-		if st, ok := s.started[r.Path]; ok && st.ExternalID == r.ExternalID {
-			delete(s.started, r.Path)
-		}
-	case OpStarted:
-		s.started[r.Path] = Entry{Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, UploadedAt: r.At}
-	case OpAborted:
-		if st, ok := s.started[r.Path]; ok && st.ExternalID == r.ExternalID {
-			delete(s.started, r.Path)
-		}
-	}
+	s.applyRecord(r)
 	select {
 	case s.kick <- struct{}{}:
 	default:

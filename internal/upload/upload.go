@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -95,7 +97,11 @@ type Options struct {
 	// NoExternalID stops sending external_metadata (for instances that
 	// reject it); lost answers can then not be reconciled.
 	NoExternalID bool
-	Retry        retry.Policy
+	// Checksum compares files with the state file by content (sha256)
+	// rather than by size and modification time, and derives external ids
+	// from the content.
+	Checksum bool
+	Retry    retry.Policy
 	// RateLimit caps requests per second across the pool; 0 means no cap.
 	RateLimit float64
 
@@ -155,6 +161,30 @@ func ExternalID(rel string, size int64, mtime time.Time) string {
 	h.Write([]byte{0})
 	h.Write([]byte(strconv.FormatInt(mtime.UnixNano(), 10)))
 	return "pu1-" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// ContentExternalID is the external id under --checksum: stable for a given
+// path and content, whatever the file's modification time.
+func ContentExternalID(rel, sha string) string {
+	h := sha256.New()
+	h.Write([]byte(rel))
+	h.Write([]byte{0})
+	h.Write([]byte(sha))
+	return "pu1-" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// fileSHA256 hashes a file's content.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // normRel puts a relative path in one Unicode normal form, so that the same
@@ -298,7 +328,7 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- scan.Ent
 		return nil
 	}
 	if r.o.State != nil {
-		if d, ok := r.o.State.Done(e.Rel); ok && d.Size == e.Size && d.ModTime.Equal(e.ModTime) {
+		if d, ok := r.o.State.Done(e.Rel); ok && r.unchanged(&e, d) {
 			r.prog.Found(1, 0)
 			r.finish(Result{Rel: e.Rel, Size: e.Size, Outcome: AlreadyDone, Reason: "recorded in the state file",
 				DocumentID: d.DocumentID, UploadSessionUUID: d.UploadSessionUUID})
@@ -312,6 +342,24 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- scan.Ent
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// unchanged reports whether the file is the one recorded: same size and
+// modification time, or, under --checksum, same content. A hash computed
+// here is kept in e for the upload.
+func (r *runner) unchanged(e *scan.Entry, d state.Entry) bool {
+	if d.Size != e.Size {
+		return false
+	}
+	if !r.o.Checksum || d.SHA256 == "" {
+		return d.ModTime.Equal(e.ModTime)
+	}
+	sum, err := fileSHA256(e.Path)
+	if err != nil {
+		return false // the upload will report why the file cannot be read
+	}
+	e.SHA256 = sum
+	return sum == d.SHA256
 }
 
 func unwrapPathError(err error) string {
@@ -370,15 +418,24 @@ func (r *runner) uploadOne(ctx context.Context, e scan.Entry) error {
 	}
 	start := r.clock.Now()
 	res := Result{Rel: e.Rel, Size: e.Size}
+	if r.o.Checksum && e.SHA256 == "" {
+		sum, err := fileSHA256(e.Path)
+		if err != nil {
+			return r.fail(res, start, 0, state.Record{}, "cannot be read: "+unwrapPathError(err))
+		}
+		e.SHA256 = sum
+	}
 	extID := ""
-	if !r.o.NoExternalID {
+	switch {
+	case r.o.NoExternalID:
+	case r.o.Checksum:
+		extID = ContentExternalID(e.Rel, e.SHA256)
+	default:
 		extID = ExternalID(e.Rel, e.Size, e.ModTime)
 	}
-	rec := state.Record{Path: e.Rel, Size: e.Size, ModTime: e.ModTime, ExternalID: extID}
+	rec := state.Record{Path: e.Rel, Size: e.Size, ModTime: e.ModTime, ExternalID: extID, SHA256: e.SHA256}
 	if r.o.State != nil {
-		if prev, ok := r.o.State.Done(e.Rel); ok {
-			res.Changed = prev.Size != e.Size || !prev.ModTime.Equal(e.ModTime)
-		}
+		_, res.Changed = r.o.State.Done(e.Rel)
 	}
 	finish := func(f *api.File, status int, attempts int) error {
 		res.Attempts = attempts
@@ -540,7 +597,7 @@ func (r *runner) fail(res Result, start time.Time, attempts int, rec state.Recor
 // aborted records that a started upload created nothing, when that is
 // known: the service answered with a refusal.
 func (r *runner) aborted(rec state.Record) error {
-	if r.o.State == nil {
+	if r.o.State == nil || rec.Path == "" {
 		return nil
 	}
 	rec.At = r.clock.Now().UTC()

@@ -269,6 +269,7 @@ func TestRunStopsStartingUploadsAfterMaxFails(t *testing.T) {
 	assert.LessOrEqual(t, sum.Failed, 3+2, "only uploads already in flight may fail past the limit")
 	for _, fl := range sum.Failures {
 		assert.Contains(t, fl.Reason, "refused with 422")
+		assert.Equal(t, 1, fl.Attempts, "a permanent answer is not retried")
 	}
 }
 
@@ -410,4 +411,51 @@ func TestNormRelUnifiesUnicodeForms(t *testing.T) {
 	nfc := "caf\u00e9.txt"
 	assert.Equal(t, nfc, normRel(nfd))
 	assert.Equal(t, nfc, normRel(nfc))
+}
+
+func TestChecksumComparesContentNotTimes(t *testing.T) {
+	root := tree(t, map[string]string{"a.txt": "alpha", "b.txt": "bravo"})
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	f := &fakeAPI{}
+	o := options(t, f, root)
+	o.Checksum = true
+	runOnce := func() *Summary {
+		t.Helper()
+		s, err := state.Open(statePath, state.Header{BaseURL: o.Client.BaseURL(), WorkspaceID: 42}, state.Options{})
+		require.NoError(t, err)
+		o.State = s
+		sum, err := Run(context.Background(), o)
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+		return sum
+	}
+	sum := runOnce()
+	require.Equal(t, 2, sum.Uploaded)
+
+	// Touched, same content: nothing to do under --checksum.
+	later := time.Now().Add(time.Hour)
+	require.NoError(t, os.Chtimes(filepath.Join(root, "a.txt"), later, later))
+	sum = runOnce()
+	assert.Equal(t, 0, sum.Uploaded)
+	assert.Equal(t, 2, sum.AlreadyDone)
+
+	// Same size and time, other content: uploaded again, as changed.
+	st, err := os.Stat(filepath.Join(root, "b.txt"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(root, "b.txt"), []byte("BRAVO"), 0o644))
+	require.NoError(t, os.Chtimes(filepath.Join(root, "b.txt"), st.ModTime(), st.ModTime()))
+	sum = runOnce()
+	assert.Equal(t, 1, sum.Uploaded)
+	assert.Equal(t, 1, sum.Changed)
+	assert.Equal(t, map[string]int{"a.txt": 1, "b.txt": 2}, f.names())
+	var bIDs []string
+	f.mu.Lock()
+	for _, g := range f.got {
+		if g.name == "b.txt" {
+			bIDs = append(bIDs, g.extID)
+		}
+	}
+	f.mu.Unlock()
+	require.Len(t, bIDs, 2)
+	assert.NotEqual(t, bIDs[0], bIDs[1], "new content, new external id")
 }
