@@ -185,3 +185,17 @@ func TestKillNineAtRandomMomentsLosesAndDuplicatesNothing(t *testing.T) {
 	require.Equal(t, 0, r.wait(t))
 	assert.Contains(t, r.out.String(), fmt.Sprintf("Already done: %d", n), "the state file is whole")
 }
+
+func TestTwoRunsOnOneStateFile(t *testing.T) {
+	d := startDevserver(t, "--latency", "300ms")
+	root := makeTree(t, 6)
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	args := []string{"--files-dir", root, "--batch-size", "1", "--state-file", stateFile}
+	first := startUpload(t, d, args...)
+	waitFor(t, "the first run to start uploading", func() bool { return d.stats(t)["requests"] >= 1 })
+	second := startUpload(t, d, args...)
+	assert.Equal(t, 2, second.wait(t))
+	assert.Contains(t, second.errOut.String(), "state file is in use by another run")
+	require.Equal(t, 0, first.wait(t), first.errOut.String())
+	assert.Equal(t, int64(6), d.stats(t)["documents"])
+}

@@ -459,3 +459,20 @@ func TestChecksumComparesContentNotTimes(t *testing.T) {
 	require.Len(t, bIDs, 2)
 	assert.NotEqual(t, bIDs[0], bIDs[1], "new content, new external id")
 }
+
+func TestRateLimitCapsRequestsAcrossThePool(t *testing.T) {
+	files := map[string]string{}
+	for i := 0; i < 9; i++ {
+		files[fmt.Sprintf("f%d.txt", i)] = "x"
+	}
+	f := &fakeAPI{}
+	o := options(t, f, tree(t, files))
+	o.BatchSize = 9
+	o.RateLimit = 5 // burst of 5, then one every 200 ms
+	start := time.Now()
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, 9, sum.Uploaded)
+	// A lower bound only: a slow machine can take longer, never shorter.
+	assert.GreaterOrEqual(t, time.Since(start), 700*time.Millisecond, "4 requests past the burst need 800 ms at 5/s")
+}
