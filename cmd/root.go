@@ -1,12 +1,16 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,9 +18,11 @@ import (
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/buildinfo"
 	"github.com/paradigm-upload/paradigm-upload/internal/progress"
+	"github.com/paradigm-upload/paradigm-upload/internal/report"
 	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
+	"github.com/paradigm-upload/paradigm-upload/internal/track"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
 
@@ -42,7 +48,13 @@ type uploadOptions struct {
 	NoExternalID      bool
 	Checksum          bool
 	Quiet             bool
+	Verbose           bool
+	LogFormat         string
 	NoProgress        bool
+	DryRun            bool
+	Report            string
+	Wait              bool
+	WaitTimeout       time.Duration
 	Config            string
 
 	// ProgressInterval is the period of plain progress lines.
@@ -53,6 +65,7 @@ func newRootCmd(sig Signals, streams IOStreams) *cobra.Command {
 	o := &uploadOptions{
 		BaseURL: DefaultBaseURL, BatchSize: 10, MaxFails: 1, MaxFileSize: "100MB",
 		Retries: int64(retry.Default().Retries), ProgressInterval: 5 * time.Second,
+		LogFormat: "text", WaitTimeout: 30 * time.Minute,
 	}
 	c := &cobra.Command{
 		Use:   "paradigm-upload --files-dir DIR --workspace-id ID [flags]",
@@ -101,7 +114,13 @@ config file.
 	f.Var(floatValue{&o.RateLimit}, "rate-limit", "maximum requests per second across all workers (0: no limit)")
 	f.BoolVar(&o.NoExternalID, "no-external-id", false, "do not send external_metadata (for instances that reject it); lost answers then cannot be reconciled")
 	f.BoolVar(&o.Checksum, "checksum", false, "compare files with the state file by content (sha256), not size and modification time")
+	f.BoolVar(&o.DryRun, "dry-run", false, "scan, filter and consult the state file; print what would be uploaded or skipped; send nothing")
+	f.BoolVar(&o.Wait, "wait", false, "after uploading, follow processing until every document is embedded or failed (exit 3 if any failed)")
+	f.DurationVar(&o.WaitTimeout, "wait-timeout", o.WaitTimeout, "longest time --wait follows processing")
+	f.StringVar(&o.Report, "report", "", "write a JSON report of every file and the totals to this file")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print only errors and a one-line summary")
+	f.BoolVarP(&o.Verbose, "verbose", "v", false, "print a line per file and per HTTP request (never the key)")
+	f.StringVar(&o.LogFormat, "log-format", o.LogFormat, "text, or json for structured log lines on stderr (log/slog)")
 	f.BoolVar(&o.NoProgress, "no-progress", false, "do not show progress")
 	f.DurationVar(&o.ProgressInterval, "progress-interval", o.ProgressInterval, "period of the plain progress lines printed when stderr is not a terminal")
 	f.StringVar(&o.Config, "config", "", "config file (default $XDG_CONFIG_HOME/paradigm-upload/config.yaml when present)")
@@ -138,6 +157,18 @@ func (o *uploadOptions) validate() (*settings, error) {
 	}
 	if o.MaxFails < 1 {
 		return nil, usageErrorf("--max-fails must be at least 1 (got %d)", o.MaxFails)
+	}
+	if o.LogFormat != "text" && o.LogFormat != "json" {
+		return nil, usageErrorf("--log-format must be text or json (got %q)", o.LogFormat)
+	}
+	if o.Quiet && o.Verbose {
+		return nil, usageErrorf("--quiet and --verbose cannot be used together")
+	}
+	if o.WaitTimeout <= 0 {
+		return nil, usageErrorf("--wait-timeout must be positive (got %s)", o.WaitTimeout)
+	}
+	if o.DryRun && o.Wait {
+		return nil, usageErrorf("--dry-run and --wait cannot be used together: a dry run uploads nothing")
 	}
 	if o.ProgressInterval < 100*time.Millisecond {
 		return nil, usageErrorf("--progress-interval must be at least 100ms (got %s)", o.ProgressInterval)
@@ -191,22 +222,51 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 	if err != nil {
 		return err
 	}
-	hc := &http.Client{Transport: api.NewTransport(api.TransportOptions{MaxConns: int(o.BatchSize)})}
-	client, err := api.NewClient(s.baseURL, o.APIKey, hc)
+	startedAt := time.Now()
+	var jsonLog *slog.Logger
+	if o.LogFormat == "json" {
+		level := slog.LevelInfo
+		if o.Verbose {
+			level = slog.LevelDebug
+		}
+		jsonLog = slog.New(slog.NewJSONHandler(streams.ErrOut, &slog.HandlerOptions{Level: level}))
+	}
+	var transport http.RoundTripper = api.NewTransport(api.TransportOptions{MaxConns: int(o.BatchSize)})
+	if o.Verbose {
+		transport = &logTransport{next: transport, emit: httpLogger(streams.ErrOut, jsonLog)}
+	}
+	client, err := api.NewClient(s.baseURL, o.APIKey, &http.Client{Transport: transport})
 	if err != nil {
 		return usageErrorf("--base-url: %v", err)
 	}
 	client.UserAgent = buildinfo.UserAgent()
 
 	var store *state.Store
+	var recorded upload.Recorded
 	if o.StateFile != "" {
-		store, err = state.Open(o.StateFile, state.Header{BaseURL: s.baseURL, WorkspaceID: o.WorkspaceID}, state.Options{})
-		if err != nil {
-			return withCode(ExitUsage, err)
+		hdr := state.Header{BaseURL: s.baseURL, WorkspaceID: o.WorkspaceID}
+		if o.DryRun {
+			// A dry run reads the state file without locking or writing it.
+			snap, err := state.Read(o.StateFile)
+			switch {
+			case err == nil && (snap.Header.WorkspaceID != hdr.WorkspaceID || snap.Header.BaseURL != hdr.BaseURL):
+				return withCode(ExitUsage, &state.MismatchError{Path: o.StateFile, Have: snap.Header, Want: hdr})
+			case err == nil:
+				recorded = snap
+			case !errors.Is(err, os.ErrNotExist):
+				return withCode(ExitUsage, err)
+			}
+		} else {
+			store, err = state.Open(o.StateFile, hdr, state.Options{})
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
 		}
 	}
 
-	prog, closeProg := newProgress(o, streams)
+	display, closeDisplay := newProgress(o, streams)
+	obs := &observer{Progress: display, out: streams.Out, errOut: streams.ErrOut, dryRun: o.DryRun,
+		verbose: o.Verbose, log: jsonLog, keep: o.Report != "" || o.Wait}
 	finished := make(chan struct{})
 	defer close(finished)
 	go func() {
@@ -218,12 +278,17 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 	}()
 	pol := retry.Default()
 	pol.Retries = s.retries
-	sum, runErr := upload.Run(sig.Ctx, upload.Options{
+	opts := upload.Options{
 		Root: o.FilesDir, Filter: s.filter, WorkspaceID: o.WorkspaceID, Tags: s.tags, Parser: o.Parser,
 		BatchSize: int(o.BatchSize), MaxFails: int(o.MaxFails), NoExternalID: o.NoExternalID,
-		Checksum: o.Checksum, Retry: pol, RateLimit: o.RateLimit, Client: client, State: store, Progress: prog, Stop: sig.Stop,
-	})
-	closeProg()
+		Checksum: o.Checksum, Retry: pol, RateLimit: o.RateLimit, Client: client, Progress: obs, Stop: sig.Stop,
+		DryRun: o.DryRun, Recorded: recorded,
+	}
+	if store != nil {
+		opts.State = store
+	}
+	sum, runErr := upload.Run(sig.Ctx, opts)
+	closeDisplay()
 	if store != nil {
 		if err := store.Close(); err != nil && runErr == nil {
 			runErr = withCode(ExitUsage, err)
@@ -232,25 +297,141 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 	if runErr != nil && errors.Is(runErr, upload.ErrAuth) {
 		return withCode(ExitUsage, runErr)
 	}
-	if sum != nil {
-		if o.Quiet {
-			writeOneLine(streams.Out, sum)
-			for _, f := range sum.Failures {
-				fmt.Fprintf(streams.ErrOut, "failed: %s: %s\n", f.Rel, f.Reason)
-			}
-		} else {
-			sum.WriteSummary(streams.Out)
+	if runErr != nil {
+		return withCode(ExitUsage, runErr)
+	}
+
+	// --wait: follow processing of this run's documents.
+	var docs []track.Doc
+	var waitErr error
+	if o.Wait && sum.Uploaded > 0 && sig.Ctx.Err() == nil && sum.Stopped != upload.StopInterrupted {
+		docs, waitErr = waitProcessing(sig, streams, o, client, obs.Results(), jsonLog)
+	}
+
+	if o.Quiet {
+		writeOneLine(streams.Out, sum)
+		for _, f := range sum.Failures {
+			fmt.Fprintf(streams.ErrOut, "failed: %s: %s\n", f.Rel, f.Reason)
+		}
+	} else {
+		sum.WriteSummary(streams.Out)
+	}
+	processingFailed := writeProcessing(streams, o.Quiet, docs, waitErr)
+	if jsonLog != nil {
+		jsonLog.Info("summary", slog.Int("found", sum.Found), slog.Int("uploaded", sum.Uploaded),
+			slog.Int("skipped", sum.Skipped), slog.Int("failed", sum.Failed), slog.Int("already_done", sum.AlreadyDone),
+			slog.Int64("bytes", sum.Bytes), slog.Int64("duration_ms", sum.Duration.Milliseconds()),
+			slog.Any("upload_sessions", sum.Sessions), slog.Bool("processing_failed", processingFailed))
+	}
+	if o.Report != "" {
+		v, _, _ := buildinfo.Info()
+		rep := report.Build(report.Meta{Tool: "paradigm-upload " + v, BaseURL: s.baseURL, WorkspaceID: o.WorkspaceID,
+			FilesDir: o.FilesDir, StartedAt: startedAt}, sum, obs.Results(), docs)
+		if err := report.Write(o.Report, rep); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--report: %w", err))
 		}
 	}
 	switch {
-	case runErr != nil:
-		return withCode(ExitUsage, runErr)
-	case sum.Stopped == upload.StopInterrupted || sig.Ctx.Err() != nil:
+	case sum.Stopped == upload.StopInterrupted || sig.Ctx.Err() != nil || errors.Is(waitErr, context.Canceled):
 		return withCode(ExitInterrupted, errSilent)
 	case sum.Failed > 0:
 		return withCode(ExitFailures, errSilent)
+	case waitErr != nil && !errors.Is(waitErr, track.ErrTimeout):
+		return withCode(ExitProcessing, fmt.Errorf("--wait: %w", waitErr))
+	case processingFailed:
+		return withCode(ExitProcessing, errSilent)
 	}
 	return nil
+}
+
+// waitProcessing follows the processing of the documents this run uploaded.
+func waitProcessing(sig Signals, streams IOStreams, o *uploadOptions, client *api.Client, results []upload.Result, jsonLog *slog.Logger) ([]track.Doc, error) {
+	req := track.Request{WorkspaceID: o.WorkspaceID, Paths: map[int64]string{}}
+	seen := map[string]bool{}
+	for _, r := range results {
+		if r.Outcome != upload.Uploaded || r.DocumentID == 0 {
+			continue
+		}
+		req.Paths[r.DocumentID] = r.Rel
+		if s := r.UploadSessionUUID; s != "" && !seen[s] {
+			seen[s] = true
+			req.Sessions = append(req.Sessions, s)
+		}
+	}
+	show := func([]track.Doc) {}
+	closeShow := func() {}
+	if !o.Quiet && !o.NoProgress && jsonLog == nil {
+		if streams.ErrIsTTY {
+			b := progress.NewProcessingBar(streams.ErrOut, len(req.Paths))
+			show, closeShow = b.Update, b.Close
+		} else {
+			last := time.Time{}
+			show = func(docs []track.Doc) {
+				if time.Since(last) >= o.ProgressInterval {
+					last = time.Now()
+					fmt.Fprintf(streams.ErrOut, "processing: %s\n", progress.CountsLine(track.Counts(docs)))
+				}
+			}
+		}
+	}
+	docs, err := track.Wait(sig.Ctx, client, req, track.WaitOptions{Timeout: o.WaitTimeout, Update: show})
+	closeShow()
+	if ae, ok := api.AsError(err); ok && ae.IsAuth() {
+		return docs, fmt.Errorf("the API key was rejected (%s)", ae.Error())
+	}
+	return docs, err
+}
+
+// writeProcessing prints the outcome of --wait and reports whether any
+// document failed processing (or was still processing at the timeout).
+func writeProcessing(streams IOStreams, quiet bool, docs []track.Doc, waitErr error) bool {
+	if docs == nil && waitErr == nil {
+		return false
+	}
+	failed := false
+	if !quiet {
+		fmt.Fprintf(streams.Out, "Processing:   %s\n", progress.CountsLine(track.Counts(docs)))
+	}
+	for _, d := range docs {
+		if track.IsFailed(d.Status) || d.Status == "missing" {
+			failed = true
+			fmt.Fprintf(streams.ErrOut, "processing failed: %s (document %d): %s: %s\n", d.Path, d.DocumentID, d.Status, d.StatusDetail)
+		}
+	}
+	if errors.Is(waitErr, track.ErrTimeout) {
+		pending := 0
+		for _, d := range docs {
+			if !track.IsFinal(d.Status) {
+				pending++
+			}
+		}
+		fmt.Fprintf(streams.ErrOut, "processing: %d document%s still in progress after --wait-timeout\n", pending, plural(pending))
+		failed = true
+	}
+	return failed
+}
+
+// httpLogger prints one line per HTTP exchange, or a JSON record.
+func httpLogger(w io.Writer, jsonLog *slog.Logger) func(string, string, int, time.Duration, error) {
+	var mu sync.Mutex
+	return func(method, target string, status int, d time.Duration, err error) {
+		if jsonLog != nil {
+			attrs := []any{slog.String("method", method), slog.String("target", target), slog.Int("status", status),
+				slog.Int64("duration_ms", d.Milliseconds())}
+			if err != nil {
+				attrs = append(attrs, slog.String("error", oneLine(err.Error())))
+			}
+			jsonLog.Debug("http", attrs...)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			fmt.Fprintf(w, "http %s %s: %s (%s)\n", method, target, oneLine(err.Error()), d.Round(time.Millisecond))
+			return
+		}
+		fmt.Fprintf(w, "http %s %s: %d (%s)\n", method, target, status, d.Round(time.Millisecond))
+	}
 }
 
 func writeOneLine(w io.Writer, s *upload.Summary) {
@@ -259,10 +440,11 @@ func writeOneLine(w io.Writer, s *upload.Summary) {
 }
 
 // newProgress picks the display: a bar on a terminal, plain periodic lines
-// otherwise, nothing when asked for quiet.
+// otherwise, nothing when asked for quiet, for a dry run (whose lines are
+// the output), or with JSON logs (which own stderr).
 func newProgress(o *uploadOptions, streams IOStreams) (upload.Progress, func()) {
 	switch {
-	case o.Quiet || o.NoProgress:
+	case o.Quiet || o.NoProgress || o.DryRun || o.LogFormat == "json":
 		return upload.Nop{}, func() {}
 	case streams.ErrIsTTY:
 		b := progress.NewBar(streams.ErrOut)

@@ -102,7 +102,7 @@ func statusRun(o *statusOptions, sig Signals, streams IOStreams) error {
 	}
 	req := track.Request{WorkspaceID: snap.Header.WorkspaceID, Paths: map[int64]string{}}
 	seen := map[string]bool{}
-	for p, e := range snap.Done {
+	for p, e := range snap.Uploaded {
 		if o.Session != "" && e.UploadSessionUUID != o.Session {
 			continue
 		}

@@ -97,7 +97,7 @@ type document struct {
 
 // Stats counts what the server saw.
 type Stats struct {
-	Requests       int64 `json:"requests"`
+	Requests       int64 `json:"requests"`        // API requests (not those to /_devserver/)
 	Uploads        int64 `json:"uploads"`         // POSTs that created a document
 	Idempotent     int64 `json:"idempotent_hits"` // POSTs answered 200 with an existing document
 	Documents      int64 `json:"documents"`
@@ -199,7 +199,9 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.stats.requests.Add(1)
+	if !strings.HasPrefix(r.URL.Path, "/_devserver/") {
+		s.stats.requests.Add(1)
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

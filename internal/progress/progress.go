@@ -6,6 +6,8 @@ package progress
 import (
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
+	"github.com/paradigm-upload/paradigm-upload/internal/track"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
 
@@ -156,4 +159,58 @@ func (b *Bar) Close() {
 	_ = b.bar.Finish()
 	_, _ = io.WriteString(b.w, "\n")
 	b.mu.Unlock()
+}
+
+// CountsLine renders counts by status, most advanced first, as
+// "embedded 6 · parsing 1 · parsing_failed 1".
+func CountsLine(counts map[string]int) string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	if len(parts) == 0 {
+		return "no documents"
+	}
+	return strings.Join(parts, " · ")
+}
+
+// ProcessingBar shows how many documents have reached a final status.
+type ProcessingBar struct {
+	bar *progressbar.ProgressBar
+	w   io.Writer
+}
+
+// NewProcessingBar starts a bar for n documents on w, a terminal.
+func NewProcessingBar(w io.Writer, n int) *ProcessingBar {
+	return &ProcessingBar{w: w, bar: progressbar.NewOptions(n,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("processing"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionFullWidth(),
+		progressbar.OptionSetRenderBlankState(true),
+	)}
+}
+
+// Update sets the bar to the number of documents whose processing ended.
+func (p *ProcessingBar) Update(docs []track.Doc) {
+	final := 0
+	for _, d := range docs {
+		if track.IsFinal(d.Status) || d.Status == "missing" {
+			final++
+		}
+	}
+	p.bar.Describe("processing: " + CountsLine(track.Counts(docs)))
+	_ = p.bar.Set(final)
+}
+
+// Close finishes the bar.
+func (p *ProcessingBar) Close() {
+	_ = p.bar.Finish()
+	_, _ = io.WriteString(p.w, "\n")
 }

@@ -409,9 +409,9 @@ func (s *Store) rewrite() error {
 // Snapshot is the content of a state file read without opening it for a
 // run: no lock is taken and nothing is written.
 type Snapshot struct {
-	Header  Header
-	Done    map[string]Entry
-	Started map[string]Entry
+	Header   Header
+	Uploaded map[string]Entry
+	Started  map[string]Entry
 }
 
 // Read loads the state file at path for reading only, so that it can be
@@ -429,7 +429,13 @@ func Read(path string) (*Snapshot, error) {
 	if s.hdr.Format == "" {
 		return nil, &CorruptError{Path: path, Msg: "it is empty"}
 	}
-	return &Snapshot{Header: s.hdr, Done: s.done, Started: s.started}, nil
+	return &Snapshot{Header: s.hdr, Uploaded: s.done, Started: s.started}, nil
+}
+
+// Done returns what is recorded as uploaded for path.
+func (s *Snapshot) Done(path string) (Entry, bool) {
+	e, ok := s.Uploaded[path]
+	return e, ok
 }
 
 // Header returns the header of the open file.

@@ -7,9 +7,13 @@ package track
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"sort"
+	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 )
 
 // Status classes.
@@ -89,4 +93,76 @@ func Counts(docs []Doc) map[string]int {
 		m[d.Status]++
 	}
 	return m
+}
+
+// WaitOptions tune Wait.
+type WaitOptions struct {
+	// Timeout bounds the whole wait; 0 means no bound.
+	Timeout time.Duration
+	// MinInterval and MaxInterval bound the time between polls: the
+	// interval doubles while nothing changes and drops back when something
+	// does. 1 s and 15 s when zero.
+	MinInterval, MaxInterval time.Duration
+	Clock                    retry.Clock
+	// Update is called after each poll with the documents' statuses.
+	Update func(docs []Doc)
+}
+
+// ErrTimeout is returned by Wait when documents were still being processed
+// at the deadline; the statuses returned are the last seen.
+var ErrTimeout = errors.New("processing did not finish within the wait timeout")
+
+// Wait polls until every requested document has a final status, ctx is
+// done, or the timeout passes.
+func Wait(ctx context.Context, c *api.Client, r Request, o WaitOptions) ([]Doc, error) {
+	if o.MinInterval <= 0 {
+		o.MinInterval = time.Second
+	}
+	if o.MaxInterval < o.MinInterval {
+		o.MaxInterval = max(15*time.Second, o.MinInterval)
+	}
+	if o.Clock == nil {
+		o.Clock = retry.Real{}
+	}
+	deadline := time.Time{}
+	if o.Timeout > 0 {
+		deadline = o.Clock.Now().Add(o.Timeout)
+	}
+	interval := o.MinInterval
+	var last map[string]int
+	for {
+		docs, err := Collect(ctx, c, r)
+		if err != nil {
+			return nil, err
+		}
+		if o.Update != nil {
+			o.Update(docs)
+		}
+		pending := 0
+		for _, d := range docs {
+			if !IsFinal(d.Status) && d.Status != "missing" {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return docs, nil
+		}
+		counts := Counts(docs)
+		if maps.Equal(counts, last) {
+			interval = min(interval*2, o.MaxInterval)
+		} else {
+			interval = o.MinInterval
+		}
+		last = counts
+		if !deadline.IsZero() {
+			left := deadline.Sub(o.Clock.Now())
+			if left <= 0 {
+				return docs, ErrTimeout
+			}
+			interval = min(interval, left)
+		}
+		if err := o.Clock.Sleep(ctx, interval); err != nil {
+			return docs, err
+		}
+	}
 }

@@ -16,8 +16,12 @@ func (s *Summary) WriteSummary(w io.Writer) {
 	if secs := s.Duration.Seconds(); secs > 0 {
 		rate = float64(s.Uploaded) / secs
 	}
-	fmt.Fprintf(w, "Uploaded:     %d file%s, %s in %s (%.1f files/s)\n",
-		s.Uploaded, plural(s.Uploaded), scan.FormatSize(s.Bytes), s.Duration.Round(time.Millisecond), rate)
+	if s.DryRun {
+		fmt.Fprintf(w, "Would upload: %d file%s, %s (dry run: nothing was sent)\n", s.WouldUpload, plural(s.WouldUpload), scan.FormatSize(s.WouldBytes))
+	} else {
+		fmt.Fprintf(w, "Uploaded:     %d file%s, %s in %s (%.1f files/s)\n",
+			s.Uploaded, plural(s.Uploaded), scan.FormatSize(s.Bytes), s.Duration.Round(time.Millisecond), rate)
+	}
 	if s.Changed > 0 {
 		fmt.Fprintf(w, "  of which %d changed since their last upload\n", s.Changed)
 	}

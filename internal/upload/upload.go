@@ -40,6 +40,8 @@ const (
 	Skipped     Outcome = "skipped"
 	Failed      Outcome = "failed"
 	AlreadyDone Outcome = "already_done"
+	// WouldUpload is the outcome of a candidate in a dry run.
+	WouldUpload Outcome = "would_upload"
 )
 
 // Result is the outcome of one file.
@@ -105,13 +107,22 @@ type Options struct {
 	// RateLimit caps requests per second across the pool; 0 means no cap.
 	RateLimit float64
 
-	Client   *api.Client
-	State    *state.Store // nil: no state file
-	Progress Progress     // nil: Nop
+	Client *api.Client
+	State  *state.Store // nil: no state file
+	// DryRun sends nothing and writes nothing: candidates end as
+	// WouldUpload. Recorded, when set, is consulted instead of State.
+	DryRun   bool
+	Recorded Recorded
+	Progress Progress // nil: Nop
 	// Stop, when closed, ends the run gently: no new upload starts, those in
 	// flight finish. Cancelling the context passed to Run abandons them.
 	Stop  <-chan struct{}
 	Clock retry.Clock // nil: the system clock
+}
+
+// Recorded is what the state file says was uploaded.
+type Recorded interface {
+	Done(path string) (state.Entry, bool)
 }
 
 // ErrAuth wraps the service's refusal of the API key.
@@ -135,6 +146,9 @@ type Summary struct {
 	Skipped     int
 	Failed      int
 	AlreadyDone int
+	WouldUpload int // dry run: files that would be uploaded
+	// WouldBytes is what a dry run would upload.
+	WouldBytes int64
 	// SkippedBy counts skipped files by reason.
 	SkippedBy map[string]int
 	// Failures lists every failed file, in the order they failed.
@@ -147,6 +161,7 @@ type Summary struct {
 	// Sessions are the upload sessions the service put this run's files in.
 	Sessions []string
 	Stopped  StopReason
+	DryRun   bool
 }
 
 // ExternalID is the identifier sent as external_metadata.external_id: stable
@@ -197,11 +212,12 @@ func normRel(rel string) string {
 }
 
 type runner struct {
-	o       Options
-	prog    Progress
-	clock   retry.Clock
-	gate    *retry.Gate
-	limiter *rate.Limiter
+	o        Options
+	prog     Progress
+	clock    retry.Clock
+	gate     *retry.Gate
+	limiter  *rate.Limiter
+	recorded Recorded // nil: no state file
 
 	fails atomic.Int64
 	// dispatch is done once no new upload may start.
@@ -230,10 +246,17 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		r.clock = retry.Real{}
 	}
 	r.gate = &retry.Gate{Clock: r.clock}
+	switch {
+	case o.Recorded != nil:
+		r.recorded = o.Recorded
+	case o.State != nil:
+		r.recorded = o.State
+	}
 	if o.RateLimit > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), max(1, int(o.RateLimit)))
 	}
 	r.sum.SkippedBy = map[string]int{}
+	r.sum.DryRun = o.DryRun
 	start := r.clock.Now()
 
 	// stopDispatch ends the scan and the dispatch of new uploads without
@@ -327,13 +350,25 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- scan.Ent
 		r.finish(Result{Rel: e.Rel, Size: e.Size, Outcome: Skipped, Reason: string(e.Skip)})
 		return nil
 	}
-	if r.o.State != nil {
-		if d, ok := r.o.State.Done(e.Rel); ok && r.unchanged(&e, d) {
+	changed := false
+	if r.recorded != nil {
+		d, ok := r.recorded.Done(e.Rel)
+		if ok && r.unchanged(&e, d) {
 			r.prog.Found(1, 0)
 			r.finish(Result{Rel: e.Rel, Size: e.Size, Outcome: AlreadyDone, Reason: "recorded in the state file",
 				DocumentID: d.DocumentID, UploadSessionUUID: d.UploadSessionUUID})
 			return nil
 		}
+		changed = ok
+	}
+	if r.o.DryRun {
+		r.prog.Found(1, 0)
+		res := Result{Rel: e.Rel, Size: e.Size, Outcome: WouldUpload, Changed: changed}
+		if changed {
+			res.Reason = "changed since its recorded upload"
+		}
+		r.finish(res)
+		return nil
 	}
 	r.prog.Found(1, e.Size)
 	select {
@@ -399,6 +434,9 @@ func (r *runner) finish(res Result) {
 		r.sum.Failures = append(r.sum.Failures, res)
 	case AlreadyDone:
 		r.sum.AlreadyDone++
+	case WouldUpload:
+		r.sum.WouldUpload++
+		r.sum.WouldBytes += res.Size
 	}
 	r.sum.Found++
 	r.mu.Unlock()

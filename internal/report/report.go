@@ -1,0 +1,148 @@
+// Package report builds the machine-readable account of a run: every file
+// the run considered with its outcome, and the totals. Its JSON shape is
+// versioned by SchemaVersion; fields are only ever added within a version.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/track"
+	"github.com/paradigm-upload/paradigm-upload/internal/upload"
+)
+
+// SchemaVersion is the version of the report's JSON shape.
+const SchemaVersion = 1
+
+// File is one file the run considered.
+type File struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+	// Outcome is uploaded, changed (uploaded again because it changed),
+	// skipped, failed, already_done or would_upload (dry run).
+	Outcome           string `json:"outcome"`
+	Reason            string `json:"reason,omitempty"`
+	Warning           string `json:"warning,omitempty"`
+	DocumentID        int64  `json:"document_id,omitempty"`
+	UploadSessionUUID string `json:"upload_session_uuid,omitempty"`
+	Attempts          int    `json:"attempts,omitempty"`
+	DurationMS        int64  `json:"duration_ms,omitempty"`
+	// ProcessingStatus and ProcessingDetail are set with --wait.
+	ProcessingStatus string `json:"processing_status,omitempty"`
+	ProcessingDetail string `json:"processing_detail,omitempty"`
+}
+
+// Totals counts the files by outcome.
+type Totals struct {
+	Found       int            `json:"found"`
+	Uploaded    int            `json:"uploaded"`
+	Changed     int            `json:"changed"`
+	Skipped     int            `json:"skipped"`
+	Failed      int            `json:"failed"`
+	AlreadyDone int            `json:"already_done"`
+	WouldUpload int            `json:"would_upload,omitempty"`
+	Bytes       int64          `json:"bytes"`
+	SkippedBy   map[string]int `json:"skipped_by_reason"`
+	// Processing counts this run's documents by processing status (--wait).
+	Processing map[string]int `json:"processing,omitempty"`
+}
+
+// Report is the whole document.
+type Report struct {
+	SchemaVersion  int       `json:"schema_version"`
+	Tool           string    `json:"tool"`
+	BaseURL        string    `json:"base_url"`
+	WorkspaceID    int64     `json:"workspace_id"`
+	FilesDir       string    `json:"files_dir"`
+	DryRun         bool      `json:"dry_run"`
+	StartedAt      time.Time `json:"started_at"`
+	DurationMS     int64     `json:"duration_ms"`
+	Stopped        string    `json:"stopped,omitempty"`
+	UploadSessions []string  `json:"upload_sessions"`
+	Totals         Totals    `json:"totals"`
+	Files          []File    `json:"files"`
+}
+
+// Meta describes the run.
+type Meta struct {
+	Tool        string
+	BaseURL     string
+	WorkspaceID int64
+	FilesDir    string
+	StartedAt   time.Time
+}
+
+// Build assembles the report from the run's summary, every file's result,
+// and (with --wait) the documents' processing statuses.
+func Build(m Meta, sum *upload.Summary, results []upload.Result, docs []track.Doc) Report {
+	byID := map[int64]track.Doc{}
+	for _, d := range docs {
+		byID[d.DocumentID] = d
+	}
+	files := make([]File, 0, len(results))
+	for _, r := range results {
+		f := File{
+			Path: r.Rel, Size: r.Size, Outcome: string(r.Outcome), Reason: r.Reason, Warning: r.Warning,
+			DocumentID: r.DocumentID, UploadSessionUUID: r.UploadSessionUUID, Attempts: r.Attempts,
+			DurationMS: r.Duration.Milliseconds(),
+		}
+		if r.Outcome == upload.Uploaded && r.Changed {
+			f.Outcome = "changed"
+		}
+		if d, ok := byID[r.DocumentID]; ok && r.DocumentID != 0 && r.Outcome == upload.Uploaded {
+			f.ProcessingStatus, f.ProcessingDetail = d.Status, d.StatusDetail
+		}
+		files = append(files, f)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	sessions := append([]string{}, sum.Sessions...)
+	sort.Strings(sessions)
+	t := Totals{
+		Found: sum.Found, Uploaded: sum.Uploaded, Changed: sum.Changed, Skipped: sum.Skipped, Failed: sum.Failed,
+		AlreadyDone: sum.AlreadyDone, WouldUpload: sum.WouldUpload, Bytes: sum.Bytes, SkippedBy: sum.SkippedBy,
+	}
+	if t.SkippedBy == nil {
+		t.SkippedBy = map[string]int{}
+	}
+	if len(docs) > 0 {
+		t.Processing = track.Counts(docs)
+	}
+	return Report{
+		SchemaVersion: SchemaVersion, Tool: m.Tool, BaseURL: m.BaseURL, WorkspaceID: m.WorkspaceID,
+		FilesDir: m.FilesDir, DryRun: sum.DryRun, StartedAt: m.StartedAt.UTC(), DurationMS: sum.Duration.Milliseconds(),
+		Stopped: string(sum.Stopped), UploadSessions: sessions, Totals: t, Files: files,
+	}
+}
+
+// Write writes the report as indented JSON, through a temporary file and a
+// rename, so that a reader never sees half a report.
+func Write(path string, r Report) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("report %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("report %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("report %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("report %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("report %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package report
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/track"
+	"github.com/paradigm-upload/paradigm-upload/internal/upload"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func sample() (Meta, *upload.Summary, []upload.Result, []track.Doc) {
+	m := Meta{Tool: "paradigm-upload v1.0.0", BaseURL: "https://paradigm.example.com", WorkspaceID: 42,
+		FilesDir: "./contracts", StartedAt: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	results := []upload.Result{
+		{Rel: "b/msa.docx", Size: 2048, Outcome: upload.Uploaded, DocumentID: 12, UploadSessionUUID: "550e8400-e29b-41d4-a716-446655440000", Attempts: 1, Duration: 120 * time.Millisecond},
+		{Rel: "a/nda.pdf", Size: 1000, Outcome: upload.Uploaded, Changed: true, DocumentID: 13, UploadSessionUUID: "550e8400-e29b-41d4-a716-446655440000", Attempts: 3, Duration: 2 * time.Second},
+		{Rel: "scan.pdf", Size: 500, Outcome: upload.Uploaded, DocumentID: 14, UploadSessionUUID: "550e8400-e29b-41d4-a716-446655440000", Attempts: 1, Duration: 80 * time.Millisecond, Warning: "uploaded, but the tags were not applied"},
+		{Rel: "tool.exe", Size: 10, Outcome: upload.Skipped, Reason: "unsupported extension"},
+		{Rel: "old.txt", Size: 5, Outcome: upload.AlreadyDone, Reason: "recorded in the state file", DocumentID: 3, UploadSessionUUID: "0e0e0e0e-0000-4000-8000-000000000000"},
+		{Rel: "bad.pdf", Size: 7, Outcome: upload.Failed, Reason: "HTTP 400 Bad Request: Workspace storage limit reached.", Attempts: 1, Duration: 30 * time.Millisecond},
+	}
+	sum := &upload.Summary{Found: 6, Uploaded: 3, Changed: 1, Skipped: 1, Failed: 1, AlreadyDone: 1,
+		SkippedBy: map[string]int{"unsupported extension": 1}, Failures: results[5:6], Warnings: results[2:3],
+		Bytes: 3548, Duration: 2500 * time.Millisecond, Sessions: []string{"550e8400-e29b-41d4-a716-446655440000"}}
+	docs := []track.Doc{
+		{Path: "a/nda.pdf", DocumentID: 13, Status: "embedded"},
+		{Path: "b/msa.docx", DocumentID: 12, Status: "embedded"},
+		{Path: "scan.pdf", DocumentID: 14, Status: "parsing_failed", StatusDetail: "Failed to parse PDF: File is corrupted or encrypted"},
+	}
+	return m, sum, results, docs
+}
+
+func TestReportGolden(t *testing.T) {
+	m, sum, results, docs := sample()
+	path := filepath.Join(t.TempDir(), "report.json")
+	require.NoError(t, Write(path, Build(m, sum, results, docs)))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	golden := filepath.Join("testdata", "report.golden.json")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, got, 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got), "run go test ./internal/report -update after a deliberate change")
+
+	var back Report
+	require.NoError(t, json.Unmarshal(got, &back))
+	assert.Equal(t, SchemaVersion, back.SchemaVersion)
+	assert.Equal(t, "changed", back.Files[0].Outcome, "a/nda.pdf sorts first and was changed")
+}
