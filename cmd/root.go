@@ -47,6 +47,7 @@ type uploadOptions struct {
 	RateLimit         float64
 	NoExternalID      bool
 	Checksum          bool
+	Shard             string
 	Quiet             bool
 	Verbose           bool
 	LogFormat         string
@@ -114,6 +115,7 @@ config file.
 	f.Var(floatValue{&o.RateLimit}, "rate-limit", "maximum requests per second across all workers (0: no limit)")
 	f.BoolVar(&o.NoExternalID, "no-external-id", false, "do not send external_metadata (for instances that reject it); lost answers then cannot be reconciled")
 	f.BoolVar(&o.Checksum, "checksum", false, "compare files with the state file by content (sha256), not size and modification time")
+	f.StringVar(&o.Shard, "shard", "", "upload only shard K of N (K/N, K from 1; auto/N takes K from JOB_COMPLETION_INDEX), to split a tree across machines")
 	f.BoolVar(&o.DryRun, "dry-run", false, "scan, filter and consult the state file; print what would be uploaded or skipped; send nothing")
 	f.BoolVar(&o.Wait, "wait", false, "after uploading, follow processing until every document is embedded or failed (exit 3 if any failed)")
 	f.DurationVar(&o.WaitTimeout, "wait-timeout", o.WaitTimeout, "longest time --wait follows processing")
@@ -131,6 +133,7 @@ config file.
 
 // settings is the validated form of uploadOptions.
 type settings struct {
+	shard    scan.Shard
 	filter   scan.Filter
 	tags     []int64
 	baseURL  string
@@ -138,7 +141,7 @@ type settings struct {
 	interval time.Duration
 }
 
-func (o *uploadOptions) validate() (*settings, error) {
+func (o *uploadOptions) validate(getenv func(string) string) (*settings, error) {
 	s := &settings{interval: o.ProgressInterval}
 	if o.FilesDir == "" {
 		return nil, usageErrorf("--files-dir is required: the folder to upload")
@@ -198,6 +201,9 @@ func (o *uploadOptions) validate() (*settings, error) {
 	if s.filter.MaxSize, err = scan.ParseSize(o.MaxFileSize); err != nil {
 		return nil, usageErrorf("--max-file-size: %v", err)
 	}
+	if s.shard, err = scan.ParseShard(o.Shard, getenv); err != nil {
+		return nil, usageErrorf("--shard: %v", err)
+	}
 	u, err := api.ParseBaseURL(o.BaseURL)
 	if err != nil {
 		return nil, usageErrorf("--base-url: %v", err)
@@ -218,7 +224,7 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 	if _, err := resolveSettings(c.Flags(), cfgFile, explicit, streams.Getenv); err != nil {
 		return err
 	}
-	s, err := o.validate()
+	s, err := o.validate(streams.Getenv)
 	if err != nil {
 		return err
 	}
@@ -279,7 +285,7 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 	pol := retry.Default()
 	pol.Retries = s.retries
 	opts := upload.Options{
-		Root: o.FilesDir, Filter: s.filter, WorkspaceID: o.WorkspaceID, Tags: s.tags, Parser: o.Parser,
+		Root: o.FilesDir, Filter: s.filter, Shard: s.shard, WorkspaceID: o.WorkspaceID, Tags: s.tags, Parser: o.Parser,
 		BatchSize: int(o.BatchSize), MaxFails: int(o.MaxFails), NoExternalID: o.NoExternalID,
 		Checksum: o.Checksum, Retry: pol, RateLimit: o.RateLimit, Client: client, Progress: obs, Stop: sig.Stop,
 		DryRun: o.DryRun, Recorded: recorded,

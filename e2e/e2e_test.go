@@ -123,7 +123,7 @@ func environ(ts *testscript.TestScript) []string {
 			env = append(env, k+"="+v)
 		}
 	}
-	keys := []string{"XDG_CONFIG_HOME", "HOME", "WORK", "PATH", "TMPDIR", "NO_COLOR"}
+	keys := append([]string{"XDG_CONFIG_HOME", "HOME", "WORK", "PATH", "TMPDIR", "NO_COLOR"}, passedThrough...)
 	for _, flag := range settableByEnv {
 		keys = append(keys, "PARADIGM_"+strings.ToUpper(strings.ReplaceAll(flag, "-", "_")))
 	}
@@ -138,8 +138,11 @@ func environ(ts *testscript.TestScript) []string {
 // settableByEnv are the flags scripts may set through PARADIGM_<FLAG>.
 var settableByEnv = []string{
 	"api-key", "base-url", "files-dir", "workspace-id", "batch-size", "max-fails", "tags", "state-file",
-	"include-extensions", "exclude-extensions", "parser", "max-file-size", "retries", "rate-limit", "quiet",
+	"include-extensions", "exclude-extensions", "parser", "max-file-size", "retries", "rate-limit", "quiet", "shard",
 }
+
+// passedThrough are other variables scripts may set for the binary.
+var passedThrough = []string{"JOB_COMPLETION_INDEX"}
 
 // devstat NAME VALUE: the devserver's counter NAME equals VALUE.
 func devStat(ts *testscript.TestScript, neg bool, args []string) {

@@ -87,8 +87,11 @@ func (Nop) Done(Result) {}
 
 // Options configure a run.
 type Options struct {
-	Root        string
-	Filter      scan.Filter
+	Root   string
+	Filter scan.Filter
+	// Shard limits the run to the files of one shard; the zero value and
+	// scan.All mean every file. Files of other shards are not considered.
+	Shard       scan.Shard
 	WorkspaceID int64
 	Tags        []int64
 	Parser      string
@@ -340,6 +343,9 @@ func (r *runner) setStopped(s StopReason) {
 // and queues the others.
 func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- scan.Entry) error {
 	e.Rel = normRel(e.Rel)
+	if !r.o.Shard.Has(e.Rel) {
+		return nil
+	}
 	switch {
 	case e.Err != nil:
 		r.prog.Found(1, 0)
