@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -65,6 +66,13 @@ func Main() int {
 	}
 	sig, cleanup := notifySignals(streams.ErrOut, 30*time.Second)
 	defer cleanup()
+	if p := os.Getenv("PARADIGM_UPLOAD_CPUPROFILE"); p != "" {
+		// A developer's aid for `make bench` investigations.
+		if f, err := os.Create(p); err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	return Run(sig, os.Args[1:], streams)
 }
 

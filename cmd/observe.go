@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -26,59 +27,58 @@ type observer struct {
 
 	mu      sync.Mutex
 	results []upload.Result
-}
 
-func (o *observer) Done(r upload.Result) {
-	o.Progress.Done(r)
-	if o.keep {
-		o.mu.Lock()
-		o.results = append(o.results, r)
-		o.mu.Unlock()
-	}
-	if o.log != nil {
-		if o.verbose || r.Outcome == upload.Failed || r.Warning != "" {
-			o.logJSON(r)
-		}
-		return
-	}
-	switch {
-	case o.dryRun:
-		o.mu.Lock()
-		fmt.Fprintln(o.out, fileLine(r))
-		o.mu.Unlock()
-	case o.verbose:
-		o.mu.Lock()
-		fmt.Fprintln(o.errOut, fileLine(r))
-		o.mu.Unlock()
-	}
+	line []byte // dry run: the line being written
 }
 
 // fileLine is the one-line account of a file for people.
 func fileLine(r upload.Result) string {
+	b := appendFileLine(nil, r)
+	return string(b[:len(b)-1])
+}
+
+// appendFileLine appends fileLine and a newline, without fmt: a dry run
+// prints one per file.
+func appendFileLine(b []byte, r upload.Result) []byte {
 	switch r.Outcome {
 	case upload.WouldUpload:
+		b = append(b, "would upload  "...)
+		b = append(b, r.Rel...)
+		b = append(b, " ("...)
+		b = scan.AppendSize(b, r.Size)
 		if r.Changed {
-			return fmt.Sprintf("would upload  %s (%s, changed since its recorded upload)", r.Rel, scan.FormatSize(r.Size))
+			b = append(b, ", changed since its recorded upload"...)
 		}
-		return fmt.Sprintf("would upload  %s (%s)", r.Rel, scan.FormatSize(r.Size))
+		b = append(b, ')')
 	case upload.Uploaded:
 		what := "uploaded"
 		if r.Changed {
 			what = "changed"
 		}
-		s := fmt.Sprintf("%-12s  %s (document %d, %s, %d attempt%s, %s)", what, r.Rel, r.DocumentID,
+		b = fmt.Appendf(b, "%-12s  %s (document %d, %s, %d attempt%s, %s)", what, r.Rel, r.DocumentID,
 			scan.FormatSize(r.Size), r.Attempts, plural(r.Attempts), r.Duration.Round(time.Millisecond))
 		if r.Warning != "" {
-			s += ": " + r.Warning
+			b = append(b, ": "...)
+			b = append(b, r.Warning...)
 		}
-		return s
 	case upload.AlreadyDone:
-		return fmt.Sprintf("already done  %s (document %d)", r.Rel, r.DocumentID)
+		b = append(b, "already done  "...)
+		b = append(b, r.Rel...)
+		b = append(b, " (document "...)
+		b = strconv.AppendInt(b, r.DocumentID, 10)
+		b = append(b, ')')
 	case upload.Skipped:
-		return fmt.Sprintf("skipped       %s: %s", r.Rel, r.Reason)
+		b = append(b, "skipped       "...)
+		b = append(b, r.Rel...)
+		b = append(b, ": "...)
+		b = append(b, r.Reason...)
 	default:
-		return fmt.Sprintf("failed        %s: %s", r.Rel, r.Reason)
+		b = append(b, "failed        "...)
+		b = append(b, r.Rel...)
+		b = append(b, ": "...)
+		b = append(b, r.Reason...)
 	}
+	return append(b, '\n')
 }
 
 func (o *observer) logJSON(r upload.Result) {

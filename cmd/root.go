@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -271,8 +272,12 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 	}
 
 	display, closeDisplay := newProgress(o, streams)
-	obs := &observer{Progress: display, out: streams.Out, errOut: streams.ErrOut, dryRun: o.DryRun,
+	// A dry run prints a line per file: buffered, or a tree of a million
+	// files costs a million writes.
+	lines := bufio.NewWriterSize(streams.Out, 64<<10)
+	obs := &observer{Progress: display, out: lines, errOut: streams.ErrOut, dryRun: o.DryRun,
 		verbose: o.Verbose, log: jsonLog, keep: o.Report != "" || o.Wait}
+
 	finished := make(chan struct{})
 	defer close(finished)
 	go func() {
@@ -295,6 +300,7 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 	}
 	sum, runErr := upload.Run(sig.Ctx, opts)
 	closeDisplay()
+	_ = lines.Flush()
 	if store != nil {
 		if err := store.Close(); err != nil && runErr == nil {
 			runErr = withCode(ExitUsage, err)

@@ -102,16 +102,16 @@ func statusRun(o *statusOptions, sig Signals, streams IOStreams) error {
 	}
 	req := track.Request{WorkspaceID: snap.Header.WorkspaceID, Paths: map[int64]string{}}
 	seen := map[string]bool{}
-	for p, e := range snap.Uploaded {
+	snap.Each(func(p string, e state.Entry) {
 		if o.Session != "" && e.UploadSessionUUID != o.Session {
-			continue
+			return
 		}
 		req.Paths[e.DocumentID] = p
 		if s := e.UploadSessionUUID; s != "" && !seen[s] {
 			seen[s] = true
 			req.Sessions = append(req.Sessions, s)
 		}
-	}
+	})
 	slices.Sort(req.Sessions)
 	docs, err := track.Collect(sig.Ctx, client, req)
 	if err != nil {

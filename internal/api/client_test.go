@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -320,4 +321,82 @@ func TestTransientStatuses(t *testing.T) {
 		400: false, 401: false, 403: false, 404: false, 409: false, 413: false, 422: false, 501: false} {
 		assert.Equal(t, want, (&Error{StatusCode: code}).IsTransient(), "HTTP %d", code)
 	}
+}
+
+func TestUploadKeepsUnusualFileNames(t *testing.T) {
+	for _, name := range []string{"résumé 2024.pdf", `quote"and\back.txt`, "日本語.md", "line\nbreak.txt"} {
+		var got string
+		c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+			require.NoError(t, r.ParseMultipartForm(1<<20))
+			_, fh, err := r.FormFile("file")
+			require.NoError(t, err)
+			got = fh.Filename
+			w.WriteHeader(201)
+			_, _ = w.Write([]byte(`{"id":1}`))
+		})
+		p := writeTemp(t, "f.bin", []byte("x"))
+		_, err := c.Upload(context.Background(), UploadRequest{Path: p, Filename: name, Size: 1, WorkspaceID: 1})
+		require.NoError(t, err, name)
+		want := strings.NewReplacer("\n", "%0A").Replace(name)
+		assert.Equal(t, want, got)
+	}
+}
+
+func BenchmarkMultipartBody(b *testing.B) {
+	content := bytes.Repeat([]byte("x"), 4096)
+	p := filepath.Join(b.TempDir(), "doc.pdf")
+	require.NoError(b, os.WriteFile(p, content, 0o644))
+	buf := make([]byte, 32<<10)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(content)))
+	for i := 0; i < b.N; i++ {
+		f, err := os.Open(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, err := newMultipartBody(UploadRequest{Path: p, Size: 4096, WorkspaceID: 42, Tags: []int64{1, 2},
+			External: &ExternalMetadata{ExternalID: "pu1-0123456789abcdef0123456789abcdef"}}, f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{body}, buf); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+func TestExternalMetadataEncodingMatchesEncodingJSON(t *testing.T) {
+	for _, m := range []ExternalMetadata{
+		{ExternalID: "pu1-abc"},
+		{ExternalID: "x", DocType: "contract", AdditionalMetadata: map[string]any{"path": "a/\"b\"\\c\n\t\x01é日本.pdf", "z": "1", "a": ""}},
+		{ExternalID: "bad\xffutf8", AdditionalMetadata: map[string]any{"path": "\xe2\x28\xa1"}},
+		{ExternalID: "n", AdditionalMetadata: map[string]any{"count": 3}},
+	} {
+		got, err := m.appendJSON(nil)
+		require.NoError(t, err)
+		want, err := json.Marshal(&m)
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want), string(got))
+		var back ExternalMetadata
+		require.NoError(t, json.Unmarshal(got, &back), string(got))
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "a/b.pdf", "\"\\\n", "\xff", "日本"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got string
+		if err := json.Unmarshal(appendJSONString(nil, s), &got); err != nil {
+			t.Fatalf("invalid JSON for %q: %v", s, err)
+		}
+		want, _ := json.Marshal(s)
+		var w string
+		_ = json.Unmarshal(want, &w)
+		if got != w {
+			t.Fatalf("%q decodes to %q, encoding/json gives %q", s, got, w)
+		}
+	})
 }

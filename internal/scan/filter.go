@@ -164,15 +164,20 @@ func ParseSize(s string) (int64, error) {
 }
 
 // FormatSize renders n bytes for people, in the units ParseSize reads.
-func FormatSize(n int64) string {
+func FormatSize(n int64) string { return string(AppendSize(nil, n)) }
+
+// AppendSize appends FormatSize(n) to b.
+func AppendSize(b []byte, n int64) []byte {
 	const unit = 1000
 	if n < unit {
-		return fmt.Sprintf("%d B", n)
+		b = strconv.AppendInt(b, n, 10)
+		return append(b, " B"...)
 	}
 	div, exp := int64(unit), 0
 	for m := n / unit; m >= unit && exp < 4; m /= unit {
 		div *= unit
 		exp++
 	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTP"[exp])
+	b = strconv.AppendFloat(b, float64(n)/float64(div), 'f', 1, 64)
+	return append(b, ' ', "kMGTP"[exp], 'B')
 }

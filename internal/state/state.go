@@ -129,8 +129,8 @@ type Store struct {
 
 	mu       sync.Mutex
 	cond     *sync.Cond
-	done     map[string]Entry
-	started  map[string]Entry
+	done     map[string]compact
+	started  map[string]compact
 	sessions map[string]string // interned session uuids
 	records  int               // records in the file, for compaction
 	f        *os.File
@@ -160,7 +160,7 @@ func Open(path string, want Header, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		path: path, opts: opts, lock: lock,
-		done: map[string]Entry{}, started: map[string]Entry{}, sessions: map[string]string{},
+		done: map[string]compact{}, started: map[string]compact{}, sessions: map[string]string{},
 		kick: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}
 	s.cond = sync.NewCond(&s.mu)
@@ -295,7 +295,7 @@ func (s *Store) parseHeader(b []byte) error {
 
 func (s *Store) apply(b []byte) error {
 	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
+	if err := decodeRecord(b, &r); err != nil {
 		return fmt.Errorf("not a JSON record (%v)", err)
 	}
 	if r.Path == "" {
@@ -314,17 +314,17 @@ func (s *Store) apply(b []byte) error {
 func (s *Store) applyRecord(r Record) {
 	switch r.Op {
 	case OpDone:
-		s.done[r.Path] = Entry{
+		s.done[r.Path] = pack(Entry{
 			Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, SHA256: r.SHA256, DocumentID: r.DocumentID,
-			UploadSessionUUID: s.intern(r.UploadSessionUUID), UploadedAt: r.At,
-		}
-		if st, ok := s.started[r.Path]; ok && st.ExternalID == r.ExternalID {
+			UploadSessionUUID: r.UploadSessionUUID, UploadedAt: r.At,
+		}, s.intern)
+		if st, ok := s.started[r.Path]; ok && st.sameExternalID(r.ExternalID) {
 			delete(s.started, r.Path)
 		}
 	case OpStarted:
-		s.started[r.Path] = Entry{Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, UploadedAt: r.At}
+		s.started[r.Path] = pack(Entry{Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, UploadedAt: r.At}, s.intern)
 	case OpAborted:
-		if st, ok := s.started[r.Path]; ok && st.ExternalID == r.ExternalID {
+		if st, ok := s.started[r.Path]; ok && st.sameExternalID(r.ExternalID) {
 			delete(s.started, r.Path)
 		}
 	}
@@ -359,19 +359,19 @@ func (s *Store) rewrite() error {
 	w.Write(hb)
 	w.WriteByte('\n')
 	n := 0
+	var line []byte
 	enc := func(r Record) {
-		b, _ := json.Marshal(r)
-		w.Write(b)
-		w.WriteByte('\n')
+		line = append(appendRecord(line[:0], r), '\n')
+		w.Write(line)
 		n++
 	}
 	for _, p := range sortedKeys(s.done) {
-		e := s.done[p]
+		e := s.done[p].unpack()
 		enc(Record{Op: OpDone, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID, SHA256: e.SHA256,
 			DocumentID: e.DocumentID, UploadSessionUUID: e.UploadSessionUUID, At: e.UploadedAt})
 	}
 	for _, p := range sortedKeys(s.started) {
-		e := s.started[p]
+		e := s.started[p].unpack()
 		enc(Record{Op: OpStarted, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID, At: e.UploadedAt})
 	}
 	if err := w.Flush(); err != nil {
@@ -409,9 +409,8 @@ func (s *Store) rewrite() error {
 // Snapshot is the content of a state file read without opening it for a
 // run: no lock is taken and nothing is written.
 type Snapshot struct {
-	Header   Header
-	Uploaded map[string]Entry
-	Started  map[string]Entry
+	Header Header
+	store  *Store
 }
 
 // Read loads the state file at path for reading only, so that it can be
@@ -422,20 +421,27 @@ func Read(path string) (*Snapshot, error) {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	defer f.Close()
-	s := &Store{path: path, done: map[string]Entry{}, started: map[string]Entry{}, sessions: map[string]string{}}
+	s := &Store{path: path, done: map[string]compact{}, started: map[string]compact{}, sessions: map[string]string{}}
 	if _, err := s.parse(f); err != nil {
 		return nil, err
 	}
 	if s.hdr.Format == "" {
 		return nil, &CorruptError{Path: path, Msg: "it is empty"}
 	}
-	return &Snapshot{Header: s.hdr, Uploaded: s.done, Started: s.started}, nil
+	return &Snapshot{Header: s.hdr, store: s}, nil
 }
 
 // Done returns what is recorded as uploaded for path.
 func (s *Snapshot) Done(path string) (Entry, bool) {
-	e, ok := s.Uploaded[path]
-	return e, ok
+	c, ok := s.store.done[path]
+	return c.unpack(), ok
+}
+
+// Each calls fn for every uploaded path, in no particular order.
+func (s *Snapshot) Each(fn func(path string, e Entry)) {
+	for p, c := range s.store.done {
+		fn(p, c.unpack())
+	}
 }
 
 // Header returns the header of the open file.
@@ -448,16 +454,16 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Done(path string) (Entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.done[path]
-	return e, ok
+	c, ok := s.done[path]
+	return c.unpack(), ok
 }
 
 // Started returns the unconfirmed upload recorded for path, if any.
 func (s *Store) Started(path string) (Entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.started[path]
-	return e, ok
+	c, ok := s.started[path]
+	return c.unpack(), ok
 }
 
 // Len returns the number of paths recorded as uploaded.
@@ -471,17 +477,13 @@ func (s *Store) Len() int {
 func (s *Store) Each(fn func(path string, e Entry)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for p, e := range s.done {
-		fn(p, e)
+	for p, c := range s.done {
+		fn(p, c.unpack())
 	}
 }
 
 // append encodes r into the pending batch and returns the batch's id.
 func (s *Store) append(r Record) (uint64, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return 0, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.werr != nil {
@@ -490,7 +492,7 @@ func (s *Store) append(r Record) (uint64, error) {
 	if s.closed {
 		return 0, errors.New("state file is closed")
 	}
-	s.buf = append(s.buf, b...)
+	s.buf = appendRecord(s.buf, r)
 	s.buf = append(s.buf, '\n')
 	s.records++
 	s.applyRecord(r)
@@ -501,16 +503,16 @@ func (s *Store) append(r Record) (uint64, error) {
 	return s.batch, nil
 }
 
-// RecordStarted records that an upload is about to be sent, and returns once
-// the record is on disk, so that a crash after the request leaves a trace
-// that the next run reconciles.
+// RecordStarted records that an upload is about to be sent, so that the
+// next run asks the service about it before sending it again. It does not
+// wait for the disk: the record goes out with the next group, and an upload
+// whose record a crash lost is still recognised by the service through its
+// external id. Waiting for an fsync before every upload would add its
+// latency to each one, and so divide the throughput of the pool.
 func (s *Store) RecordStarted(r Record) error {
 	r.Op = OpStarted
-	b, err := s.append(r)
-	if err != nil {
-		return err
-	}
-	return s.waitDurable(b)
+	_, err := s.append(r)
+	return err
 }
 
 // RecordDone records a confirmed upload. It returns at once; the record is
@@ -649,7 +651,7 @@ func (s *Store) Close() error {
 	return err
 }
 
-func sortedKeys(m map[string]Entry) []string {
+func sortedKeys(m map[string]compact) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -1,0 +1,312 @@
+// Command bench measures paradigm-upload against the targets of the "Scale
+// and speed" issue, each side by side with a baseline measured in the same
+// run, on loopback: it builds the tool and the baseline, starts devservers,
+// generates the corpora in a temporary folder, and prints a table.
+//
+//	go run ./bench [-quick] [-only CASE]
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const key = "bench-key"
+
+var (
+	quick = flag.Bool("quick", false, "smaller corpora (a smoke run, not the targets)")
+	only  = flag.String("only", "", "run only the cases whose name contains this")
+	keep  = flag.Bool("keep", false, "keep the temporary folder")
+)
+
+type row struct {
+	name, measured, baseline, ratio, target string
+	met                                     bool
+	note                                    string
+}
+
+var rows []row
+
+func main() {
+	flag.Parse()
+	work, err := os.MkdirTemp("", "paradigm-bench-")
+	check(err)
+	if !*keep {
+		defer os.RemoveAll(work)
+	}
+	bin := filepath.Join(work, "paradigm-upload")
+	baseline := filepath.Join(work, "baseline")
+	run("go", "build", "-trimpath", "-o", bin, ".")
+	run("go", "build", "-trimpath", "-o", baseline, "./bench/baseline")
+	fmt.Printf("work folder %s; %d CPUs\n", work, numCPU())
+
+	if want("littles-law") {
+		littlesLaw(work, bin)
+	}
+	if want("small-files") {
+		smallFiles(work, bin, baseline)
+	}
+	if want("large-file") {
+		largeFile(work, bin)
+	}
+	if want("many-files") {
+		manyFiles(work, bin)
+	}
+	printTable()
+}
+
+func want(name string) bool { return *only == "" || strings.Contains(name, *only) }
+
+// littlesLaw: 2,000 files of 4 KiB, 50 concurrent uploads, a server holding
+// each upload 50 ms: at best 50 / 0.05 s = 1,000 files/s.
+func littlesLaw(work, bin string) {
+	n := pick(2000, 400)
+	dir := filepath.Join(work, "littles-law")
+	makeFiles(dir, n, 4096, 20)
+	url, stop := devserver(bin, "--latency", "50ms")
+	defer stop()
+	res := measure(bin, "--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress")
+	rate := float64(n) / res.wall.Seconds()
+	ratio := rate / 1000
+	rows = append(rows, row{
+		name: fmt.Sprintf("%d × 4 KiB, batch 50, server holds 50 ms", n), measured: fmt.Sprintf("%.0f files/s", rate),
+		baseline: "1000 files/s (Little's law)", ratio: fmt.Sprintf("%.3f", ratio), target: "≥ 0.95", met: ratio >= 0.95,
+	})
+}
+
+// smallFiles: 5,000 files of 4 KiB to a fast server, against xargs + curl
+// and against a minimal Go loop.
+func smallFiles(work, bin, baseline string) {
+	n := pick(5000, 1000)
+	dir := filepath.Join(work, "small-files")
+	makeFiles(dir, n, 4096, 50)
+	url, stop := devserver(bin)
+	tool := measure(bin, "--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress")
+	stop()
+
+	url, stop = devserver(bin)
+	loop := measure(baseline, "-dir", dir, "-url", url, "-key", key, "-concurrency", "50")
+	stop()
+
+	url, stop = devserver(bin)
+	script := fmt.Sprintf(`find %q -type f -print0 | xargs -0 -P 50 -I{} curl -sS -o /dev/null -H 'Authorization: Bearer %s' -F workspace_id=42 -F 'file=@{}' %s/api/v3/files`, dir, key, url)
+	curl := measure("sh", "-c", script)
+	stop()
+
+	toolRate := float64(n) / tool.wall.Seconds()
+	r1 := curl.wall.Seconds() / tool.wall.Seconds()
+	r2 := loop.wall.Seconds() / tool.wall.Seconds()
+	rows = append(rows,
+		row{name: fmt.Sprintf("%d × 4 KiB, batch 50, fast server, vs xargs -P 50 curl", n),
+			measured: fmt.Sprintf("%.0f files/s (%s)", toolRate, tool.wall.Round(time.Millisecond)),
+			baseline: fmt.Sprintf("%.0f files/s (%s)", float64(n)/curl.wall.Seconds(), curl.wall.Round(time.Millisecond)),
+			ratio:    fmt.Sprintf("%.1f×", r1), target: "≥ 30×", met: r1 >= 30},
+		row{name: fmt.Sprintf("%d × 4 KiB, batch 50, fast server, vs minimal Go loop", n),
+			measured: fmt.Sprintf("%.0f files/s", toolRate),
+			baseline: fmt.Sprintf("%.0f files/s (%s)", float64(n)/loop.wall.Seconds(), loop.wall.Round(time.Millisecond)),
+			ratio:    fmt.Sprintf("%.2f×", r2), target: "≥ 0.85×", met: r2 >= 0.85},
+	)
+}
+
+// largeFile: one 1 GiB file: peak RSS, and wall time against curl -F.
+func largeFile(work, bin string) {
+	size := int64(pick(1<<30, 128<<20))
+	dir := filepath.Join(work, "large-file")
+	check(os.MkdirAll(dir, 0o755))
+	path := filepath.Join(dir, "big.pdf")
+	writeSized(path, size)
+	url, stop := devserver(bin, "--max-size", "4GiB")
+	tool := measure(bin, "--files-dir", dir, "--workspace-id", "42", "--base-url", url, "--no-progress", "--max-file-size", "4GiB")
+	stop()
+	url, stop = devserver(bin, "--max-size", "4GiB")
+	curl := measure("curl", "-sS", "-o", "/dev/null", "-H", "Authorization: Bearer "+key, "-F", "workspace_id=42",
+		"-F", "file=@"+path, url+"/api/v3/files")
+	stop()
+	ratio := tool.wall.Seconds() / curl.wall.Seconds()
+	rows = append(rows,
+		row{name: fmt.Sprintf("one %s file: peak RSS", human(size)), measured: human(tool.rss),
+			baseline: "curl: " + human(curl.rss), ratio: "-", target: "≤ 64 MiB", met: tool.rss <= 64<<20},
+		row{name: fmt.Sprintf("one %s file: wall time vs curl -F", human(size)),
+			measured: tool.wall.Round(time.Millisecond).String(), baseline: curl.wall.Round(time.Millisecond).String(),
+			ratio: fmt.Sprintf("%.2f×", ratio), target: "≤ 1.2×", met: ratio <= 1.2},
+	)
+}
+
+// manyFiles: 200,000 files: the dry run against find, peak RSS in every
+// mode, an upload with and without a state file, and a resume with nothing
+// left to send.
+func manyFiles(work, bin string) {
+	n := pick(200000, 20000)
+	dir := filepath.Join(work, "many-files")
+	makeFiles(dir, n, 100, 500)
+	find := measure("sh", "-c", fmt.Sprintf("find %q -type f -printf '%%s %%p\\n' >/dev/null", dir))
+	url, stop := devserver(bin)
+	defer stop()
+	common := []string{"--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress"}
+	dry := measure(bin, append(common, "--dry-run")...)
+	plain := measure(bin, common...)
+	stop()
+	url, stop = devserver(bin)
+	state := filepath.Join(work, "many.state")
+	common[7] = url
+	withState := measure(bin, append(common, "--state-file", state)...)
+	resume := measure(bin, append(common, "--state-file", state)...)
+
+	r1 := dry.wall.Seconds() / find.wall.Seconds()
+	r2 := (float64(n) / withState.wall.Seconds()) / (float64(n) / plain.wall.Seconds())
+	r3 := resume.wall.Seconds() / dry.wall.Seconds()
+	peak := max(dry.rss, plain.rss, withState.rss, resume.rss)
+	rows = append(rows,
+		row{name: fmt.Sprintf("%d files: --dry-run vs find -printf", n), measured: dry.wall.Round(time.Millisecond).String(),
+			baseline: find.wall.Round(time.Millisecond).String(), ratio: fmt.Sprintf("%.2f×", r1), target: "≤ 2×", met: r1 <= 2},
+		row{name: fmt.Sprintf("%d files: peak RSS (dry run / upload / with state / resume)", n),
+			measured: fmt.Sprintf("%s / %s / %s / %s", human(dry.rss), human(plain.rss), human(withState.rss), human(resume.rss)),
+			baseline: "-", ratio: "-", target: "≤ 150 MiB", met: peak <= 150<<20},
+		row{name: fmt.Sprintf("%d files: upload with --state-file vs without", n),
+			measured: fmt.Sprintf("%.0f files/s", float64(n)/withState.wall.Seconds()),
+			baseline: fmt.Sprintf("%.0f files/s", float64(n)/plain.wall.Seconds()), ratio: fmt.Sprintf("%.2f×", r2), target: "≥ 0.8×", met: r2 >= 0.8},
+		row{name: fmt.Sprintf("%d files: resume with nothing left vs dry run", n), measured: resume.wall.Round(time.Millisecond).String(),
+			baseline: dry.wall.Round(time.Millisecond).String(), ratio: fmt.Sprintf("%.2f×", r3), target: "≤ 2×", met: r3 <= 2},
+	)
+}
+
+type result struct {
+	wall time.Duration
+	rss  int64
+}
+
+// measure runs a command to completion and returns its wall time and peak
+// resident memory.
+func measure(name string, args ...string) result {
+	c := exec.Command(name, args...)
+	c.Env = append(os.Environ(), "PARADIGM_API_KEY="+key)
+	var errOut bytes.Buffer
+	c.Stdout, c.Stderr = nil, &errOut
+	start := time.Now()
+	err := c.Run()
+	wall := time.Since(start)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s %s: %v\n%s", name, strings.Join(args, " "), err, errOut.String())
+		os.Exit(1)
+	}
+	ru, _ := c.ProcessState.SysUsage().(*syscall.Rusage)
+	var rss int64
+	if ru != nil {
+		rss = ru.Maxrss * 1024
+	}
+	return result{wall: wall, rss: rss}
+}
+
+// devserver starts a discarding devserver on a free loopback port.
+func devserver(bin string, args ...string) (string, func()) {
+	dir, err := os.MkdirTemp("", "devserver-")
+	check(err)
+	addr := filepath.Join(dir, "addr")
+	c := exec.Command(bin, append([]string{"devserver", "--addr", "127.0.0.1:0", "--addr-file", addr, "--api-key", key, "--discard"}, args...)...)
+	check(c.Start())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(addr)
+		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			return strings.TrimSpace(string(b)), func() {
+				_ = c.Process.Signal(os.Interrupt)
+				_ = c.Wait()
+				os.RemoveAll(dir)
+			}
+		}
+		if time.Now().After(deadline) {
+			check(errors.New("devserver did not start"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// makeFiles writes n files of size bytes, perDir to a folder.
+func makeFiles(dir string, n, size, perDir int) {
+	buf := bytes.Repeat([]byte("paradigm "), size/9+1)[:size]
+	for i := 0; i < n; i++ {
+		sub := filepath.Join(dir, fmt.Sprintf("d%04d", i/perDir))
+		if i%perDir == 0 {
+			check(os.MkdirAll(sub, 0o755))
+		}
+		copy(buf, fmt.Sprintf("%08d", i)) // distinct content
+		check(os.WriteFile(filepath.Join(sub, fmt.Sprintf("doc-%07d.txt", i)), buf, 0o644))
+	}
+}
+
+func writeSized(path string, size int64) {
+	f, err := os.Create(path)
+	check(err)
+	chunk := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	for left := size; left > 0; left -= int64(len(chunk)) {
+		_, err := f.Write(chunk[:min(int64(len(chunk)), left)])
+		check(err)
+	}
+	check(f.Close())
+}
+
+func printTable() {
+	fmt.Println()
+	fmt.Printf("| %-62s | %-40s | %-30s | %-7s | %-9s | %-3s |\n", "case", "paradigm-upload", "baseline", "ratio", "target", "met")
+	fmt.Printf("|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 64), strings.Repeat("-", 42), strings.Repeat("-", 32), strings.Repeat("-", 9), strings.Repeat("-", 11), strings.Repeat("-", 5))
+	for _, r := range rows {
+		met := "yes"
+		if !r.met {
+			met = "NO"
+		}
+		fmt.Printf("| %-62s | %-40s | %-30s | %-7s | %-9s | %-3s |\n", r.name, r.measured, r.baseline, r.ratio, r.target, met)
+	}
+	if *quick {
+		fmt.Println("\n-quick: smaller corpora; the targets are stated for the full sizes.")
+	}
+}
+
+func pick(full, small int) int {
+	if *quick {
+		return small
+	}
+	return full
+}
+
+func human(b int64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	default:
+		return fmt.Sprintf("%.0f KiB", float64(b)/(1<<10))
+	}
+}
+
+func numCPU() int {
+	out, err := exec.CommandContext(context.Background(), "nproc").Output()
+	if err != nil {
+		return 0
+	}
+	var n int
+	fmt.Sscan(string(out), &n)
+	return n
+}
+
+func run(name string, args ...string) {
+	c := exec.Command(name, args...)
+	c.Stdout, c.Stderr = os.Stderr, os.Stderr
+	check(c.Run())
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
