@@ -31,6 +31,32 @@ type observer struct {
 	line []byte // dry run: the line being written
 }
 
+func (o *observer) Done(r upload.Result) {
+	o.Progress.Done(r)
+	if o.keep {
+		o.mu.Lock()
+		o.results = append(o.results, r)
+		o.mu.Unlock()
+	}
+	if o.log != nil {
+		if o.verbose || r.Outcome == upload.Failed || r.Warning != "" {
+			o.logJSON(r)
+		}
+		return
+	}
+	switch {
+	case o.dryRun:
+		o.mu.Lock()
+		o.line = appendFileLine(o.line[:0], r)
+		_, _ = o.out.Write(o.line)
+		o.mu.Unlock()
+	case o.verbose:
+		o.mu.Lock()
+		_, _ = o.errOut.Write(appendFileLine(nil, r))
+		o.mu.Unlock()
+	}
+}
+
 // fileLine is the one-line account of a file for people.
 func fileLine(r upload.Result) string {
 	b := appendFileLine(nil, r)

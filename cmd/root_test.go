@@ -270,3 +270,18 @@ func TestNonTerminalStderrGetsPlainLinesWithoutControlCharacters(t *testing.T) {
 		}
 	}
 }
+
+func TestVerbosePrintsALinePerFileAndPerRequestWithoutTheKey(t *testing.T) {
+	rc := &recorder{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	root := writeTree(t, map[string]string{"a.pdf": "a", "b.txt": "b", "c.exe": "c"})
+	code, _, errOut := runCmd(t, map[string]string{"PARADIGM_API_KEY": secretKey, "PARADIGM_BASE_URL": srv.URL},
+		"--files-dir", root, "--workspace-id", "42", "--verbose", "--no-progress")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^uploaded +a\.pdf \(document \d, 1 B, 1 attempt, .*\)$`, errOut)
+	assert.Regexp(t, `(?m)^uploaded +b\.txt \(document \d`, errOut)
+	assert.Regexp(t, `(?m)^skipped +c\.exe: unsupported extension$`, errOut)
+	assert.Equal(t, 2, strings.Count(errOut, "http POST /api/v3/files: 201"))
+	assert.NotContains(t, errOut, secretKey)
+}
