@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -119,6 +120,11 @@ func Run(sig Signals, args []string, streams IOStreams) int {
 	if sig.Ctx == nil {
 		sig.Ctx = context.Background()
 	}
+	// Progress, per-file lines, HTTP lines and messages reach the same
+	// streams from several goroutines: one lock per stream keeps each
+	// write whole.
+	streams.Out = &lockedWriter{w: streams.Out}
+	streams.ErrOut = &lockedWriter{w: streams.ErrOut}
 	root := newRootCmd(sig, streams)
 	root.SetArgs(args)
 	err := root.ExecuteContext(sig.Ctx)
@@ -127,6 +133,18 @@ func Run(sig Signals, args []string, streams IOStreams) int {
 		fmt.Fprintf(streams.ErrOut, "paradigm-upload: %s\n", oneLine(err.Error()))
 	}
 	return code
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // exitError carries an exit code chosen where the error arose.
