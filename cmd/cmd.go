@@ -46,6 +46,8 @@ type IOStreams struct {
 	ErrIsTTY bool
 	// Getenv reads the environment; os.Getenv when nil.
 	Getenv func(string) string
+
+	secrets *secretSet
 }
 
 // Signals delivers interruptions to a run: the first closes Stop (no new
@@ -113,7 +115,7 @@ func notifySignals(errOut io.Writer, grace time.Duration) (Signals, func()) {
 
 // Run runs the command with args and returns the exit code. Errors are
 // printed once, on one line, to streams.ErrOut.
-func Run(sig Signals, args []string, streams IOStreams) int {
+func Run(sig Signals, args []string, streams IOStreams) (code int) {
 	if streams.Getenv == nil {
 		streams.Getenv = os.Getenv
 	}
@@ -123,28 +125,46 @@ func Run(sig Signals, args []string, streams IOStreams) int {
 	// Progress, per-file lines, HTTP lines and messages reach the same
 	// streams from several goroutines: one lock per stream keeps each
 	// write whole.
-	streams.Out = &lockedWriter{w: streams.Out}
-	streams.ErrOut = &lockedWriter{w: streams.ErrOut}
+	if redactOutput {
+		streams.secrets = &secretSet{}
+	}
+	streams.Out = &lockedWriter{w: streams.Out, secrets: streams.secrets}
+	streams.ErrOut = &lockedWriter{w: streams.ErrOut, secrets: streams.secrets}
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(streams.ErrOut, "paradigm-upload: internal error: %s (please report it)\n", oneLine(fmt.Sprint(r)))
+			code = ExitFailures
+		}
+	}()
 	root := newRootCmd(sig, streams)
 	root.SetArgs(args)
 	err := root.ExecuteContext(sig.Ctx)
-	code := exitCode(err)
+	code = exitCode(err)
 	if err != nil && !errors.Is(err, errSilent) {
 		fmt.Fprintf(streams.ErrOut, "paradigm-upload: %s\n", oneLine(err.Error()))
 	}
 	return code
 }
 
-// lockedWriter serialises writes to w.
+// redactOutput turns on the last line of defence; tests that prove the key
+// is never written in the first place turn it off.
+var redactOutput = true
+
+// lockedWriter serialises writes to w, and replaces any registered secret
+// (the API key) on its way out.
 type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu      sync.Mutex
+	w       io.Writer
+	secrets *secretSet
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	if _, err := l.w.Write(l.secrets.redact(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // exitError carries an exit code chosen where the error arose.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/buildinfo"
@@ -32,8 +33,7 @@ const DefaultBaseURL = "https://paradigm.lighton.ai"
 
 // uploadOptions are the root command's settings, as flags bind them.
 type uploadOptions struct {
-	APIKey            string
-	BaseURL           string
+	conn              connOptions
 	FilesDir          string
 	WorkspaceID       int64
 	BatchSize         int64
@@ -49,6 +49,12 @@ type uploadOptions struct {
 	NoExternalID      bool
 	Checksum          bool
 	Shard             string
+	Include           []string
+	Exclude           []string
+	MinSize           string
+	NewerThan         string
+	SkipHidden        bool
+	FollowSymlinks    bool
 	Quiet             bool
 	Verbose           bool
 	LogFormat         string
@@ -57,21 +63,27 @@ type uploadOptions struct {
 	Report            string
 	Wait              bool
 	WaitTimeout       time.Duration
-	Config            string
 
 	// ProgressInterval is the period of plain progress lines.
 	ProgressInterval time.Duration
 }
 
-func newRootCmd(sig Signals, streams IOStreams) *cobra.Command {
-	o := &uploadOptions{
-		BaseURL: DefaultBaseURL, BatchSize: 10, MaxFails: 1, MaxFileSize: "100MB",
+// newUploadOptions returns the defaults of the script's flags and ours.
+func newUploadOptions() *uploadOptions {
+	return &uploadOptions{
+		BatchSize: 10, MaxFails: 1, MaxFileSize: "100MB",
 		Retries: int64(retry.Default().Retries), ProgressInterval: 5 * time.Second,
 		LogFormat: "text", WaitTimeout: 30 * time.Minute,
 	}
+}
+
+func newRootCmd(sig Signals, streams IOStreams) *cobra.Command {
+	o := newUploadOptions()
+	version, commit, date := buildinfo.Info()
 	c := &cobra.Command{
-		Use:   "paradigm-upload --files-dir DIR --workspace-id ID [flags]",
-		Short: "Upload a directory tree of documents into a LightOn Paradigm workspace",
+		Version: fmt.Sprintf("%s (commit %s, built %s)", version, commit, date),
+		Use:     "paradigm-upload --files-dir DIR --workspace-id ID [flags]",
+		Short:   "Upload a directory tree of documents into a LightOn Paradigm workspace",
 		Long: `paradigm-upload uploads every supported document under --files-dir (recursively)
 into a Paradigm workspace through the V3 Files API, with concurrent uploads,
 retries, and a state file that lets an interrupted run resume.
@@ -96,12 +108,17 @@ config file.
 	c.SetOut(streams.Out)
 	c.SetErr(streams.ErrOut)
 	c.SetFlagErrorFunc(flagError)
-	c.CompletionOptions.HiddenDefaultCmd = true
+	c.SetVersionTemplate("paradigm-upload {{.Version}}\n")
+	o.bind(c.Flags())
+	c.AddCommand(newDevserverCmd(sig, streams), newStatusCmd(sig, streams), newWorkspacesCmd(sig, streams),
+		newConfigCmd(streams), newVersionCmd(streams))
+	return c
+}
 
-	f := c.Flags()
+// bind defines the upload flags on f.
+func (o *uploadOptions) bind(f *pflag.FlagSet) {
 	f.SortFlags = false
-	f.StringVar(&o.APIKey, "api-key", "", "Paradigm API key (or PARADIGM_API_KEY)")
-	f.StringVar(&o.BaseURL, "base-url", o.BaseURL, "Paradigm instance URL (or PARADIGM_BASE_URL)")
+	o.conn.bind(f, true)
 	f.StringVar(&o.FilesDir, "files-dir", "", "directory of files to upload, scanned recursively (required)")
 	f.Var(intValue{&o.WorkspaceID}, "workspace-id", "workspace to store the documents in (required; see `paradigm-upload workspaces`)")
 	f.Var(intValue{&o.BatchSize}, "batch-size", "number of concurrent uploads, 1 to 50")
@@ -112,6 +129,12 @@ config file.
 	f.StringVar(&o.ExcludeExtensions, "exclude-extensions", "", "skip these extensions or file names (e.g. tmp,log,.DS_Store)")
 	f.StringVar(&o.Parser, "parser", "", "ingestion pipeline to use (e.g. v2.2.1); automatic when empty")
 	f.StringVar(&o.MaxFileSize, "max-file-size", o.MaxFileSize, "skip files larger than this (e.g. 25MB, 2GiB, 1048576)")
+	f.StringArrayVar(&o.Include, "include", nil, "only files whose relative path matches this glob (repeatable; ** for any folders, e.g. 'contracts/**/*.pdf')")
+	f.StringArrayVar(&o.Exclude, "exclude", nil, "skip files whose relative path matches this glob (repeatable; wins over --include)")
+	f.StringVar(&o.MinSize, "min-size", "", "skip files smaller than this (e.g. 1KB)")
+	f.StringVar(&o.NewerThan, "newer-than", "", "only files modified after this: a duration (24h, 7d) or a date (2026-11-01)")
+	f.BoolVar(&o.SkipHidden, "skip-hidden", false, "skip files and folders whose name starts with a dot")
+	f.BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "follow symbolic links (loops are detected and skipped)")
 	f.Var(intValue{&o.Retries}, "retries", "retries of an upload after a transient error (throttling, 5xx, dropped connection)")
 	f.Var(floatValue{&o.RateLimit}, "rate-limit", "maximum requests per second across all workers (0: no limit)")
 	f.BoolVar(&o.NoExternalID, "no-external-id", false, "do not send external_metadata (for instances that reject it); lost answers then cannot be reconciled")
@@ -126,10 +149,6 @@ config file.
 	f.StringVar(&o.LogFormat, "log-format", o.LogFormat, "text, or json for structured log lines on stderr (log/slog)")
 	f.BoolVar(&o.NoProgress, "no-progress", false, "do not show progress")
 	f.DurationVar(&o.ProgressInterval, "progress-interval", o.ProgressInterval, "period of the plain progress lines printed when stderr is not a terminal")
-	f.StringVar(&o.Config, "config", "", "config file (default $XDG_CONFIG_HOME/paradigm-upload/config.yaml when present)")
-
-	c.AddCommand(newDevserverCmd(sig, streams), newStatusCmd(sig, streams), newWorkspacesCmd(sig, streams))
-	return c
 }
 
 // settings is the validated form of uploadOptions.
@@ -202,27 +221,29 @@ func (o *uploadOptions) validate(getenv func(string) string) (*settings, error) 
 	if s.filter.MaxSize, err = scan.ParseSize(o.MaxFileSize); err != nil {
 		return nil, usageErrorf("--max-file-size: %v", err)
 	}
+	if o.MinSize != "" {
+		if s.filter.MinSize, err = scan.ParseSize(o.MinSize); err != nil {
+			return nil, usageErrorf("--min-size: %v", err)
+		}
+	}
+	if s.filter.IncludeGlobs, err = scan.ParseGlobs(o.Include); err != nil {
+		return nil, usageErrorf("--include: %v", err)
+	}
+	if s.filter.ExcludeGlobs, err = scan.ParseGlobs(o.Exclude); err != nil {
+		return nil, usageErrorf("--exclude: %v", err)
+	}
+	if s.filter.NewerThan, err = scan.ParseNewerThan(o.NewerThan, time.Now()); err != nil {
+		return nil, usageErrorf("--newer-than: %v", err)
+	}
+	s.filter.SkipHidden, s.filter.FollowSymlinks = o.SkipHidden, o.FollowSymlinks
 	if s.shard, err = scan.ParseShard(o.Shard, getenv); err != nil {
 		return nil, usageErrorf("--shard: %v", err)
 	}
-	u, err := api.ParseBaseURL(o.BaseURL)
-	if err != nil {
-		return nil, usageErrorf("--base-url: %v", err)
-	}
-	s.baseURL = u.String()
-	if strings.TrimSpace(o.APIKey) == "" {
-		return nil, usageErrorf("no API key: set PARADIGM_API_KEY or pass --api-key (create one at %s/settings/api-key)", s.baseURL)
-	}
-	o.APIKey = strings.TrimSpace(o.APIKey)
 	return s, nil
 }
 
 func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStreams) error {
-	cfgFile, explicit := o.Config, o.Config != ""
-	if !explicit {
-		cfgFile = defaultConfigFile(streams.Getenv)
-	}
-	if _, err := resolveSettings(c.Flags(), cfgFile, explicit, streams.Getenv); err != nil {
+	if err := o.conn.resolve(c, streams); err != nil {
 		return err
 	}
 	s, err := o.validate(streams.Getenv)
@@ -238,15 +259,17 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 		}
 		jsonLog = slog.New(slog.NewJSONHandler(streams.ErrOut, &slog.HandlerOptions{Level: level}))
 	}
-	var transport http.RoundTripper = api.NewTransport(api.TransportOptions{MaxConns: int(o.BatchSize)})
+	var wrap func(http.RoundTripper) http.RoundTripper
 	if o.Verbose {
-		transport = &logTransport{next: transport, emit: httpLogger(streams.ErrOut, jsonLog)}
+		wrap = func(next http.RoundTripper) http.RoundTripper {
+			return &logTransport{next: next, emit: httpLogger(streams.ErrOut, jsonLog)}
+		}
 	}
-	client, err := api.NewClient(s.baseURL, o.APIKey, &http.Client{Transport: transport})
+	client, err := o.conn.client(o.conn.BaseURL, int(o.BatchSize), streams, wrap)
 	if err != nil {
-		return usageErrorf("--base-url: %v", err)
+		return err
 	}
-	client.UserAgent = buildinfo.UserAgent()
+	s.baseURL = client.BaseURL()
 
 	var store *state.Store
 	var recorded upload.Recorded

@@ -32,11 +32,13 @@ type recorder struct {
 	mu   sync.Mutex
 	got  []arrival
 	seen []string // every request line
+	uas  []string // every User-Agent
 }
 
 func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Lock()
 	rc.seen = append(rc.seen, r.Method+" "+r.URL.Path)
+	rc.uas = append(rc.uas, r.UserAgent())
 	rc.mu.Unlock()
 	if r.Header.Get("Authorization") != "Bearer "+secretKey {
 		w.WriteHeader(401)
@@ -148,13 +150,13 @@ func TestCommandExitCodes(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	root := writeTree(t, map[string]string{"a.pdf": "a", "b.pdf": "b"})
-	env := map[string]string{"PARADIGM_BASE_URL": srv.URL}
+	env := map[string]string{"PARADIGM_BASE_URL": srv.URL, "PARADIGM_API_KEY": "not-the-key-0000"}
 
-	code, _, errOut := runCmd(t, env, "--files-dir", root, "--workspace-id", "42", "--api-key", "not-the-key")
+	code, _, errOut := runCmd(t, env, "--files-dir", root, "--workspace-id", "42")
 	assert.Equal(t, 2, code)
 	assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
 	assert.Contains(t, errOut, "API key was rejected")
-	assert.NotContains(t, errOut, "not-the-key")
+	assert.NotContains(t, errOut, "not-the-key-0000")
 	assert.LessOrEqual(t, len(rc.got), 0)
 
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -193,7 +195,7 @@ func TestBadInputGetsOneLineAndExit2(t *testing.T) {
 		{"workspace missing", []string{"--files-dir", root, "--api-key", "k"}, nil, "--workspace-id is required"},
 		{"base url not http", with("--base-url", "ftp://paradigm"), nil, `--base-url: "ftp://paradigm" is not an http:// or https:// URL`},
 		{"base url no scheme", with("--base-url", "paradigm.lighton.ai"), nil, "--base-url"},
-		{"no api key", []string{"--files-dir", root, "--workspace-id", "42"}, nil, "no API key: set PARADIGM_API_KEY or pass --api-key"},
+		{"no api key", []string{"--files-dir", root, "--workspace-id", "42"}, nil, "no API key: set PARADIGM_API_KEY, or pass --api-key-file or --api-key"},
 		{"max file size", with("--max-file-size", "huge"), nil, `--max-file-size: "huge" is not a size`},
 		{"unknown flag", with("--colour"), nil, "unknown flag: --colour"},
 		{"stray argument", with("extra"), nil, "unknown command"},

@@ -4,58 +4,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
-	"github.com/paradigm-upload/paradigm-upload/internal/buildinfo"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
 	"github.com/paradigm-upload/paradigm-upload/internal/track"
 )
 
-// connOptions are the connection flags of the commands that only read.
-type connOptions struct {
-	APIKey  string
-	BaseURL string
-	JSON    bool
-}
-
-func (o *connOptions) bind(c *cobra.Command, withBaseURL bool) {
-	c.Flags().StringVar(&o.APIKey, "api-key", "", "Paradigm API key (or PARADIGM_API_KEY)")
-	if withBaseURL {
-		c.Flags().StringVar(&o.BaseURL, "base-url", "", "Paradigm instance URL (or PARADIGM_BASE_URL; default "+DefaultBaseURL+")")
-	}
-	c.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
-}
-
-// client builds an API client for baseURL, with the key from the flag or
-// the environment.
-func (o *connOptions) client(baseURL string, getenv func(string) string) (*api.Client, error) {
-	key := strings.TrimSpace(o.APIKey)
-	if key == "" {
-		key = strings.TrimSpace(getenv("PARADIGM_API_KEY"))
-	}
-	if key == "" {
-		return nil, usageErrorf("no API key: set PARADIGM_API_KEY or pass --api-key")
-	}
-	u, err := api.ParseBaseURL(baseURL)
-	if err != nil {
-		return nil, usageErrorf("--base-url: %v", err)
-	}
-	c, err := api.NewClient(u.String(), key, &http.Client{Transport: api.NewTransport(api.TransportOptions{})})
-	if err != nil {
-		return nil, usageErrorf("--base-url: %v", err)
-	}
-	c.UserAgent = buildinfo.UserAgent()
-	return c, nil
-}
-
 // apiFailure maps an error of a read-only command to its exit code.
 func apiFailure(err error) error {
+	if api.IsCertificateError(err) {
+		return withCode(ExitUsage, fmt.Errorf("%v: if the instance uses a private certificate authority, pass --ca-cert", err))
+	}
 	if ae, ok := api.AsError(err); ok && ae.IsAuth() {
 		return withCode(ExitUsage, fmt.Errorf("the API key was rejected (%s): check --api-key or PARADIGM_API_KEY", ae.Error()))
 	}
@@ -63,7 +26,8 @@ func apiFailure(err error) error {
 }
 
 type statusOptions struct {
-	connOptions
+	conn      connOptions
+	JSON      bool
 	StateFile string
 	Session   string
 }
@@ -80,15 +44,19 @@ service's detail. It exits 3 when processing failed for any document.
 
 The instance and workspace are those the state file belongs to.`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return statusRun(o, sig, streams) },
+		RunE: func(c *cobra.Command, _ []string) error { return statusRun(c, o, sig, streams) },
 	}
 	c.Flags().StringVar(&o.StateFile, "state-file", "", "the state file of the uploads (required)")
 	c.Flags().StringVar(&o.Session, "session", "", "only the documents of this upload session")
-	o.bind(c, false)
+	c.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
+	o.conn.bind(c.Flags(), false)
 	return c
 }
 
-func statusRun(o *statusOptions, sig Signals, streams IOStreams) error {
+func statusRun(c *cobra.Command, o *statusOptions, sig Signals, streams IOStreams) error {
+	if err := o.conn.resolve(c, streams); err != nil {
+		return err
+	}
 	if o.StateFile == "" {
 		return usageErrorf("--state-file is required")
 	}
@@ -96,7 +64,7 @@ func statusRun(o *statusOptions, sig Signals, streams IOStreams) error {
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	client, err := o.client(snap.Header.BaseURL, streams.Getenv)
+	client, err := o.conn.client(snap.Header.BaseURL, 2, streams, nil)
 	if err != nil {
 		return err
 	}
@@ -178,19 +146,16 @@ func plural(n int) string {
 
 func newWorkspacesCmd(sig Signals, streams IOStreams) *cobra.Command {
 	o := &connOptions{}
+	var asJSON bool
 	c := &cobra.Command{
 		Use:   "workspaces",
 		Short: "List the workspaces the API key can use (to find --workspace-id)",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			base := o.BaseURL
-			if base == "" {
-				base = streams.Getenv("PARADIGM_BASE_URL")
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.resolve(c, streams); err != nil {
+				return err
 			}
-			if base == "" {
-				base = DefaultBaseURL
-			}
-			client, err := o.client(base, streams.Getenv)
+			client, err := o.client(o.BaseURL, 2, streams, nil)
 			if err != nil {
 				return err
 			}
@@ -198,7 +163,7 @@ func newWorkspacesCmd(sig Signals, streams IOStreams) *cobra.Command {
 			if err != nil {
 				return apiFailure(err)
 			}
-			if o.JSON {
+			if asJSON {
 				enc := json.NewEncoder(streams.Out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(ws)
@@ -211,6 +176,7 @@ func newWorkspacesCmd(sig Signals, streams IOStreams) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	o.bind(c, true)
+	o.bind(c.Flags(), true)
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,6 +137,17 @@ func (e *TransportError) Error() string {
 	return e.Op + ": " + redactURLError(e.Err)
 }
 func (e *TransportError) Unwrap() error { return e.Err }
+
+// IsCertificateError reports whether err is a failed verification of the
+// server's TLS certificate: retrying cannot help, the configuration must
+// change (--ca-cert).
+func IsCertificateError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
+}
 
 // redactURLError renders a transport error without the request URL's
 // details, which add noise and never help.

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // SupportedExtensions are the formats Paradigm accepts (the union of its two
@@ -96,15 +97,36 @@ const (
 	ReasonExcluded    Reason = "in --exclude-extensions"
 	ReasonUnsupported Reason = "unsupported extension"
 	ReasonTooLarge    Reason = "larger than --max-file-size"
-	ReasonSymlink     Reason = "symbolic link"
+	ReasonSymlink     Reason = "symbolic link (not followed)"
+	ReasonSymlinkLoop Reason = "symbolic link loop"
+	ReasonBrokenLink  Reason = "broken symbolic link"
 	ReasonNotRegular  Reason = "not a regular file"
+	ReasonHidden      Reason = "hidden (--skip-hidden)"
+	ReasonGlobExclude Reason = "matched by --exclude"
+	ReasonGlobInclude Reason = "not matched by --include"
+	ReasonTooSmall    Reason = "smaller than --min-size"
+	ReasonTooOld      Reason = "not newer than --newer-than"
 )
 
-// Filter decides which scanned files are candidates for upload.
+// Filter decides which scanned files are candidates for upload. The checks
+// apply in this order, and the first that fails names the reason: hidden
+// (--skip-hidden), --exclude patterns, --include patterns, extension lists
+// (--include-extensions, then --exclude-extensions, then the supported
+// formats), size (--min-size, --max-file-size), age (--newer-than).
 type Filter struct {
 	Include NameList // allow-list; empty means every supported file
 	Exclude NameList // applied after Include
 	MaxSize int64    // 0 means no limit
+
+	IncludeGlobs Globs // when set, a file must match one
+	ExcludeGlobs Globs // a file matching one is skipped
+	MinSize      int64
+	// NewerThan, when set, keeps only files modified after it.
+	NewerThan time.Time
+	// SkipHidden skips files and folders whose name starts with a dot.
+	SkipHidden bool
+	// FollowSymlinks follows symbolic links, with loop detection.
+	FollowSymlinks bool
 }
 
 var supported = func() NameList {
@@ -112,7 +134,32 @@ var supported = func() NameList {
 	return l
 }()
 
-// Check returns why the file would be skipped, or ReasonNone.
+// CheckFile applies every check to a file at rel (slash-separated).
+func (f Filter) CheckFile(rel string, size int64, mtime time.Time) Reason {
+	if len(f.ExcludeGlobs) > 0 && f.ExcludeGlobs.Match(rel) {
+		return ReasonGlobExclude
+	}
+	if len(f.IncludeGlobs) > 0 && !f.IncludeGlobs.Match(rel) {
+		return ReasonGlobInclude
+	}
+	name := rel
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		name = rel[i+1:]
+	}
+	if r := f.Check(name, size); r != ReasonNone {
+		return r
+	}
+	if size < f.MinSize {
+		return ReasonTooSmall
+	}
+	if !f.NewerThan.IsZero() && !mtime.After(f.NewerThan) {
+		return ReasonTooOld
+	}
+	return ReasonNone
+}
+
+// Check returns why the file would be skipped by its name and size, or
+// ReasonNone.
 func (f Filter) Check(name string, size int64) Reason {
 	if !f.Include.Empty() && !f.Include.Matches(name) {
 		return ReasonNotIncluded
@@ -161,6 +208,29 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
 	return int64(math.Round(b)), nil
+}
+
+// ParseNewerThan reads --newer-than: a duration before now ("36h", "90m",
+// or days as "7d"), or a date ("2026-11-01", RFC 3339 "2026-11-01T08:00:00Z").
+func ParseNewerThan(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.ParseFloat(days, 64); err == nil && n >= 0 {
+			return now.Add(-time.Duration(n * 24 * float64(time.Hour))), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d) nor a date (2026-11-01, 2026-11-01T08:00:00Z)", s)
 }
 
 // FormatSize renders n bytes for people, in the units ParseSize reads.

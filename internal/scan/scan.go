@@ -1,7 +1,8 @@
 // Package scan walks a directory tree and decides, file by file, which files
-// are candidates for upload: extension lists, the supported formats and the
-// size limit. It streams what it finds to a callback, so a tree of any size
-// is walked in constant memory and uploads can start before the walk ends.
+// are candidates for upload: patterns, extension lists, the supported
+// formats, size and age. It streams what it finds to a callback, so a tree
+// of any size is walked in constant memory and uploads can start before the
+// walk ends.
 package scan
 
 import (
@@ -11,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -47,53 +49,109 @@ func CheckRoot(root string) error {
 	return nil
 }
 
-// Walk calls fn for every file under root, in lexical order, with the filter
-// applied. It stops when ctx is done or fn returns an error, and returns that
-// error. Folders are descended into; symbolic links are reported as skipped
-// and not followed.
+// Walk calls fn for every file under root, folder by folder in lexical
+// order, with the filter applied. It stops when ctx is done or fn returns an
+// error, and returns that error. Symbolic links are reported as skipped
+// unless the filter follows them; a link back to a folder being walked is
+// reported as a loop. A folder that cannot be listed is reported by name
+// with its error, and the walk goes on.
 func Walk(ctx context.Context, root string, f Filter, fn func(Entry) error) error {
-	if err := CheckRoot(root); err != nil {
+	st, err := os.Stat(root)
+	if err != nil {
 		return err
 	}
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if cerr := ctx.Err(); cerr != nil {
+	if !st.IsDir() {
+		return fmt.Errorf("%s: %w", root, ErrNotDir)
+	}
+	w := &walker{ctx: ctx, f: f, fn: fn}
+	return w.dir(root, "", st)
+}
+
+type walker struct {
+	ctx context.Context
+	f   Filter
+	fn  func(Entry) error
+	// ancestors are the folders being walked, for loop detection.
+	ancestors []os.FileInfo
+}
+
+func join(rel, name string) string {
+	if rel == "" {
+		return name
+	}
+	return rel + "/" + name
+}
+
+func (w *walker) dir(path, rel string, info os.FileInfo) error {
+	entries, err := os.ReadDir(path)
+	if err != nil && len(entries) == 0 {
+		if rel == "" {
+			return err
+		}
+		return w.fn(Entry{Path: path, Rel: rel, Err: err})
+	}
+	w.ancestors = append(w.ancestors, info)
+	defer func() { w.ancestors = w.ancestors[:len(w.ancestors)-1] }()
+	for _, d := range entries {
+		if cerr := w.ctx.Err(); cerr != nil {
 			return cerr
 		}
-		rel, rerr := filepath.Rel(root, p)
-		if rerr != nil {
-			return rerr
+		if err := w.entry(path, rel, d); err != nil {
+			return err
 		}
-		rel = filepath.ToSlash(rel)
+	}
+	if err != nil {
+		// Listed in part: what was read is walked, the rest is reported.
+		return w.fn(Entry{Path: path, Rel: rel, Err: err})
+	}
+	return nil
+}
+
+func (w *walker) entry(dir, rel string, d fs.DirEntry) error {
+	name := d.Name()
+	p := filepath.Join(dir, name)
+	r := join(rel, name)
+	if w.f.SkipHidden && strings.HasPrefix(name, ".") {
+		return w.fn(Entry{Path: p, Rel: r, Skip: ReasonHidden})
+	}
+	var info os.FileInfo
+	var err error
+	if d.Type()&fs.ModeSymlink != 0 {
+		if !w.f.FollowSymlinks {
+			return w.fn(Entry{Path: p, Rel: r, Skip: ReasonSymlink})
+		}
+		info, err = os.Stat(p)
 		if err != nil {
-			if p == root {
-				return err
+			if errors.Is(err, fs.ErrNotExist) {
+				return w.fn(Entry{Path: p, Rel: r, Skip: ReasonBrokenLink})
 			}
-			// A folder that cannot be listed, or an entry that vanished:
-			// reported, never silently dropped.
-			return fn(Entry{Path: p, Rel: rel, Err: err})
+			return w.fn(Entry{Path: p, Rel: r, Err: err})
 		}
-		if d.IsDir() {
-			return nil
+		if info.IsDir() {
+			for _, a := range w.ancestors {
+				if os.SameFile(a, info) {
+					return w.fn(Entry{Path: p, Rel: r, Skip: ReasonSymlinkLoop})
+				}
+			}
+			return w.dir(p, r, info)
 		}
-		e := Entry{Path: p, Rel: rel}
-		if d.Type()&fs.ModeSymlink != 0 {
-			e.Skip = ReasonSymlink
-			return fn(e)
-		}
-		info, ierr := d.Info()
-		if ierr != nil {
-			if errors.Is(ierr, fs.ErrNotExist) {
+	} else {
+		info, err = d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
 				return nil // deleted since the folder was listed
 			}
-			e.Err = ierr
-			return fn(e)
+			return w.fn(Entry{Path: p, Rel: r, Err: err})
 		}
-		e.Size, e.ModTime = info.Size(), info.ModTime()
-		if !info.Mode().IsRegular() {
-			e.Skip = ReasonNotRegular
-			return fn(e)
+		if info.IsDir() {
+			return w.dir(p, r, info)
 		}
-		e.Skip = f.Check(d.Name(), e.Size)
-		return fn(e)
-	})
+	}
+	e := Entry{Path: p, Rel: r, Size: info.Size(), ModTime: info.ModTime()}
+	if !info.Mode().IsRegular() {
+		e.Skip = ReasonNotRegular
+		return w.fn(e)
+	}
+	e.Skip = w.f.CheckFile(r, e.Size, e.ModTime)
+	return w.fn(e)
 }

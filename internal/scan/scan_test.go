@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -106,26 +107,6 @@ func TestWalkStreamsInOrderWithReasons(t *testing.T) {
 	assert.Equal(t, []string{"a.pdf", "big.txt", "link.pdf", "sub/b.txt", "sub/deep/c.md", "sub/x.exe"}, order)
 }
 
-func TestWalkReportsUnreadableFolder(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root reads every folder")
-	}
-	root := t.TempDir()
-	locked := filepath.Join(root, "locked")
-	require.NoError(t, os.Mkdir(locked, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(locked, "a.txt"), []byte("x"), 0o644))
-	require.NoError(t, os.Chmod(locked, 0))
-	t.Cleanup(func() { _ = os.Chmod(locked, 0o755) })
-	var errs []string
-	require.NoError(t, Walk(context.Background(), root, Filter{}, func(e Entry) error {
-		if e.Err != nil {
-			errs = append(errs, e.Rel)
-		}
-		return nil
-	}))
-	assert.Equal(t, []string{"locked"}, errs)
-}
-
 func TestCheckRoot(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, CheckRoot(dir))
@@ -133,4 +114,124 @@ func TestCheckRoot(t *testing.T) {
 	require.NoError(t, os.WriteFile(f, nil, 0o644))
 	require.ErrorIs(t, CheckRoot(f), ErrNotDir)
 	require.ErrorContains(t, CheckRoot(filepath.Join(dir, "nope")), "does not exist")
+}
+
+func TestGlobs(t *testing.T) {
+	cases := []struct {
+		pattern string
+		yes     []string
+		no      []string
+	}{
+		{"*.pdf", []string{"a.pdf", "x/y/a.pdf"}, []string{"a.pdfx", "pdf/a.txt"}},
+		{"~$*", []string{"~$draft.docx", "a/~$x"}, []string{"draft.docx"}},
+		{"archive/**", []string{"archive/a.pdf", "archive/2020/b.pdf"}, []string{"archive.pdf", "x/archive/a.pdf"}},
+		{"**/drafts/*.docx", []string{"drafts/a.docx", "x/y/drafts/a.docx"}, []string{"drafts/sub/a.docx", "x/drafts.docx"}},
+		{"reports/**/*.pdf", []string{"reports/a.pdf", "reports/2024/q1/a.pdf"}, []string{"reports/a.txt", "other/reports/a.pdf"}},
+		{"./docs/*.md", []string{"docs/a.md"}, []string{"docs/x/a.md", "a.md"}},
+	}
+	for _, tc := range cases {
+		g, err := ParseGlob(tc.pattern)
+		require.NoError(t, err, tc.pattern)
+		for _, p := range tc.yes {
+			assert.True(t, g.Match(p), "%s should match %s", tc.pattern, p)
+		}
+		for _, p := range tc.no {
+			assert.False(t, g.Match(p), "%s should not match %s", tc.pattern, p)
+		}
+	}
+	_, err := ParseGlob("a/[")
+	assert.Error(t, err)
+	gs, err := ParseGlobs([]string{"*.tmp,*.bak", "cache/**"})
+	require.NoError(t, err)
+	assert.Len(t, gs, 3)
+	assert.True(t, gs.Match("cache/x.pdf"))
+	assert.True(t, gs.Match("a/b.bak"))
+}
+
+func TestCheckFileOrderAndReasons(t *testing.T) {
+	exc, _ := ParseGlobs([]string{"drafts/**"})
+	inc, _ := ParseGlobs([]string{"**/*.pdf", "drafts/**"})
+	cutoff := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	f := Filter{ExcludeGlobs: exc, IncludeGlobs: inc, MinSize: 10, MaxSize: 1000, NewerThan: cutoff}
+	recent := cutoff.Add(time.Hour)
+	cases := []struct {
+		rel   string
+		size  int64
+		mtime time.Time
+		want  Reason
+	}{
+		{"drafts/a.pdf", 100, recent, ReasonGlobExclude}, // --exclude wins over --include
+		{"notes/a.txt", 100, recent, ReasonGlobInclude},
+		{"a/b.pdf", 5, recent, ReasonTooSmall},
+		{"a/b.pdf", 5000, recent, ReasonTooLarge},
+		{"a/b.pdf", 100, cutoff, ReasonTooOld},
+		{"a/b.pdf", 100, recent, ReasonNone},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, f.CheckFile(tc.rel, tc.size, tc.mtime), tc.rel)
+	}
+}
+
+func TestParseNewerThan(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"24h":                  now.Add(-24 * time.Hour),
+		"90m":                  now.Add(-90 * time.Minute),
+		"7d":                   now.Add(-7 * 24 * time.Hour),
+		"2026-11-01T08:00:00Z": time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC),
+	} {
+		got, err := ParseNewerThan(in, now)
+		require.NoError(t, err, in)
+		assert.True(t, want.Equal(got), "%s: %v", in, got)
+	}
+	d, err := ParseNewerThan("2026-11-01", now)
+	require.NoError(t, err)
+	assert.Equal(t, 2026, d.Year())
+	for _, bad := range []string{"yesterday", "-5h", "2026-13-01", "7days"} {
+		_, err := ParseNewerThan(bad, now)
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestSymlinksFollowedWithLoopDetection(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "a/b"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "a/b/doc.pdf"), []byte("x"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "shared.pdf"), []byte("y"), 0o644))
+	require.NoError(t, os.Symlink(filepath.Join(root, "a"), filepath.Join(root, "a/b/up")))       // loop
+	require.NoError(t, os.Symlink(outside, filepath.Join(root, "ext")))                           // a folder elsewhere
+	require.NoError(t, os.Symlink(filepath.Join(root, "missing"), filepath.Join(root, "broken"))) // dangling
+	require.NoError(t, os.Symlink(filepath.Join(outside, "shared.pdf"), filepath.Join(root, "link.pdf")))
+	walk := func(f Filter) map[string]Reason {
+		got := map[string]Reason{}
+		require.NoError(t, Walk(context.Background(), root, f, func(e Entry) error {
+			require.NoError(t, e.Err)
+			got[e.Rel] = e.Skip
+			return nil
+		}))
+		return got
+	}
+	assert.Equal(t, map[string]Reason{
+		"a/b/doc.pdf": ReasonNone, "a/b/up": ReasonSymlink, "broken": ReasonSymlink, "ext": ReasonSymlink, "link.pdf": ReasonSymlink,
+	}, walk(Filter{}), "not followed by default, and reported")
+	assert.Equal(t, map[string]Reason{
+		"a/b/doc.pdf": ReasonNone, "a/b/up": ReasonSymlinkLoop, "broken": ReasonBrokenLink,
+		"ext/shared.pdf": ReasonNone, "link.pdf": ReasonNone,
+	}, walk(Filter{FollowSymlinks: true}))
+}
+
+func TestSkipHidden(t *testing.T) {
+	root := t.TempDir()
+	for _, p := range []string{".git/config.txt", ".env.txt", "docs/.draft.md", "docs/ok.md"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, p), []byte("x"), 0o644))
+	}
+	got := map[string]Reason{}
+	require.NoError(t, Walk(context.Background(), root, Filter{SkipHidden: true}, func(e Entry) error {
+		got[e.Rel] = e.Skip
+		return nil
+	}))
+	assert.Equal(t, map[string]Reason{".env.txt": ReasonHidden, ".git": ReasonHidden, "docs/.draft.md": ReasonHidden, "docs/ok.md": ReasonNone}, got,
+		"a hidden folder is reported once, not walked")
 }

@@ -131,6 +131,9 @@ type Recorded interface {
 // ErrAuth wraps the service's refusal of the API key.
 var ErrAuth = errors.New("the API key was rejected")
 
+// ErrTLS wraps a failed verification of the server's certificate.
+var ErrTLS = errors.New("the server's TLS certificate could not be verified")
+
 // StopReason says why a run ended before it had considered every file.
 type StopReason string
 
@@ -572,6 +575,8 @@ func (r *runner) uploadOne(ctx context.Context, e scan.Entry) error {
 				d := r.o.Retry.Delay(attempt, retryAfter)
 				r.gate.PauseUntil(r.clock.Now().Add(d))
 			}
+		case api.IsCertificateError(err):
+			return fmt.Errorf("%w (%s): if the instance uses a private certificate authority, pass --ca-cert", ErrTLS, err.Error())
 		case errors.As(err, &te):
 			unknown = unknown || te.Sent
 		case errors.Is(err, api.ErrFileChanged):

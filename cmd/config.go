@@ -1,0 +1,83 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/buildinfo"
+)
+
+// newConfigCmd prints the effective settings of an upload and where each
+// came from. It takes the upload's flags, so that
+// `paradigm-upload config --batch-size 20` shows what that run would use.
+func newConfigCmd(streams IOStreams) *cobra.Command {
+	o := newUploadOptions()
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "config [upload flags]",
+		Short: "Show the effective settings (flag > environment > config file > default) and where each came from",
+		Long: `config resolves the settings an upload with the same flags would use — each from
+its flag, else PARADIGM_<FLAG> in the environment, else the config file, else
+its default — and prints each with its source. The API key is never shown.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.conn.resolve(c, streams); err != nil {
+				return err
+			}
+			type row struct {
+				Name   string `json:"name"`
+				Value  string `json:"value"`
+				Source string `json:"source"`
+			}
+			var rows []row
+			c.Flags().VisitAll(func(f *pflag.Flag) {
+				if f.Name == "help" || f.Name == "json" {
+					return
+				}
+				v := f.Value.String()
+				if (f.Name == "api-key") && v != "" {
+					v = "(set, not shown)"
+				}
+				rows = append(rows, row{f.Name, v, o.conn.sources[f.Name].String()})
+			})
+			if asJSON {
+				enc := json.NewEncoder(streams.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			cfg := o.conn.Config
+			if cfg == "" {
+				cfg = defaultConfigFile(streams.Getenv) + " (if present)"
+			}
+			fmt.Fprintf(streams.Out, "config file: %s\n", cfg)
+			tw := tabwriter.NewWriter(streams.Out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "SETTING\tVALUE\tFROM")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, r.Value, r.Source)
+			}
+			return tw.Flush()
+		},
+	}
+	o.bind(c.Flags())
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func newVersionCmd(streams IOStreams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version, commit and build date",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			v, commit, date := buildinfo.Info()
+			_, err := fmt.Fprintf(streams.Out, "paradigm-upload %s\ncommit %s\nbuilt %s\n%s %s/%s\n", v, commit, date,
+				runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return err
+		},
+	}
+}

@@ -1,0 +1,246 @@
+package cmd
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/buildinfo"
+)
+
+// connOptions are the settings every command that talks to Paradigm
+// shares: the key, the instance, the config file, and TLS.
+type connOptions struct {
+	APIKey     string
+	APIKeyFile string
+	BaseURL    string
+	Config     string
+	CACert     string
+	Insecure   bool
+	AllowHTTP  bool
+
+	sources map[string]source
+}
+
+func (o *connOptions) bind(f *pflag.FlagSet, withBaseURL bool) {
+	f.StringVar(&o.APIKey, "api-key", "", "Paradigm API key (prefer PARADIGM_API_KEY or --api-key-file: a flag is visible to other users)")
+	f.StringVar(&o.APIKeyFile, "api-key-file", "", "read the API key from this file (not readable by others), or from standard input with -")
+	if withBaseURL {
+		f.StringVar(&o.BaseURL, "base-url", DefaultBaseURL, "Paradigm instance URL (or PARADIGM_BASE_URL)")
+	}
+	f.StringVar(&o.CACert, "ca-cert", "", "PEM file of the certificate authority of an instance behind a private CA")
+	f.BoolVar(&o.Insecure, "insecure-skip-verify", false, "do not verify the server's certificate (dangerous: the key can be intercepted)")
+	f.BoolVar(&o.AllowHTTP, "allow-http", false, "allow plain http:// to a host other than this machine (the key then travels unencrypted)")
+	f.StringVar(&o.Config, "config", "", "config file (default $XDG_CONFIG_HOME/paradigm-upload/config.yaml when present)")
+}
+
+// resolve applies the precedence rule to every flag of c.
+func (o *connOptions) resolve(c *cobra.Command, streams IOStreams) error {
+	cfgFile, explicit := o.Config, o.Config != ""
+	if !explicit {
+		cfgFile = defaultConfigFile(streams.Getenv)
+	}
+	src, err := resolveSettings(c.Flags(), cfgFile, explicit, streams.Getenv)
+	o.sources = src
+	return err
+}
+
+// rank orders the sources of a setting: a flag beats the environment, which
+// beats the config file, which beats the default.
+func rank(s source) int {
+	switch s.Kind {
+	case "flag":
+		return 3
+	case "env":
+		return 2
+	case "config":
+		return 1
+	}
+	return 0
+}
+
+// key returns the API key, from --api-key or --api-key-file, whichever has
+// the stronger source, and registers it for redaction.
+func (o *connOptions) key(streams IOStreams) (string, error) {
+	keySrc, fileSrc := o.sources["api-key"], o.sources["api-key-file"]
+	useFile := o.APIKeyFile != "" && (o.APIKey == "" || rank(fileSrc) > rank(keySrc))
+	if o.APIKey != "" && o.APIKeyFile != "" && rank(fileSrc) == rank(keySrc) {
+		return "", usageErrorf("both --api-key and --api-key-file are set (%s); keep one", keySrc)
+	}
+	var key string
+	if useFile {
+		k, err := readKeyFile(o.APIKeyFile, streams.In)
+		if err != nil {
+			return "", usageErrorf("--api-key-file: %v", err)
+		}
+		key = k
+	} else {
+		key = strings.TrimSpace(o.APIKey)
+		if key != "" && keySrc.Kind == "flag" {
+			fmt.Fprintln(streams.ErrOut, "paradigm-upload: warning: a key given with --api-key is visible to other users of this machine (ps, shell history); prefer PARADIGM_API_KEY or --api-key-file")
+		}
+	}
+	if key == "" {
+		return "", usageErrorf("no API key: set PARADIGM_API_KEY, or pass --api-key-file or --api-key (create one at your instance's /settings/api-key)")
+	}
+	streams.secrets.add(key)
+	return key, nil
+}
+
+// readKeyFile reads a key from a file that only its owner can read, or
+// from r when path is "-".
+func readKeyFile(path string, r io.Reader) (string, error) {
+	var b []byte
+	if path == "-" {
+		if r == nil {
+			return "", fmt.Errorf("no standard input to read the key from")
+		}
+		line, err := bufio.NewReader(io.LimitReader(r, 64<<10)).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return "", err
+		}
+		b = []byte(line)
+	} else {
+		st, err := os.Stat(path)
+		if err != nil {
+			return "", err
+		}
+		if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("%s can be read by other users (mode %04o); run: chmod 600 %s", path, st.Mode().Perm(), path)
+		}
+		if b, err = os.ReadFile(path); err != nil {
+			return "", err
+		}
+	}
+	key := strings.TrimSpace(string(b))
+	if key == "" {
+		return "", fmt.Errorf("%s holds no key", path)
+	}
+	if strings.ContainsAny(key, "\r\n") {
+		return "", fmt.Errorf("%s holds more than one line; it must hold the key alone", path)
+	}
+	return key, nil
+}
+
+// baseURL checks the instance URL: http(s), and plain http only to this
+// machine unless --allow-http.
+func (o *connOptions) baseURL(raw string) (*url.URL, error) {
+	u, err := api.ParseBaseURL(raw)
+	if err != nil {
+		return nil, usageErrorf("--base-url: %v", err)
+	}
+	if u.Scheme == "http" && !o.AllowHTTP && !isLoopback(u.Hostname()) {
+		return nil, usageErrorf("--base-url: plain http:// to %s would send the API key unencrypted; use https://, or pass --allow-http", u.Hostname())
+	}
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// transport builds the HTTP transport: sized for the pool, proxies from the
+// standard environment variables, the private CA or the skipped check.
+func (o *connOptions) transport(maxConns int, streams IOStreams) (*http.Transport, error) {
+	t := api.NewTransport(api.TransportOptions{MaxConns: maxConns})
+	if o.CACert == "" && !o.Insecure {
+		return t, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CACert != "" {
+		pem, err := os.ReadFile(o.CACert)
+		if err != nil {
+			return nil, usageErrorf("--ca-cert: %v", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usageErrorf("--ca-cert: %s holds no PEM certificate", o.CACert)
+		}
+		cfg.RootCAs = pool
+	}
+	if o.Insecure {
+		fmt.Fprintln(streams.ErrOut, "paradigm-upload: WARNING: --insecure-skip-verify: the server's certificate is NOT checked; anyone on the network path can read the API key and the documents")
+		cfg.InsecureSkipVerify = true
+	}
+	t.TLSClientConfig = cfg
+	return t, nil
+}
+
+// client builds the API client for the instance at base.
+func (o *connOptions) client(base string, maxConns int, streams IOStreams, wrap func(http.RoundTripper) http.RoundTripper) (*api.Client, error) {
+	u, err := o.baseURL(base)
+	if err != nil {
+		return nil, err
+	}
+	t, err := o.transport(maxConns, streams)
+	if err != nil {
+		return nil, err
+	}
+	key, err := o.key(streams)
+	if err != nil {
+		return nil, err
+	}
+	var rt http.RoundTripper = t
+	if wrap != nil {
+		rt = wrap(rt)
+	}
+	c, err := api.NewClient(u.String(), key, &http.Client{Transport: rt})
+	if err != nil {
+		return nil, usageErrorf("--base-url: %v", err)
+	}
+	c.UserAgent = buildinfo.UserAgent()
+	return c, nil
+}
+
+// secretSet holds what must never be written: output passes through
+// redactingWriter, which replaces it, as a last line of defence.
+type secretSet struct {
+	mu      sync.RWMutex
+	secrets [][]byte
+}
+
+func (s *secretSet) add(v string) {
+	if s == nil || len(v) < 8 { // too short to replace without mangling text
+		return
+	}
+	s.mu.Lock()
+	s.secrets = append(s.secrets, []byte(v))
+	s.mu.Unlock()
+}
+
+func (s *secretSet) redact(p []byte) []byte {
+	if s == nil {
+		return p
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, sec := range s.secrets {
+		if bytes.Contains(p, sec) {
+			p = bytes.ReplaceAll(p, sec, []byte("[REDACTED]"))
+		}
+	}
+	return p
+}
+
+func (s *secretSet) redactString(v string) string { return string(s.redact([]byte(v))) }
