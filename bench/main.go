@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command bench measures paradigm-upload against the targets of the "Scale
 // and speed" issue, each side by side with a baseline measured in the same
 // run, on loopback: it builds the tool and the baseline, starts devservers,
@@ -31,7 +33,6 @@ var (
 type row struct {
 	name, measured, baseline, ratio, target string
 	met                                     bool
-	note                                    string
 }
 
 var rows []row
@@ -150,7 +151,7 @@ func manyFiles(work, bin string) {
 	makeFiles(dir, n, 100, 500)
 	find := measure("sh", "-c", fmt.Sprintf("find %q -type f -printf '%%s %%p\\n' >/dev/null", dir))
 	url, stop := devserver(bin)
-	defer stop()
+	defer func() { stop() }() // the server running at the end, not the first one
 	common := []string{"--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress"}
 	dry := measure(bin, append(common, "--dry-run")...)
 	plain := measure(bin, common...)
@@ -294,7 +295,7 @@ func numCPU() int {
 		return 0
 	}
 	var n int
-	fmt.Sscan(string(out), &n)
+	_, _ = fmt.Sscan(string(out), &n)
 	return n
 }
 

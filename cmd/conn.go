@@ -242,5 +242,3 @@ func (s *secretSet) redact(p []byte) []byte {
 	}
 	return p
 }
-
-func (s *secretSet) redactString(v string) string { return string(s.redact([]byte(v))) }

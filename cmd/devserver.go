@@ -128,15 +128,15 @@ func devserverRun(o *devserverOptions, sig Signals, streams IOStreams) error {
 	if err != nil {
 		return usageErrorf("devserver: %v", err)
 	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", o.Addr)
+	defer func() { _ = srv.Close() }()
+	ln, err := (&net.ListenConfig{}).Listen(sig.Ctx, "tcp", o.Addr)
 	if err != nil {
 		return usageErrorf("--addr: %v", err)
 	}
 	url := "http://" + ln.Addr().String()
 	if o.AddrFile != "" {
 		if err := os.WriteFile(o.AddrFile, []byte(url+"\n"), 0o644); err != nil {
-			ln.Close()
+			_ = ln.Close()
 			return usageErrorf("--addr-file: %v", err)
 		}
 	}

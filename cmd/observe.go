@@ -57,14 +57,8 @@ func (o *observer) Done(r upload.Result) {
 	}
 }
 
-// fileLine is the one-line account of a file for people.
-func fileLine(r upload.Result) string {
-	b := appendFileLine(nil, r)
-	return string(b[:len(b)-1])
-}
-
-// appendFileLine appends fileLine and a newline, without fmt: a dry run
-// prints one per file.
+// appendFileLine appends the one-line account of a file for people, and a
+// newline, without fmt: a dry run prints one per file.
 func appendFileLine(b []byte, r upload.Result) []byte {
 	switch r.Outcome {
 	case upload.WouldUpload:

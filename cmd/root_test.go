@@ -157,7 +157,7 @@ func TestCommandExitCodes(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
 	assert.Contains(t, errOut, "API key was rejected")
 	assert.NotContains(t, errOut, "not-the-key-0000")
-	assert.LessOrEqual(t, len(rc.got), 0)
+	assert.Empty(t, rc.got)
 
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)

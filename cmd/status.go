@@ -110,7 +110,7 @@ func writeStatus(w io.Writer, file string, h state.Header, docs []track.Doc) {
 	for _, s := range statuses {
 		fmt.Fprintf(tw, "  %s\t%d\n", s, counts[s])
 	}
-	tw.Flush()
+	_ = tw.Flush()
 	var failed []track.Doc
 	for _, d := range docs {
 		if track.IsFailed(d.Status) || d.Status == "missing" {

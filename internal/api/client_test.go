@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -54,13 +53,17 @@ func TestUploadSendsDocumentedFields(t *testing.T) {
 		got.auth = r.Header.Get("Authorization")
 		got.contentLength = r.ContentLength
 		got.transferEncoding = r.TransferEncoding
-		require.NoError(t, r.ParseMultipartForm(1<<20))
+		if !assert.NoError(t, r.ParseMultipartForm(1<<20)) {
+			return
+		}
 		got.workspace = r.FormValue("workspace_id")
 		got.tags = r.MultipartForm.Value["tags"]
 		got.parser = r.FormValue("parser")
 		got.ext = r.FormValue("external_metadata")
 		f, fh, err := r.FormFile("file")
-		require.NoError(t, err)
+		if !assert.NoError(t, err) {
+			return
+		}
 		b, _ := io.ReadAll(f)
 		got.sum = sha256.Sum256(b)
 		got.filename = fh.Filename
@@ -95,7 +98,9 @@ func TestUploadSendsDocumentedFields(t *testing.T) {
 func TestUploadOmitsOptionalFields(t *testing.T) {
 	var form map[string][]string
 	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		require.NoError(t, r.ParseMultipartForm(1<<20))
+		if !assert.NoError(t, r.ParseMultipartForm(1<<20)) {
+			return
+		}
 		form = r.MultipartForm.Value
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(`{"id": 1}`))
@@ -313,7 +318,7 @@ func TestContextCancelIsNotATransportError(t *testing.T) {
 	_, err := c.GetFile(ctx, 1)
 	require.ErrorIs(t, err, context.Canceled)
 	var te *TransportError
-	assert.False(t, errors.As(err, &te))
+	assert.NotErrorAs(t, err, &te)
 }
 
 func TestTransientStatuses(t *testing.T) {
@@ -327,9 +332,13 @@ func TestUploadKeepsUnusualFileNames(t *testing.T) {
 	for _, name := range []string{"résumé 2024.pdf", `quote"and\back.txt`, "日本語.md", "line\nbreak.txt"} {
 		var got string
 		c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-			require.NoError(t, r.ParseMultipartForm(1<<20))
+			if !assert.NoError(t, r.ParseMultipartForm(1<<20)) {
+				return
+			}
 			_, fh, err := r.FormFile("file")
-			require.NoError(t, err)
+			if !assert.NoError(t, err) {
+				return
+			}
 			got = fh.Filename
 			w.WriteHeader(201)
 			_, _ = w.Write([]byte(`{"id":1}`))

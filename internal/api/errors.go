@@ -203,9 +203,9 @@ func snippet(b []byte) string {
 		}
 	}
 	s = oneLine(out.String())
-	const max = 160
-	if len(s) > max {
-		cut := max
+	const maxLen = 160
+	if len(s) > maxLen {
+		cut := maxLen
 		for cut > 0 && !utf8Start(s[cut]) {
 			cut--
 		}

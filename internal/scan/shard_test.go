@@ -33,8 +33,11 @@ func TestShardsPartitionATree(t *testing.T) {
 			assert.Less(t, size, 2*len(paths)/n+10, "N=%d shard %d", n, k+1)
 		}
 	}
-	// Stable: the same path always lands in the same shard.
-	assert.True(t, Shard{K: 2, N: 3}.Has("a/b.pdf") == Shard{K: 2, N: 3}.Has("a/b.pdf"))
+	// Stable across machines, runs and versions: these assignments are part
+	// of the contract (changing them would re-split running migrations).
+	for path, k := range map[string]int{"a/b.pdf": 5, "contracts/2024/msa.docx": 7, "notes.txt": 5, "caf\u00e9.md": 2} {
+		assert.True(t, Shard{K: k, N: 7}.Has(path), "%s belongs to shard %d/7", path, k)
+	}
 }
 
 func TestParseShard(t *testing.T) {
