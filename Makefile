@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION) \
            -X $(PKG)/internal/buildinfo.Commit=$(COMMIT) -X $(PKG)/internal/buildinfo.Date=$(DATE)
 
 GOLANGCI_LINT_VERSION := v2.15.0
-GORELEASER_VERSION    := v2.18.2
+GORELEASER_VERSION    := v2.16.0
 TOOLS                 := $(CURDIR)/bin
 
 .PHONY: all build test lint demo cross bench bench-go release-check clean

@@ -199,3 +199,25 @@ func TestTwoRunsOnOneStateFile(t *testing.T) {
 	require.Equal(t, 0, first.wait(t), first.errOut.String())
 	assert.Equal(t, int64(6), d.stats(t)["documents"])
 }
+
+// TestLargeFileIsStreamed uploads a 512 MiB file through the real binary and
+// reads the process's peak resident memory: a body held in memory would
+// show as at least the file's size. (The binary here is the test binary,
+// race detector included, so the bound is looser than `make bench`'s 64 MiB.)
+func TestLargeFileIsStreamed(t *testing.T) {
+	d := startDevserver(t, "--discard", "--max-size", "2GiB")
+	root := t.TempDir()
+	f, err := os.Create(filepath.Join(root, "big.pdf"))
+	require.NoError(t, err)
+	const size = 512 << 20
+	require.NoError(t, f.Truncate(size)) // sparse: quick to make, read as zeros
+	require.NoError(t, f.Close())
+	r := startUpload(t, d, "--files-dir", root, "--max-file-size", "2GiB", "--no-progress")
+	require.Equal(t, 0, r.wait(t), r.errOut.String())
+	ru, ok := r.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	require.True(t, ok)
+	peak := ru.Maxrss * 1024
+	t.Logf("peak RSS uploading a 512 MiB file: %.1f MiB", float64(peak)/(1<<20))
+	assert.Less(t, peak, int64(128<<20))
+	assert.Equal(t, int64(size), d.stats(t)["bytes"], "every byte arrived")
+}

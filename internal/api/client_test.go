@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -408,4 +409,28 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("%q decodes to %q, encoding/json gives %q", s, got, w)
 		}
 	})
+}
+
+func TestTransportIsSizedForThePoolAndSpeaksHTTP2OverTLS(t *testing.T) {
+	tr := NewTransport(TransportOptions{MaxConns: 50})
+	assert.GreaterOrEqual(t, tr.MaxIdleConnsPerHost, 50, "Go's default of 2 idle connections per host would throttle a pool of 50")
+	assert.Zero(t, (&http.Client{Transport: tr}).Timeout, "no total timeout: it would kill a slow upload of a large file")
+	assert.Positive(t, tr.ResponseHeaderTimeout)
+	assert.NotNil(t, tr.Proxy, "proxies come from the environment")
+
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(201)
+		fmt.Fprintf(w, `{"id": %d}`, r.ProtoMajor)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	tr.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig // trust the test CA
+	c, err := NewClient(srv.URL, testKey, &http.Client{Transport: tr})
+	require.NoError(t, err)
+	p := writeTemp(t, "a.pdf", []byte("x"))
+	res, err := c.Upload(context.Background(), UploadRequest{Path: p, Size: 1, WorkspaceID: 1})
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), res.File.ID, "the request went over HTTP/2")
 }

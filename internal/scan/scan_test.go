@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -234,4 +235,30 @@ func TestSkipHidden(t *testing.T) {
 	}))
 	assert.Equal(t, map[string]Reason{".env.txt": ReasonHidden, ".git": ReasonHidden, "docs/.draft.md": ReasonHidden, "docs/ok.md": ReasonNone}, got,
 		"a hidden folder is reported once, not walked")
+}
+
+func BenchmarkWalk(b *testing.B) {
+	root := b.TempDir()
+	const dirs, perDir = 20, 500
+	for d := 0; d < dirs; d++ {
+		sub := filepath.Join(root, "d"+strconv.Itoa(d))
+		require.NoError(b, os.Mkdir(sub, 0o755))
+		for i := 0; i < perDir; i++ {
+			require.NoError(b, os.WriteFile(filepath.Join(sub, "doc-"+strconv.Itoa(i)+".pdf"), []byte("x"), 0o644))
+		}
+	}
+	exc, _ := ParseNameList("tmp,log")
+	f := Filter{Exclude: exc, MaxSize: 100 << 20}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n := 0
+		if err := Walk(context.Background(), root, f, func(Entry) error { n++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if n != dirs*perDir {
+			b.Fatalf("walked %d files", n)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*dirs*perDir), "ns/file")
 }
