@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/fnv"
 	"io"
 	mrand "math/rand/v2"
 	"net"
@@ -121,7 +122,7 @@ type Server struct {
 	byExt    map[string]*document
 	names    map[string]bool // workspace/filename in use
 	sessions map[int64]*session
-	rng      *mrand.Rand
+	seen     map[string]int // how often each request was seen, for fault draws
 	manifest *os.File
 
 	stats struct {
@@ -165,7 +166,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, byExt: map[string]*document{}, names: map[string]bool{}, sessions: map[int64]*session{},
-		rng: mrand.New(mrand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		seen: map[string]int{},
 	}
 	if cfg.DataDir != "" && !cfg.Discard {
 		if err := os.MkdirAll(filepath.Join(cfg.DataDir, "files"), 0o755); err != nil {
@@ -178,7 +179,7 @@ func New(cfg Config) (*Server, error) {
 		s.manifest = m
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v3/files", s.api(s.handleUpload))
+	mux.HandleFunc("POST /api/v3/files", s.authOnly(s.handleUpload))
 	mux.HandleFunc("GET /api/v3/files", s.api(s.handleList))
 	mux.HandleFunc("GET /api/v3/files/{id}", s.api(s.handleGet))
 	mux.HandleFunc("GET /api/v3/workspaces", s.api(s.handleWorkspaces))
@@ -223,34 +224,75 @@ func (s *Server) handleStats(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, s.Stats())
 }
 
-// draw returns a reproducible number in [0, 1).
-func (s *Server) draw() float64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rng.Float64()
+// fault is what the server does to one request.
+type fault struct {
+	throttle, unavailable, resetBefore, resetAfter bool
 }
 
-// api wraps an endpoint with the key check, latency and injected faults.
-func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
+// decide draws the faults of a request from the seed and the request's
+// identity (key) and how many times that same request came before, so a
+// run is reproducible whatever order concurrent requests arrive in.
+func (s *Server) decide(key string, upload bool) fault {
+	c := s.cfg
+	if c.ThrottleRate == 0 && c.ErrorRate == 0 && (!upload || c.ResetRate == 0) {
+		return fault{}
+	}
+	s.mu.Lock()
+	n := s.seen[key]
+	s.seen[key] = n + 1
+	s.mu.Unlock()
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d\x00%s\x00%d", c.Seed, key, n)
+	rng := mrand.New(mrand.NewPCG(h.Sum64(), c.Seed))
+	f := fault{throttle: rng.Float64() < c.ThrottleRate}
+	f.unavailable = !f.throttle && rng.Float64() < c.ErrorRate
+	if upload && !f.throttle && !f.unavailable && rng.Float64() < c.ResetRate {
+		if rng.Float64() < 0.5 {
+			f.resetAfter = true
+		} else {
+			f.resetBefore = true
+		}
+	}
+	return f
+}
+
+// refuse answers a throttled or unavailable request; it reports whether it
+// did.
+func (s *Server) refuse(w http.ResponseWriter, f fault) bool {
+	switch {
+	case f.throttle:
+		s.stats.throttled.Add(1)
+		w.Header().Set("Retry-After", retryAfterValue(s.cfg.RetryAfter))
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many requests; retry later.", nil)
+	case f.unavailable:
+		s.stats.errors503.Add(1)
+		writeError(w, http.StatusServiceUnavailable, "service_unavailable", "The service is temporarily unavailable.", nil)
+	default:
+		return false
+	}
+	return true
+}
+
+// authOnly checks the bearer key.
+func (s *Server) authOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+s.cfg.APIKey {
 			s.stats.unauthorized.Add(1)
 			writeError(w, http.StatusUnauthorized, "authentication_failed", "Invalid or missing API key.", nil)
 			return
 		}
-		if s.cfg.ThrottleRate > 0 && s.draw() < s.cfg.ThrottleRate {
-			s.stats.throttled.Add(1)
-			w.Header().Set("Retry-After", retryAfterValue(s.cfg.RetryAfter))
-			writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many requests; retry later.", nil)
-			return
-		}
-		if s.cfg.ErrorRate > 0 && s.draw() < s.cfg.ErrorRate {
-			s.stats.errors503.Add(1)
-			writeError(w, http.StatusServiceUnavailable, "service_unavailable", "The service is temporarily unavailable.", nil)
+		h(w, r)
+	}
+}
+
+// api wraps a read endpoint with the key check and injected faults.
+func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
+	return s.authOnly(func(w http.ResponseWriter, r *http.Request) {
+		if s.refuse(w, s.decide(r.Method+" "+r.URL.RequestURI(), false)) {
 			return
 		}
 		h(w, r)
-	}
+	})
 }
 
 func (s *Server) sleepLatency(r *http.Request) {
@@ -338,24 +380,34 @@ type upload struct {
 }
 
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
-	reset := s.cfg.ResetRate > 0 && s.draw() < s.cfg.ResetRate
-	resetAfter := reset && s.draw() < 0.5
-	if reset && !resetAfter {
-		// Read part of the request, then drop the connection: nothing stored.
-		_, _ = io.CopyN(io.Discard, r.Body, 512)
-		s.stats.resetsBefore.Add(1)
-		resetConn(w)
-		return
-	}
 	if r.ContentLength > s.cfg.MaxSize+1<<20 {
 		s.stats.rejected.Add(1)
 		writeError(w, http.StatusRequestEntityTooLarge, "file_too_large",
 			fmt.Sprintf("The file exceeds the maximum document size of %d bytes.", s.cfg.MaxSize), nil)
 		return
 	}
-	up, err := s.readUpload(r)
+	// Faults are drawn once the fields before the file tell which document
+	// this is (its external id, else its workspace and name).
+	var f fault
+	up, err := s.readUpload(r, func(up *upload) bool {
+		key := up.workspace + "/" + up.sent
+		if id := externalIDOf(up.extMeta); id != "" {
+			key = up.workspace + "/" + id
+		}
+		f = s.decide("POST "+key, true)
+		return !f.throttle && !f.unavailable && !f.resetBefore
+	})
 	if up.tmp != "" {
 		defer os.Remove(up.tmp)
+	}
+	switch {
+	case s.refuse(w, f):
+		return
+	case f.resetBefore:
+		// Part of the request was read; the connection drops: nothing stored.
+		s.stats.resetsBefore.Add(1)
+		resetConn(w)
+		return
 	}
 	if err != nil {
 		s.stats.rejected.Add(1)
@@ -420,7 +472,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal_error", err.Error(), nil)
 		return
 	}
-	if resetAfter {
+	if f.resetAfter {
 		// Stored, but the answer never reaches the client.
 		s.stats.resetsAfter.Add(1)
 		resetConn(w)
@@ -466,9 +518,21 @@ func parseTags(raw []string) ([]int64, error) {
 	return out, nil
 }
 
+// externalIDOf reads external_metadata.external_id, if any.
+func externalIDOf(text string) string {
+	var m struct {
+		ExternalID string `json:"external_id"`
+	}
+	if text == "" || json.Unmarshal([]byte(text), &m) != nil {
+		return ""
+	}
+	return m.ExternalID
+}
+
 // readUpload reads the multipart body, streaming the file part to a
-// temporary file (or nowhere, with Discard) while hashing it.
-func (s *Server) readUpload(r *http.Request) (upload, error) {
+// temporary file (or nowhere, with Discard) while hashing it. atFile is
+// called when the file part begins; when it returns false, reading stops.
+func (s *Server) readUpload(r *http.Request, atFile func(*upload) bool) (upload, error) {
 	var up upload
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -486,6 +550,9 @@ func (s *Server) readUpload(r *http.Request) (upload, error) {
 		if name == "file" {
 			up.haveFile = true
 			up.sent = p.FileName()
+			if !atFile(&up) {
+				return up, nil
+			}
 			if err := s.readFile(p, &up); err != nil {
 				return up, err
 			}
