@@ -22,7 +22,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -127,18 +126,17 @@ type Store struct {
 	opts Options
 	lock *fileLock
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	done     map[string]compact
-	started  map[string]compact
-	sessions map[string]string // interned session uuids
-	records  int               // records in the file, for compaction
-	f        *os.File
-	buf      []byte // encoded records not yet handed to the writer
-	batch    uint64 // id of the batch buf belongs to
-	durable  uint64 // every batch below this is on disk
-	werr     error  // first write error; the store is unusable after it
-	closed   bool
+	mu      sync.Mutex
+	cond    *sync.Cond
+	done    *table
+	started *table
+	records int // records in the file, for compaction
+	f       *os.File
+	buf     []byte // encoded records not yet handed to the writer
+	batch   uint64 // id of the batch buf belongs to
+	durable uint64 // every batch below this is on disk
+	werr    error  // first write error; the store is unusable after it
+	closed  bool
 
 	kick    chan struct{}
 	stopped chan struct{}
@@ -160,10 +158,10 @@ func Open(path string, want Header, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		path: path, opts: opts, lock: lock,
-		done: map[string]compact{}, started: map[string]compact{}, sessions: map[string]string{},
 		kick: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}
 	s.cond = sync.NewCond(&s.mu)
+	s.initTables()
 	if err := s.load(want); err != nil {
 		lock.release()
 		return nil, err
@@ -203,7 +201,7 @@ func (s *Store) load(want Header) error {
 	if s.hdr.WorkspaceID != want.WorkspaceID || !sameURL(s.hdr.BaseURL, want.BaseURL) {
 		return &MismatchError{Path: s.path, Have: s.hdr, Want: want}
 	}
-	superseded := s.records - len(s.done) - len(s.started)
+	superseded := s.records - s.done.len() - s.started.len()
 	if torn || superseded > 1000 && superseded > s.records/2 {
 		// A torn last line must go before anything is appended after it;
 		// the rewrite keeps every whole record.
@@ -314,31 +312,26 @@ func (s *Store) apply(b []byte) error {
 func (s *Store) applyRecord(r Record) {
 	switch r.Op {
 	case OpDone:
-		s.done[r.Path] = pack(Entry{
+		s.done.put(r.Path, Entry{
 			Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, SHA256: r.SHA256, DocumentID: r.DocumentID,
 			UploadSessionUUID: r.UploadSessionUUID, UploadedAt: r.At,
-		}, s.intern)
-		if st, ok := s.started[r.Path]; ok && st.sameExternalID(r.ExternalID) {
-			delete(s.started, r.Path)
+		})
+		if s.started.sameExternalID(r.Path, r.ExternalID) {
+			s.started.del(r.Path)
 		}
 	case OpStarted:
-		s.started[r.Path] = pack(Entry{Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, UploadedAt: r.At}, s.intern)
+		s.started.put(r.Path, Entry{Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, UploadedAt: r.At})
 	case OpAborted:
-		if st, ok := s.started[r.Path]; ok && st.sameExternalID(r.ExternalID) {
-			delete(s.started, r.Path)
+		if s.started.sameExternalID(r.Path, r.ExternalID) {
+			s.started.del(r.Path)
 		}
 	}
 }
 
-func (s *Store) intern(v string) string {
-	if v == "" {
-		return ""
-	}
-	if i, ok := s.sessions[v]; ok {
-		return i
-	}
-	s.sessions[v] = v
-	return v
+// initTables makes the empty tables, sharing one set of session ids.
+func (s *Store) initTables() {
+	ss := newSessions()
+	s.done, s.started = newTable(ss), newTable(ss)
 }
 
 // rewrite writes the whole state compactly to a temporary file and renames
@@ -365,13 +358,13 @@ func (s *Store) rewrite() error {
 		w.Write(line)
 		n++
 	}
-	for _, p := range sortedKeys(s.done) {
-		e := s.done[p].unpack()
+	for _, p := range s.done.sortedKeys() {
+		e, _ := s.done.get(p)
 		enc(Record{Op: OpDone, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID, SHA256: e.SHA256,
 			DocumentID: e.DocumentID, UploadSessionUUID: e.UploadSessionUUID, At: e.UploadedAt})
 	}
-	for _, p := range sortedKeys(s.started) {
-		e := s.started[p].unpack()
+	for _, p := range s.started.sortedKeys() {
+		e, _ := s.started.get(p)
 		enc(Record{Op: OpStarted, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID, At: e.UploadedAt})
 	}
 	if err := w.Flush(); err != nil {
@@ -421,7 +414,8 @@ func Read(path string) (*Snapshot, error) {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	defer f.Close()
-	s := &Store{path: path, done: map[string]compact{}, started: map[string]compact{}, sessions: map[string]string{}}
+	s := &Store{path: path}
+	s.initTables()
 	if _, err := s.parse(f); err != nil {
 		return nil, err
 	}
@@ -433,15 +427,12 @@ func Read(path string) (*Snapshot, error) {
 
 // Done returns what is recorded as uploaded for path.
 func (s *Snapshot) Done(path string) (Entry, bool) {
-	c, ok := s.store.done[path]
-	return c.unpack(), ok
+	return s.store.done.get(path)
 }
 
 // Each calls fn for every uploaded path, in no particular order.
 func (s *Snapshot) Each(fn func(path string, e Entry)) {
-	for p, c := range s.store.done {
-		fn(p, c.unpack())
-	}
+	s.store.done.each(fn)
 }
 
 // Header returns the header of the open file.
@@ -454,32 +445,28 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Done(path string) (Entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.done[path]
-	return c.unpack(), ok
+	return s.done.get(path)
 }
 
 // Started returns the unconfirmed upload recorded for path, if any.
 func (s *Store) Started(path string) (Entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.started[path]
-	return c.unpack(), ok
+	return s.started.get(path)
 }
 
 // Len returns the number of paths recorded as uploaded.
 func (s *Store) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.done)
+	return s.done.len()
 }
 
 // Each calls fn for every uploaded path, in no particular order.
 func (s *Store) Each(fn func(path string, e Entry)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for p, c := range s.done {
-		fn(p, c.unpack())
-	}
+	s.done.each(fn)
 }
 
 // append encodes r into the pending batch and returns the batch's id.
@@ -633,7 +620,7 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	s.cond.Broadcast()
 	werr := s.werr
-	superseded := s.records - len(s.done) - len(s.started)
+	superseded := s.records - s.done.len() - s.started.len()
 	s.mu.Unlock()
 	var err error
 	if werr == nil && superseded > 0 && superseded >= s.records/4 {
@@ -649,13 +636,4 @@ func (s *Store) Close() error {
 		return werr
 	}
 	return err
-}
-
-func sortedKeys(m map[string]compact) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -228,5 +229,71 @@ func BenchmarkRecordDone(b *testing.B) {
 			b.StopTimer()
 			require.NoError(b, s.Close())
 		})
+	}
+}
+
+// BenchmarkOpen loads a state file of a million uploads and reports the time
+// and the heap each entry costs once loaded.
+func BenchmarkOpen(b *testing.B) {
+	const n = 1_000_000
+	p := filepath.Join(b.TempDir(), "state.json")
+	s, err := Open(p, hdr, Options{NoSync: true})
+	require.NoError(b, err)
+	for i := 0; i < n; i++ {
+		r := rec(fmt.Sprintf("archive/%04d/document-%07d.pdf", i/1000, i), int64(i))
+		r.ExternalID = fmt.Sprintf("pu1-%032x", i+1)
+		require.NoError(b, s.RecordDone(r))
+	}
+	require.NoError(b, s.Close())
+	st, _ := os.Stat(p)
+	b.ReportMetric(float64(st.Size())/n, "file-B/entry")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		s, err := Open(p, hdr, Options{NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-B/entry")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64((i+1)*n), "ns/entry")
+		if s.Len() != n {
+			b.Fatalf("loaded %d", s.Len())
+		}
+		_ = s.Close()
+	}
+}
+
+func TestEveryFieldSurvivesTheCompactForm(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(p, hdr, Options{})
+	require.NoError(t, err)
+	want := map[string]Entry{}
+	for i, r := range []Record{
+		rec("usual.pdf", 1), // pu1-… ids are held as 16 bytes
+		{Path: "custom.pdf", Size: 3, ModTime: time.Unix(5, 6).UTC(), ExternalID: "custom-id", SHA256: "ab12", DocumentID: 2, UploadSessionUUID: "s2", At: time.Unix(7, 0).UTC()},
+		{Path: "upper.pdf", ExternalID: "pu1-0123456789ABCDEF0123456789ABCDEF", DocumentID: 3},
+		{Path: "none.pdf", DocumentID: 4},
+	} {
+		if i == 0 {
+			r.ExternalID = "pu1-0123456789abcdef0123456789abcdef"
+		}
+		require.NoError(t, s.RecordDone(r))
+		want[r.Path] = Entry{Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, SHA256: r.SHA256, DocumentID: r.DocumentID,
+			UploadSessionUUID: r.UploadSessionUUID, UploadedAt: r.At}
+	}
+	require.NoError(t, s.Close())
+	s, err = Open(p, hdr, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	for path, w := range want {
+		got, ok := s.Done(path)
+		require.True(t, ok, path)
+		assert.True(t, w.ModTime.Equal(got.ModTime) && w.UploadedAt.Equal(got.UploadedAt), path)
+		w.ModTime, got.ModTime, w.UploadedAt, got.UploadedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+		assert.Equal(t, w, got, path)
 	}
 }
