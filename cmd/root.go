@@ -279,7 +279,7 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 			// A dry run reads the state file without locking or writing it.
 			snap, err := state.Read(o.StateFile)
 			switch {
-			case err == nil && (snap.Header.WorkspaceID != hdr.WorkspaceID || snap.Header.BaseURL != hdr.BaseURL):
+			case err == nil && !snap.Header.SameTarget(hdr):
 				return withCode(ExitUsage, &state.MismatchError{Path: o.StateFile, Have: snap.Header, Want: hdr})
 			case err == nil:
 				recorded = snap
@@ -316,10 +316,7 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 		Root: o.FilesDir, Filter: s.filter, Shard: s.shard, WorkspaceID: o.WorkspaceID, Tags: s.tags, Parser: o.Parser,
 		BatchSize: int(o.BatchSize), MaxFails: int(o.MaxFails), NoExternalID: o.NoExternalID,
 		Checksum: o.Checksum, Retry: pol, RateLimit: o.RateLimit, Client: client, Progress: obs, Stop: sig.Stop,
-		DryRun: o.DryRun, Recorded: recorded,
-	}
-	if store != nil {
-		opts.State = store
+		DryRun: o.DryRun, Recorded: recorded, State: store,
 	}
 	sum, runErr := upload.Run(sig.Ctx, opts)
 	closeDisplay()
@@ -329,10 +326,9 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 			runErr = withCode(ExitUsage, err)
 		}
 	}
-	if runErr != nil && errors.Is(runErr, upload.ErrAuth) {
-		return withCode(ExitUsage, runErr)
-	}
 	if runErr != nil {
+		// A rejected key, an unverifiable certificate, a state file that
+		// cannot be written: the run as a whole could not go on.
 		return withCode(ExitUsage, runErr)
 	}
 

@@ -198,7 +198,7 @@ func (s *Store) load(want Header) error {
 	if err != nil {
 		return err
 	}
-	if s.hdr.WorkspaceID != want.WorkspaceID || !sameURL(s.hdr.BaseURL, want.BaseURL) {
+	if !s.hdr.SameTarget(want) {
 		return &MismatchError{Path: s.path, Have: s.hdr, Want: want}
 	}
 	superseded := s.records - s.done.len() - s.started.len()
@@ -215,8 +215,10 @@ func (s *Store) load(want Header) error {
 	return nil
 }
 
-func sameURL(a, b string) bool {
-	return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
+// SameTarget reports whether two headers name the same instance and
+// workspace.
+func (h Header) SameTarget(o Header) bool {
+	return h.WorkspaceID == o.WorkspaceID && strings.TrimRight(h.BaseURL, "/") == strings.TrimRight(o.BaseURL, "/")
 }
 
 // parse reads the header and the records. It reports whether a partial last
