@@ -11,12 +11,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +30,7 @@ var (
 	quick = flag.Bool("quick", false, "smaller corpora (a smoke run, not the targets)")
 	only  = flag.String("only", "", "run only the cases whose name contains this")
 	keep  = flag.Bool("keep", false, "keep the temporary folder")
+	runs  = flag.Int("runs", 3, "alternating runs of each side of a comparison; the median is kept")
 )
 
 type row struct {
@@ -48,7 +51,7 @@ func main() {
 	baseline := filepath.Join(work, "baseline")
 	run("go", "build", "-trimpath", "-o", bin, ".")
 	run("go", "build", "-trimpath", "-o", baseline, "./bench/baseline")
-	fmt.Printf("work folder %s; %d CPUs\n", work, numCPU())
+	fmt.Printf("work folder %s; %d CPUs; comparisons alternate %d runs a side and keep medians\n", work, numCPU(), *runs)
 
 	if want("littles-law") {
 		littlesLaw(work, bin)
@@ -73,9 +76,11 @@ func littlesLaw(work, bin string) {
 	n := pick(2000, 400)
 	dir := filepath.Join(work, "littles-law")
 	makeFiles(dir, n, 4096, 20)
-	url, stop := devserver(bin, "--latency", "50ms")
-	defer stop()
-	res := measure(bin, "--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress")
+	res := repeat(func() result {
+		url, stop := devserver(bin, "--latency", "50ms")
+		defer stop()
+		return measure(bin, "--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress")
+	})
 	rate := float64(n) / res.wall.Seconds()
 	ratio := rate / 1000
 	rows = append(rows, row{
@@ -90,15 +95,17 @@ func smallFiles(work, bin, baseline string) {
 	n := pick(5000, 1000)
 	dir := filepath.Join(work, "small-files")
 	makeFiles(dir, n, 4096, 50)
+	tool, loop := alternate(func() result {
+		url, stop := devserver(bin)
+		defer stop()
+		return measure(bin, "--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress")
+	}, func() result {
+		url, stop := devserver(bin)
+		defer stop()
+		return measure(baseline, "-dir", dir, "-url", url, "-key", key, "-concurrency", "50")
+	})
+
 	url, stop := devserver(bin)
-	tool := measure(bin, "--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress")
-	stop()
-
-	url, stop = devserver(bin)
-	loop := measure(baseline, "-dir", dir, "-url", url, "-key", key, "-concurrency", "50")
-	stop()
-
-	url, stop = devserver(bin)
 	script := fmt.Sprintf(`find %q -type f -print0 | xargs -0 -P 50 -I{} curl -sS -o /dev/null -H 'Authorization: Bearer %s' -F workspace_id=42 -F 'file=@{}' %s/api/v3/files`, dir, key, url)
 	curl := measure("sh", "-c", script)
 	stop()
@@ -149,18 +156,31 @@ func manyFiles(work, bin string) {
 	n := pick(200000, 20000)
 	dir := filepath.Join(work, "many-files")
 	makeFiles(dir, n, 100, 500)
-	find := measure("sh", "-c", fmt.Sprintf("find %q -type f -printf '%%s %%p\\n' >/dev/null", dir))
-	url, stop := devserver(bin)
-	defer func() { stop() }() // the server running at the end, not the first one
-	common := []string{"--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress"}
-	dry := measure(bin, append(common, "--dry-run")...)
-	plain := measure(bin, common...)
-	stop()
-	url, stop = devserver(bin)
+	common := func(url string) []string {
+		return []string{"--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress"}
+	}
+	find, dry := alternate(func() result {
+		return measure("sh", "-c", fmt.Sprintf("find %q -type f -printf '%%s %%p\\n' >/dev/null", dir))
+	}, func() result {
+		return measure(bin, append(common("http://127.0.0.1:9"), "--dry-run")...)
+	})
 	state := filepath.Join(work, "many.state")
-	common[7] = url
-	withState := measure(bin, append(common, "--state-file", state)...)
-	resume := measure(bin, append(common, "--state-file", state)...)
+	plain, withState := alternate(func() result {
+		url, stop := devserver(bin)
+		defer stop()
+		return measure(bin, common(url)...)
+	}, func() result {
+		url, stop := devserver(bin)
+		defer stop()
+		os.Remove(state)
+		os.Remove(state + ".lock")
+		return measure(bin, append(common(url), "--state-file", state)...)
+	})
+	// The state file names the instance it belongs to: resume against a
+	// server at that address is not needed, since nothing is sent; the
+	// last server's address is read back from the file.
+	url := stateBaseURL(state)
+	resume := repeat(func() result { return measure(bin, append(common(url), "--state-file", state)...) })
 
 	r1 := dry.wall.Seconds() / find.wall.Seconds()
 	r2 := (float64(n) / withState.wall.Seconds()) / (float64(n) / plain.wall.Seconds())
@@ -178,6 +198,50 @@ func manyFiles(work, bin string) {
 		row{name: fmt.Sprintf("%d files: resume with nothing left vs dry run", n), measured: resume.wall.Round(time.Millisecond).String(),
 			baseline: dry.wall.Round(time.Millisecond).String(), ratio: fmt.Sprintf("%.2f×", r3), target: "≤ 2×", met: r3 <= 2},
 	)
+}
+
+// repeat measures f -runs times and keeps the median wall time (and the
+// largest peak memory).
+func repeat(f func() result) result {
+	var all []result
+	for i := 0; i < *runs; i++ {
+		all = append(all, f())
+	}
+	return median(all)
+}
+
+// alternate measures a and b in turn, -runs times each, so that the
+// machine's drift affects both alike, and keeps each side's median.
+func alternate(a, b func() result) (result, result) {
+	var as, bs []result
+	for i := 0; i < *runs; i++ {
+		as = append(as, a())
+		bs = append(bs, b())
+	}
+	return median(as), median(bs)
+}
+
+func median(rs []result) result {
+	walls := make([]time.Duration, len(rs))
+	var peak int64
+	for i, r := range rs {
+		walls[i] = r.wall
+		peak = max(peak, r.rss)
+	}
+	slices.Sort(walls)
+	return result{wall: walls[len(walls)/2], rss: peak}
+}
+
+// stateBaseURL reads the instance a state file belongs to.
+func stateBaseURL(path string) string {
+	b, err := os.ReadFile(path)
+	check(err)
+	var h struct {
+		BaseURL string `json:"base_url"`
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	check(json.Unmarshal(line, &h))
+	return h.BaseURL
 }
 
 type result struct {

@@ -234,7 +234,7 @@ type fault struct {
 // run is reproducible whatever order concurrent requests arrive in.
 func (s *Server) decide(key string, upload bool) fault {
 	c := s.cfg
-	if c.ThrottleRate == 0 && c.ErrorRate == 0 && (!upload || c.ResetRate == 0) {
+	if !s.faulty(upload) {
 		return fault{}
 	}
 	s.mu.Lock()
@@ -254,6 +254,12 @@ func (s *Server) decide(key string, upload bool) fault {
 		}
 	}
 	return f
+}
+
+// faulty reports whether any fault may be injected into such a request.
+func (s *Server) faulty(upload bool) bool {
+	c := s.cfg
+	return c.ThrottleRate > 0 || c.ErrorRate > 0 || upload && c.ResetRate > 0
 }
 
 // refuse answers a throttled or unavailable request; it reports whether it
@@ -390,6 +396,9 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	// this is (its external id, else its workspace and name).
 	var f fault
 	up, err := s.readUpload(r, func(up *upload) bool {
+		if !s.faulty(true) {
+			return true
+		}
 		key := up.workspace + "/" + up.sent
 		if id := externalIDOf(up.extMeta); id != "" {
 			key = up.workspace + "/" + id

@@ -473,6 +473,8 @@ func (s *Store) Each(fn func(path string, e Entry)) {
 
 // append encodes r into the pending batch and returns the batch's id.
 func (s *Store) append(r Record) (uint64, error) {
+	// Encoded before taking the lock, which every worker shares.
+	line := append(appendRecord(make([]byte, 0, 256), r), '\n')
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.werr != nil {
@@ -481,8 +483,7 @@ func (s *Store) append(r Record) (uint64, error) {
 	if s.closed {
 		return 0, errors.New("state file is closed")
 	}
-	s.buf = appendRecord(s.buf, r)
-	s.buf = append(s.buf, '\n')
+	s.buf = append(s.buf, line...)
 	s.records++
 	s.applyRecord(r)
 	select {
