@@ -30,7 +30,7 @@ var (
 	quick = flag.Bool("quick", false, "smaller corpora (a smoke run, not the targets)")
 	only  = flag.String("only", "", "run only the cases whose name contains this")
 	keep  = flag.Bool("keep", false, "keep the temporary folder")
-	runs  = flag.Int("runs", 3, "alternating runs of each side of a comparison; the median is kept")
+	runs  = flag.Int("runs", 5, "alternating runs of each side of a comparison; the median is kept")
 )
 
 type row struct {

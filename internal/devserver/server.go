@@ -89,7 +89,7 @@ type document struct {
 	SHA256      string
 	Tags        []int64
 	Session     string
-	External    map[string]any
+	External    *extMeta
 	ExternalID  string
 	Parser      string
 	Fail        bool
@@ -446,15 +446,16 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	if terr != nil {
 		fields["tags"] = []fieldErr{{"invalid", terr.Error()}}
 	}
-	var ext map[string]any
+	var ext *extMeta
 	extID := ""
 	if up.extMeta != "" {
-		if err := json.Unmarshal([]byte(up.extMeta), &ext); err != nil {
-			fields["external_metadata"] = []fieldErr{{"invalid", "Must be a JSON object."}}
-		} else if id, _ := ext["external_id"].(string); id == "" {
+		ext = &extMeta{}
+		if err := json.Unmarshal([]byte(up.extMeta), ext); err != nil {
+			fields["external_metadata"] = []fieldErr{{"invalid", "Must be a JSON object with a string external_id."}}
+		} else if ext.ExternalID == "" {
 			fields["external_metadata"] = []fieldErr{{"required", "external_id is required in external_metadata."}}
 		} else {
-			extID = id
+			extID = ext.ExternalID
 		}
 	}
 	name := up.sent
@@ -499,7 +500,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	obj := s.fileObject(d, s.cfg.Now())
-	obj["message"] = msg
+	obj.Message = msg
 	writeJSON(w, status, obj)
 }
 
@@ -633,7 +634,7 @@ func (s *Server) workspace(id int64) *Workspace {
 // store records the document, or returns the existing one with the same
 // external id in the workspace (created is then false). The check and the
 // insert are one step, so concurrent repeats cannot both create.
-func (s *Server) store(up upload, name, ext string, ws int64, tags []int64, extMeta map[string]any, extID string) (*document, bool, error) {
+func (s *Server) store(up upload, name, ext string, ws int64, tags []int64, extMeta *extMeta, extID string) (*document, bool, error) {
 	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -730,24 +731,61 @@ func (s *Server) status(d *document, now time.Time) (status, detail string) {
 	}
 }
 
-// fileObject renders a document as the service's file object, with every
-// field FileRetrieveResponseSerializerV3 marks required.
-func (s *Server) fileObject(d *document, now time.Time) map[string]any {
+// extMeta is external_metadata as received and as answered.
+type extMeta struct {
+	ExternalID         string          `json:"external_id"`
+	DocType            string          `json:"doc_type"`
+	AdditionalMetadata json.RawMessage `json:"additional_metadata"`
+}
+
+type tagJSON struct {
+	ID           int64  `json:"id"`
+	Name         string `json:"name"`
+	AutoAssigned bool   `json:"auto_assigned"`
+}
+
+type userJSON struct {
+	ID        int64  `json:"id"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Username  string `json:"username"`
+}
+
+// fileJSON is the service's file object, with every field
+// FileRetrieveResponseSerializerV3 marks required always present.
+type fileJSON struct {
+	ID                int64      `json:"id"`
+	Filename          string     `json:"filename"`
+	Workspace         Workspace  `json:"workspace"`
+	Summaries         []struct{} `json:"summaries"`
+	Title             string     `json:"title"`
+	Extension         string     `json:"extension"`
+	Status            string     `json:"status"`
+	StatusVision      string     `json:"status_vision"`
+	CreatedAt         string     `json:"created_at"`
+	UpdatedAt         string     `json:"updated_at"`
+	TotalPages        int        `json:"total_pages"`
+	Size              int64      `json:"size"`
+	Tags              []tagJSON  `json:"tags"`
+	CreatedBy         userJSON   `json:"created_by"`
+	UploadSessionUUID string     `json:"upload_session_uuid"`
+	Signature         *string    `json:"signature"`
+	ExternalMetadata  *extMeta   `json:"external_metadata"`
+	Parser            string     `json:"parser,omitempty"`
+	StatusDetail      string     `json:"status_detail,omitempty"`
+	Message           string     `json:"message,omitempty"`
+}
+
+var devUser = userJSON{ID: 1, FirstName: "Dev", LastName: "Server", Username: "devserver"}
+
+// fileObject renders a document as the service's file object.
+func (s *Server) fileObject(d *document, now time.Time) *fileJSON {
 	st, detail := s.status(d, now)
-	ws := s.workspace(d.WorkspaceID)
-	tags := []map[string]any{}
+	tags := []tagJSON{}
 	for _, t := range d.Tags {
 		if t <= s.cfg.MaxTagID {
-			tags = append(tags, map[string]any{"id": t, "name": fmt.Sprintf("tag-%d", t), "auto_assigned": false})
+			tags = append(tags, tagJSON{ID: t, Name: "tag-" + strconv.FormatInt(t, 10)})
 		}
-	}
-	var ext any
-	if d.External != nil {
-		em := map[string]any{"external_id": d.ExternalID, "doc_type": d.External["doc_type"], "additional_metadata": d.External["additional_metadata"]}
-		if em["doc_type"] == nil {
-			em["doc_type"] = ""
-		}
-		ext = em
 	}
 	updated := d.Created
 	if st != "pending" {
@@ -757,32 +795,13 @@ func (s *Server) fileObject(d *document, now time.Time) map[string]any {
 	if st == "embedded" || st == "embedding" {
 		pages = 1 + int(d.Size/3000)
 	}
-	statusVision := "-"
-	obj := map[string]any{
-		"id": d.ID, "filename": d.Filename,
-		"workspace":           map[string]any{"id": ws.ID, "name": ws.Name, "workspace_type": ws.Type},
-		"summaries":           []any{},
-		"title":               d.Title,
-		"extension":           d.Ext,
-		"status":              st,
-		"status_vision":       statusVision,
-		"created_at":          d.Created.UTC().Format(time.RFC3339Nano),
-		"updated_at":          updated.UTC().Format(time.RFC3339Nano),
-		"total_pages":         pages,
-		"size":                d.Size,
-		"tags":                tags,
-		"created_by":          map[string]any{"id": 1, "first_name": "Dev", "last_name": "Server", "username": "devserver"},
-		"upload_session_uuid": d.Session,
-		"signature":           nil,
-		"external_metadata":   ext,
+	return &fileJSON{
+		ID: d.ID, Filename: d.Filename, Workspace: *s.workspace(d.WorkspaceID), Summaries: []struct{}{},
+		Title: d.Title, Extension: d.Ext, Status: st, StatusVision: "-",
+		CreatedAt: d.Created.UTC().Format(time.RFC3339Nano), UpdatedAt: updated.UTC().Format(time.RFC3339Nano),
+		TotalPages: pages, Size: d.Size, Tags: tags, CreatedBy: devUser, UploadSessionUUID: d.Session,
+		ExternalMetadata: d.External, Parser: d.Parser, StatusDetail: detail,
 	}
-	if d.Parser != "" {
-		obj["parser"] = d.Parser
-	}
-	if detail != "" {
-		obj["status_detail"] = detail
-	}
-	return obj
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
@@ -871,7 +890,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	to := min(from+pageSize, count)
-	results := make([]map[string]any, 0, max(0, to-from))
+	results := make([]*fileJSON, 0, max(0, to-from))
 	for _, d := range match[min(from, count):to] {
 		results = append(results, s.fileObject(d, now))
 	}
