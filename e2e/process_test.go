@@ -166,16 +166,17 @@ func TestSecondInterruptAbandonsAtOnceAndNothingIsDuplicated(t *testing.T) {
 
 func TestKillNineAtRandomMomentsLosesAndDuplicatesNothing(t *testing.T) {
 	d := startDevserver(t, "--latency", "20ms")
-	const n = 120
+	const n = 300 // about 1 s of uploads at 6 × 20 ms: every kill lands mid-run
 	root := makeTree(t, n)
 	stateFile := filepath.Join(t.TempDir(), "state.json")
 	args := []string{"--files-dir", root, "--batch-size", "6", "--state-file", stateFile}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 5; i++ {
 		r := startUpload(t, d, args...)
-		time.Sleep(time.Duration(20+rng.IntN(200)) * time.Millisecond)
+		time.Sleep(time.Duration(20+rng.IntN(150)) * time.Millisecond)
 		_ = r.cmd.Process.Kill()
-		_ = r.wait(t)
+		assert.Equal(t, -int(syscall.SIGKILL), r.wait(t), "killed mid-run, not finished")
+		t.Logf("kill %d: %d documents on the server", i+1, d.stats(t)["documents"])
 	}
 	r := startUpload(t, d, args...)
 	require.Equal(t, 0, r.wait(t), "stdout:\n%s\nstderr:\n%s", r.out.String(), r.errOut.String())
