@@ -131,7 +131,6 @@ func NewBar(w io.Writer) *Bar {
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionSetRenderBlankState(true),
 		progressbar.OptionSpinnerType(14),
-		progressbar.OptionFullWidth(),
 	)
 	return b
 }
@@ -190,9 +189,9 @@ func NewProcessingBar(w io.Writer, n int) *ProcessingBar {
 	return &ProcessingBar{w: w, bar: progressbar.NewOptions(n,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription("processing"),
+		progressbar.OptionSetWidth(24),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionFullWidth(),
 		progressbar.OptionSetRenderBlankState(true),
 	)}
 }
