@@ -2,7 +2,6 @@ package retry
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,39 +33,18 @@ func TestDelayFullJitterBounds(t *testing.T) {
 	}
 }
 
-// fakeClock advances only when someone sleeps.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.slept = append(c.slept, d)
-	c.mu.Unlock()
-	return ctx.Err()
-}
-
 func TestGateHoldsEveryWorkerUntilThePauseEnds(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(1000, 0)}
+	clk := NewFakeClock(time.Unix(1000, 0))
 	g := &Gate{Clock: clk}
 	require.NoError(t, g.Wait(context.Background()))
-	assert.Empty(t, clk.slept, "no pause, no wait")
+	assert.Empty(t, clk.Slept(), "no pause, no wait")
 
 	g.PauseUntil(clk.Now().Add(5 * time.Second))
 	g.PauseUntil(clk.Now().Add(2 * time.Second)) // a shorter pause never shortens a longer one
 	require.NoError(t, g.Wait(context.Background()))
-	assert.Equal(t, []time.Duration{5 * time.Second}, clk.slept)
+	assert.Equal(t, []time.Duration{5 * time.Second}, clk.Slept())
 	require.NoError(t, g.Wait(context.Background()))
-	assert.Len(t, clk.slept, 1, "the pause is over")
+	assert.Len(t, clk.Slept(), 1, "the pause is over")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

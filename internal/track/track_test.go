@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,34 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 )
-
-// fakeClock advances only when slept on.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.slept = append(c.slept, d)
-	c.mu.Unlock()
-	return ctx.Err()
-}
 
 // A session of 1,200 documents that stay pending for a while, then all
 // reach a final status; two of them fail.
 func TestWaitPollsBySessionPageAndBacksOff(t *testing.T) {
 	const n = 1200
-	clk := &fakeClock{now: time.Unix(0, 0)}
+	clk := retry.NewFakeClock(time.Unix(0, 0))
 	var lists, gets atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v3/files" {
@@ -90,7 +69,7 @@ func TestWaitPollsBySessionPageAndBacksOff(t *testing.T) {
 	polls := int(lists.Load()) / 3 // 1,200 documents are 3 pages of 500
 	assert.Equal(t, 0, int(lists.Load())%3)
 	assert.LessOrEqual(t, polls, 7, "backing off while nothing changes")
-	assert.Equal(t, []time.Duration{1, 2, 4, 8, 8}, scale(clk.slept[:min(5, len(clk.slept))]))
+	assert.Equal(t, []time.Duration{1, 2, 4, 8, 8}, scale(clk.Slept()[:min(5, len(clk.Slept()))]))
 }
 
 func scale(ds []time.Duration) []time.Duration {
@@ -102,7 +81,7 @@ func scale(ds []time.Duration) []time.Duration {
 }
 
 func TestWaitTimesOut(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(0, 0)}
+	clk := retry.NewFakeClock(time.Unix(0, 0))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"count":1,"next":null,"results":[{"id":1,"status":"parsing","upload_session_uuid":"s"}]}`)
 	}))

@@ -155,27 +155,6 @@ func tree(t *testing.T, files map[string]string) string {
 	return root
 }
 
-// instantClock never really sleeps; it records the waits.
-type instantClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept []time.Duration
-}
-
-func (c *instantClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *instantClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.slept = append(c.slept, d)
-	c.mu.Unlock()
-	return ctx.Err()
-}
-
 func options(t *testing.T, f *fakeAPI, root string) Options {
 	t.Helper()
 	srv := httptest.NewServer(f)
@@ -185,7 +164,7 @@ func options(t *testing.T, f *fakeAPI, root string) Options {
 	return Options{
 		Root: root, WorkspaceID: 42, BatchSize: 4, MaxFails: 100, Client: c,
 		Retry: retry.Policy{Retries: 3, Base: time.Second, Max: 10 * time.Second},
-		Clock: &instantClock{now: time.Unix(1e9, 0)},
+		Clock: retry.NewFakeClock(time.Unix(1e9, 0)),
 	}
 }
 
@@ -301,13 +280,13 @@ func TestRunRetriesTransientErrorsAndPausesThePool(t *testing.T) {
 		return 0
 	}}
 	o := options(t, f, tree(t, map[string]string{"a.txt": "a", "b.txt": "b"}))
-	clk := o.Clock.(*instantClock)
+	clk := o.Clock.(*retry.FakeClock)
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
 	assert.Equal(t, 2, sum.Uploaded)
 	assert.Equal(t, 0, sum.Failed, "a retry is not a failure")
 	assert.Equal(t, map[string]int{"a.txt": 1, "b.txt": 1}, f.names())
-	assert.Contains(t, clk.slept, 2*time.Second, "the service's Retry-After is honoured")
+	assert.Contains(t, clk.Slept(), 2*time.Second, "the service's Retry-After is honoured")
 }
 
 func TestRunGivesUpAfterRetries(t *testing.T) {
