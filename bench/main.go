@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -263,12 +264,7 @@ func measure(name string, args ...string) result {
 		fmt.Fprintf(os.Stderr, "%s %s: %v\n%s", name, strings.Join(args, " "), err, errOut.String())
 		os.Exit(1)
 	}
-	ru, _ := c.ProcessState.SysUsage().(*syscall.Rusage)
-	var rss int64
-	if ru != nil {
-		rss = ru.Maxrss * 1024
-	}
-	return result{wall: wall, rss: rss}
+	return result{wall: wall, rss: peakRSS(c.ProcessState)}
 }
 
 // devserver starts a discarding devserver on a free loopback port.
@@ -374,4 +370,17 @@ func check(err error) {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// peakRSS returns a finished process's peak resident memory in bytes:
+// getrusage reports it in bytes on macOS and in KiB on Linux and the BSDs.
+func peakRSS(ps *os.ProcessState) int64 {
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
+		return int64(ru.Maxrss)
+	}
+	return int64(ru.Maxrss) * 1024
 }

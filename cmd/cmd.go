@@ -1,10 +1,12 @@
 // Package cmd is the command line of paradigm-upload: flags, configuration
-// precedence, exit codes and display. The work is done under internal/.
+// precedence (flag > environment > config file > default), the key and TLS
+// settings, signals, and the one place errors become an exit code and a
+// line on stderr. Each command turns its flags into options and calls one
+// function of internal/run, which does the work.
 package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,17 +19,16 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/paradigm-upload/paradigm-upload/internal/state"
-	"github.com/paradigm-upload/paradigm-upload/internal/upload"
+	"github.com/paradigm-upload/paradigm-upload/internal/run"
 )
 
-// Exit codes.
+// Exit codes (see internal/run).
 const (
-	ExitOK          = 0
-	ExitFailures    = 1
-	ExitUsage       = 2
-	ExitProcessing  = 3
-	ExitInterrupted = 130
+	ExitOK          = run.ExitOK
+	ExitFailures    = run.ExitFailures
+	ExitUsage       = run.ExitUsage
+	ExitProcessing  = run.ExitProcessing
+	ExitInterrupted = run.ExitInterrupted
 )
 
 const exitCodesHelp = `Exit codes:
@@ -47,7 +48,15 @@ type IOStreams struct {
 	// Getenv reads the environment; os.Getenv when nil.
 	Getenv func(string) string
 
-	secrets *secretSet
+	// noBackstop turns off the redaction of the key on the output streams,
+	// for the tests that prove the key is never written in the first place.
+	noBackstop bool
+	secrets    *secretSet
+}
+
+// run returns the streams as internal/run takes them.
+func (s IOStreams) run() run.Streams {
+	return run.Streams{Out: s.Out, ErrOut: s.ErrOut, ErrIsTTY: s.ErrIsTTY}
 }
 
 // Signals delivers interruptions to a run: the first closes Stop (no new
@@ -125,7 +134,7 @@ func Run(sig Signals, args []string, streams IOStreams) (code int) {
 	// Progress, per-file lines, HTTP lines and messages reach the same
 	// streams from several goroutines: one lock per stream keeps each
 	// write whole.
-	if redactOutput {
+	if !streams.noBackstop {
 		streams.secrets = &secretSet{}
 	}
 	streams.Out = &lockedWriter{w: streams.Out, secrets: streams.secrets}
@@ -139,16 +148,12 @@ func Run(sig Signals, args []string, streams IOStreams) (code int) {
 	root := newRootCmd(sig, streams)
 	root.SetArgs(args)
 	err := root.ExecuteContext(sig.Ctx)
-	code = exitCode(err)
-	if err != nil && !errors.Is(err, errSilent) {
+	code = run.Code(err)
+	if err != nil && !run.Silent(err) {
 		fmt.Fprintf(streams.ErrOut, "paradigm-upload: %s\n", oneLine(err.Error()))
 	}
 	return code
 }
-
-// redactOutput turns on the last line of defence; tests that prove the key
-// is never written in the first place turn it off.
-var redactOutput = true
 
 // lockedWriter serialises writes to w, and replaces any registered secret
 // (the API key) on its way out.
@@ -167,51 +172,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// exitError carries an exit code chosen where the error arose.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// errSilent ends a run whose outcome was already reported (the summary).
-var errSilent = errors.New("already reported")
-
-func withCode(code int, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &exitError{code: code, err: err}
-}
-
-func usageErrorf(format string, a ...any) error {
-	return &exitError{code: ExitUsage, err: fmt.Errorf(format, a...)}
-}
-
-// exitCode is the one place that maps errors to exit codes.
-func exitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	var corrupt *state.CorruptError
-	var mismatch *state.MismatchError
-	switch {
-	case errors.Is(err, upload.ErrAuth), errors.Is(err, state.ErrLocked),
-		errors.As(err, &corrupt), errors.As(err, &mismatch):
-		return ExitUsage
-	case errors.Is(err, context.Canceled):
-		return ExitInterrupted
-	}
-	// Errors from cobra itself (an unknown command or argument) land here:
-	// they are usage errors.
-	return ExitUsage
-}
+func usageErrorf(format string, a ...any) error { return run.Exitf(ExitUsage, format, a...) }
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/buildinfo"
+	"github.com/paradigm-upload/paradigm-upload/internal/run"
 )
 
 // connOptions are the settings every command that talks to Paradigm
@@ -187,30 +188,22 @@ func (o *connOptions) transport(maxConns int, streams IOStreams) (*http.Transpor
 	return t, nil
 }
 
-// client builds the API client for the instance at base.
-func (o *connOptions) client(base string, maxConns int, streams IOStreams, wrap func(http.RoundTripper) http.RoundTripper) (*api.Client, error) {
+// conn resolves how to reach the instance at base: its URL checked, the
+// transport sized for maxConns concurrent requests, and the key.
+func (o *connOptions) conn(base string, maxConns int, streams IOStreams) (run.Conn, error) {
 	u, err := o.baseURL(base)
 	if err != nil {
-		return nil, err
+		return run.Conn{}, err
 	}
 	t, err := o.transport(maxConns, streams)
 	if err != nil {
-		return nil, err
+		return run.Conn{}, err
 	}
 	key, err := o.key(streams)
 	if err != nil {
-		return nil, err
+		return run.Conn{}, err
 	}
-	var rt http.RoundTripper = t
-	if wrap != nil {
-		rt = wrap(rt)
-	}
-	c, err := api.NewClient(u.String(), key, &http.Client{Transport: rt})
-	if err != nil {
-		return nil, usageErrorf("--base-url: %v", err)
-	}
-	c.UserAgent = buildinfo.UserAgent()
-	return c, nil
+	return run.Conn{BaseURL: u.String(), Key: key, Transport: t, UserAgent: buildinfo.UserAgent()}, nil
 }
 
 // secretSet holds what must never be written: output passes through

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
@@ -127,8 +128,6 @@ var _ http.Handler = (*recorder)(nil)
 // backstop off, and greps everything the tool wrote: output at every
 // verbosity, errors, JSON logs, the report, the state file.
 func TestKeyAppearsNowhere(t *testing.T) {
-	redactOutput = false
-	defer func() { redactOutput = true }()
 	rc := &recorder{}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
@@ -139,23 +138,27 @@ func TestKeyAppearsNowhere(t *testing.T) {
 	env := map[string]string{"PARADIGM_API_KEY": secretKey, "PARADIGM_BASE_URL": srv.URL}
 	base := []string{"--files-dir", root, "--workspace-id", "42"}
 	var everything []string
-	run := func(env map[string]string, args ...string) {
-		_, out, errOut := runCmd(t, env, args...)
-		everything = append(everything, out, errOut)
+	run := func(want int, env map[string]string, args ...string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := Run(Signals{}, args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut,
+			Getenv: func(k string) string { return env[k] }, noBackstop: true})
+		assert.Equal(t, want, code, "%v:\n%s%s", args, out.String(), errOut.String())
+		everything = append(everything, out.String(), errOut.String())
 	}
-	run(env, append(base, "--verbose", "--state-file", state, "--report", rep)...)
-	run(env, append(base, "--verbose", "--log-format", "json", "--state-file", state)...)
-	run(env, append(base, "--dry-run", "--verbose")...)
-	run(env, append(base, "--quiet")...)
-	run(env, "status", "--state-file", state)
-	run(env, "status", "--state-file", state, "--json")
-	run(env, "workspaces", "--base-url", srv.URL)
-	run(env, "config")
-	run(nil, append(base, "--api-key", secretKey, "--base-url", srv.URL, "--verbose")...)
-	run(nil, append(base, "--api-key-file", keyFile, "--base-url", srv.URL, "--verbose")...)
-	run(map[string]string{"PARADIGM_API_KEY": "rejected-" + secretKey, "PARADIGM_BASE_URL": srv.URL}, append(base, "--verbose")...)
-	run(map[string]string{"PARADIGM_API_KEY": "rejected-" + secretKey}, "status", "--state-file", state)
-	run(env, "--help")
+	run(0, env, append(base, "--verbose", "--state-file", state, "--report", rep)...)
+	run(0, env, append(base, "--verbose", "--log-format", "json", "--state-file", state)...)
+	run(0, env, append(base, "--dry-run", "--verbose")...)
+	run(0, env, append(base, "--quiet")...)
+	run(0, env, "status", "--state-file", state)
+	run(0, env, "status", "--state-file", state, "--json")
+	run(0, env, "workspaces", "--base-url", srv.URL)
+	run(0, env, "config")
+	run(0, nil, append(base, "--api-key", secretKey, "--base-url", srv.URL, "--verbose")...)
+	run(0, nil, append(base, "--api-key-file", keyFile, "--base-url", srv.URL, "--verbose")...)
+	run(2, map[string]string{"PARADIGM_API_KEY": "rejected-" + secretKey, "PARADIGM_BASE_URL": srv.URL}, append(base, "--verbose")...)
+	run(2, map[string]string{"PARADIGM_API_KEY": "rejected-" + secretKey}, "status", "--state-file", state)
+	run(0, env, "--help")
 	for _, f := range []string{state, rep} {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)

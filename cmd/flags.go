@@ -78,8 +78,8 @@ func envName(flag string) string {
 	return "PARADIGM_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-// noPrecedence lists flags that only the command line sets.
-var noPrecedence = map[string]bool{"help": true, "config": true, "version": true}
+// noPrecedence reports the flags that only the command line sets.
+func noPrecedence(flag string) bool { return flag == "help" || flag == "config" || flag == "version" }
 
 // defaultConfigFile is $XDG_CONFIG_HOME/paradigm-upload/config.yaml, or the
 // same under ~/.config.
@@ -125,7 +125,7 @@ func resolveSettings(fs *pflag.FlagSet, configFile string, configExplicit bool, 
 		case f.Changed:
 			sources[f.Name] = source{Kind: "flag"}
 			return
-		case noPrecedence[f.Name]:
+		case noPrecedence(f.Name):
 			sources[f.Name] = source{Kind: "default"}
 			return
 		}

@@ -1,30 +1,18 @@
 package cmd
 
 import (
-	"bufio"
-	"context"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/buildinfo"
-	"github.com/paradigm-upload/paradigm-upload/internal/progress"
-	"github.com/paradigm-upload/paradigm-upload/internal/report"
-	"github.com/paradigm-upload/paradigm-upload/internal/retry"
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
+	"github.com/paradigm-upload/paradigm-upload/internal/run"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
-	"github.com/paradigm-upload/paradigm-upload/internal/state"
-	"github.com/paradigm-upload/paradigm-upload/internal/track"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
 
@@ -72,7 +60,7 @@ type uploadOptions struct {
 func newUploadOptions() *uploadOptions {
 	return &uploadOptions{
 		BatchSize: 10, MaxFails: 1, MaxFileSize: "100MB",
-		Retries: int64(retry.Default().Retries), ProgressInterval: 5 * time.Second,
+		Retries: int64(pace.DefaultPolicy().Retries), ProgressInterval: 5 * time.Second,
 		LogFormat: "text", WaitTimeout: 30 * time.Minute,
 	}
 }
@@ -153,16 +141,14 @@ func (o *uploadOptions) bind(f *pflag.FlagSet) {
 
 // settings is the validated form of uploadOptions.
 type settings struct {
-	shard    scan.Shard
-	filter   scan.Filter
-	tags     []int64
-	baseURL  string
-	retries  int
-	interval time.Duration
+	shard   scan.Shard
+	filter  scan.Filter
+	tags    []int64
+	retries int
 }
 
 func (o *uploadOptions) validate(getenv func(string) string) (*settings, error) {
-	s := &settings{interval: o.ProgressInterval}
+	s := &settings{}
 	if o.FilesDir == "" {
 		return nil, usageErrorf("--files-dir is required: the folder to upload")
 	}
@@ -250,238 +236,23 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 	if err != nil {
 		return err
 	}
-	startedAt := time.Now()
-	var jsonLog *slog.Logger
-	if o.LogFormat == "json" {
-		level := slog.LevelInfo
-		if o.Verbose {
-			level = slog.LevelDebug
-		}
-		jsonLog = slog.New(slog.NewJSONHandler(streams.ErrOut, &slog.HandlerOptions{Level: level}))
-	}
-	var wrap func(http.RoundTripper) http.RoundTripper
-	if o.Verbose {
-		wrap = func(next http.RoundTripper) http.RoundTripper {
-			return &logTransport{next: next, emit: httpLogger(streams.ErrOut, jsonLog)}
-		}
-	}
-	client, err := o.conn.client(o.conn.BaseURL, int(o.BatchSize), streams, wrap)
+	conn, err := o.conn.conn(o.conn.BaseURL, int(o.BatchSize), streams)
 	if err != nil {
 		return err
 	}
-	s.baseURL = client.BaseURL()
-
-	var store *state.Store
-	var recorded upload.Recorded
-	if o.StateFile != "" {
-		hdr := state.Header{BaseURL: s.baseURL, WorkspaceID: o.WorkspaceID}
-		if o.DryRun {
-			// A dry run reads the state file without locking or writing it.
-			snap, err := state.Read(o.StateFile)
-			switch {
-			case err == nil && !snap.Header.SameTarget(hdr):
-				return withCode(ExitUsage, &state.MismatchError{Path: o.StateFile, Have: snap.Header, Want: hdr})
-			case err == nil:
-				recorded = snap
-			case !errors.Is(err, os.ErrNotExist):
-				return withCode(ExitUsage, err)
-			}
-		} else {
-			store, err = state.Open(o.StateFile, hdr, state.Options{})
-			if err != nil {
-				return withCode(ExitUsage, err)
-			}
-		}
-	}
-
-	display, closeDisplay := newProgress(o, streams)
-	// A dry run prints a line per file: buffered, or a tree of a million
-	// files costs a million writes.
-	lines := bufio.NewWriterSize(streams.Out, 64<<10)
-	obs := &observer{Progress: display, out: lines, errOut: streams.ErrOut, dryRun: o.DryRun,
-		verbose: o.Verbose, log: jsonLog, keep: o.Report != "" || o.Wait}
-
-	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
-		select {
-		case <-sig.Stop:
-			fmt.Fprintf(streams.ErrOut, "\nInterrupted: no new uploads; finishing those in flight (up to %s). Interrupt again to abandon them.\n", sig.Grace)
-		case <-finished:
-		}
-	}()
-	pol := retry.Default()
+	pol := pace.DefaultPolicy()
 	pol.Retries = s.retries
-	opts := upload.Options{
-		Root: o.FilesDir, Filter: s.filter, Shard: s.shard, WorkspaceID: o.WorkspaceID, Tags: s.tags, Parser: o.Parser,
-		BatchSize: int(o.BatchSize), MaxFails: int(o.MaxFails), NoExternalID: o.NoExternalID,
-		Checksum: o.Checksum, Retry: pol, RateLimit: o.RateLimit, Client: client, Progress: obs, Stop: sig.Stop,
-		DryRun: o.DryRun, Recorded: recorded, State: store,
-	}
-	sum, runErr := upload.Run(sig.Ctx, opts)
-	closeDisplay()
-	_ = lines.Flush()
-	if store != nil {
-		if err := store.Close(); err != nil && runErr == nil {
-			runErr = withCode(ExitUsage, err)
-		}
-	}
-	if runErr != nil {
-		// A rejected key, an unverifiable certificate, a state file that
-		// cannot be written: the run as a whole could not go on.
-		return withCode(ExitUsage, runErr)
-	}
-
-	// --wait: follow processing of this run's documents.
-	var docs []track.Doc
-	var waitErr error
-	if o.Wait && sum.Uploaded > 0 && sig.Ctx.Err() == nil && sum.Stopped != upload.StopInterrupted {
-		docs, waitErr = waitProcessing(sig, streams, o, client, obs.Results(), jsonLog)
-	}
-
-	if o.Quiet {
-		writeOneLine(streams.Out, sum)
-		for _, f := range sum.Failures {
-			fmt.Fprintf(streams.ErrOut, "failed: %s: %s\n", f.Rel, f.Reason)
-		}
-	} else {
-		sum.WriteSummary(streams.Out)
-	}
-	processingFailed := writeProcessing(streams, o.Quiet, docs, waitErr)
-	if jsonLog != nil {
-		jsonLog.Info("summary", slog.Int("found", sum.Found), slog.Int("uploaded", sum.Uploaded),
-			slog.Int("skipped", sum.Skipped), slog.Int("failed", sum.Failed), slog.Int("already_done", sum.AlreadyDone),
-			slog.Int64("bytes", sum.Bytes), slog.Int64("duration_ms", sum.Duration.Milliseconds()),
-			slog.Any("upload_sessions", sum.Sessions), slog.Bool("processing_failed", processingFailed))
-	}
-	if o.Report != "" {
-		v, _, _ := buildinfo.Info()
-		rep := report.Build(report.Meta{Tool: "paradigm-upload " + v, BaseURL: s.baseURL, WorkspaceID: o.WorkspaceID,
-			FilesDir: o.FilesDir, StartedAt: startedAt}, sum, obs.Results(), docs)
-		if err := report.Write(o.Report, rep); err != nil {
-			return withCode(ExitUsage, fmt.Errorf("--report: %w", err))
-		}
-	}
-	switch {
-	case sum.Stopped == upload.StopInterrupted || sig.Ctx.Err() != nil || errors.Is(waitErr, context.Canceled):
-		return withCode(ExitInterrupted, errSilent)
-	case sum.Failed > 0:
-		return withCode(ExitFailures, errSilent)
-	case waitErr != nil && !errors.Is(waitErr, track.ErrTimeout):
-		return withCode(ExitProcessing, fmt.Errorf("--wait: %w", waitErr))
-	case processingFailed:
-		return withCode(ExitProcessing, errSilent)
-	}
-	return nil
-}
-
-// waitProcessing follows the processing of the documents this run uploaded.
-func waitProcessing(sig Signals, streams IOStreams, o *uploadOptions, client *api.Client, results []upload.Result, jsonLog *slog.Logger) ([]track.Doc, error) {
-	req := track.Request{WorkspaceID: o.WorkspaceID, Paths: map[int64]string{}}
-	seen := map[string]bool{}
-	for _, r := range results {
-		if r.Outcome != upload.Uploaded || r.DocumentID == 0 {
-			continue
-		}
-		req.Paths[r.DocumentID] = r.Rel
-		if s := r.UploadSessionUUID; s != "" && !seen[s] {
-			seen[s] = true
-			req.Sessions = append(req.Sessions, s)
-		}
-	}
-	show := func([]track.Doc) {}
-	closeShow := func() {}
-	if !o.Quiet && !o.NoProgress && jsonLog == nil {
-		if streams.ErrIsTTY {
-			b := progress.NewProcessingBar(streams.ErrOut, len(req.Paths))
-			show, closeShow = b.Update, b.Close
-		} else {
-			last := time.Time{}
-			show = func(docs []track.Doc) {
-				if time.Since(last) >= o.ProgressInterval {
-					last = time.Now()
-					fmt.Fprintf(streams.ErrOut, "processing: %s\n", progress.CountsLine(track.Counts(docs)))
-				}
-			}
-		}
-	}
-	docs, err := track.Wait(sig.Ctx, client, req, track.WaitOptions{Timeout: o.WaitTimeout, Update: show})
-	closeShow()
-	if ae, ok := api.AsError(err); ok && ae.IsAuth() {
-		return docs, fmt.Errorf("the API key was rejected (%s)", ae.Error())
-	}
-	return docs, err
-}
-
-// writeProcessing prints the outcome of --wait and reports whether any
-// document failed processing (or was still processing at the timeout).
-func writeProcessing(streams IOStreams, quiet bool, docs []track.Doc, waitErr error) bool {
-	if docs == nil && waitErr == nil {
-		return false
-	}
-	failed := false
-	if !quiet {
-		fmt.Fprintf(streams.Out, "Processing:   %s\n", progress.CountsLine(track.Counts(docs)))
-	}
-	for _, d := range docs {
-		if track.IsFailed(d.Status) || d.Status == "missing" {
-			failed = true
-			fmt.Fprintf(streams.ErrOut, "processing failed: %s (document %d): %s: %s\n", d.Path, d.DocumentID, d.Status, d.StatusDetail)
-		}
-	}
-	if errors.Is(waitErr, track.ErrTimeout) {
-		pending := 0
-		for _, d := range docs {
-			if !track.IsFinal(d.Status) {
-				pending++
-			}
-		}
-		fmt.Fprintf(streams.ErrOut, "processing: %d document%s still in progress after --wait-timeout\n", pending, plural(pending))
-		failed = true
-	}
-	return failed
-}
-
-// httpLogger prints one line per HTTP exchange, or a JSON record.
-func httpLogger(w io.Writer, jsonLog *slog.Logger) func(string, string, int, time.Duration, error) {
-	var mu sync.Mutex
-	return func(method, target string, status int, d time.Duration, err error) {
-		if jsonLog != nil {
-			attrs := []any{slog.String("method", method), slog.String("target", target), slog.Int("status", status),
-				slog.Int64("duration_ms", d.Milliseconds())}
-			if err != nil {
-				attrs = append(attrs, slog.String("error", oneLine(err.Error())))
-			}
-			jsonLog.Debug("http", attrs...)
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			fmt.Fprintf(w, "http %s %s: %s (%s)\n", method, target, oneLine(err.Error()), d.Round(time.Millisecond))
-			return
-		}
-		fmt.Fprintf(w, "http %s %s: %d (%s)\n", method, target, status, d.Round(time.Millisecond))
-	}
-}
-
-func writeOneLine(w io.Writer, s *upload.Summary) {
-	fmt.Fprintf(w, "paradigm-upload: uploaded %d, skipped %d, failed %d, already done %d (%s in %s)\n",
-		s.Uploaded, s.Skipped, s.Failed, s.AlreadyDone, scan.FormatSize(s.Bytes), s.Duration.Round(time.Millisecond))
-}
-
-// newProgress picks the display: a bar on a terminal, plain periodic lines
-// otherwise, nothing when asked for quiet, for a dry run (whose lines are
-// the output), or with JSON logs (which own stderr).
-func newProgress(o *uploadOptions, streams IOStreams) (upload.Progress, func()) {
-	switch {
-	case o.Quiet || o.NoProgress || o.DryRun || o.LogFormat == "json":
-		return upload.Nop{}, func() {}
-	case streams.ErrIsTTY:
-		b := progress.NewBar(streams.ErrOut)
-		return b, b.Close
-	default:
-		l := progress.NewLines(streams.ErrOut, o.ProgressInterval)
-		return l, l.Close
-	}
+	version, _, _ := buildinfo.Info()
+	return run.Upload(sig.Ctx, run.UploadOptions{
+		Conn: conn,
+		Upload: upload.Options{
+			Root: o.FilesDir, Filter: s.filter, Shard: s.shard, WorkspaceID: o.WorkspaceID, Tags: s.tags,
+			Parser: o.Parser, BatchSize: int(o.BatchSize), MaxFails: int(o.MaxFails), NoExternalID: o.NoExternalID,
+			Checksum: o.Checksum, DryRun: o.DryRun,
+		},
+		Policy: pol, RateLimit: o.RateLimit, StateFile: o.StateFile,
+		Wait: o.Wait, WaitTimeout: o.WaitTimeout, Report: o.Report, Tool: "paradigm-upload " + version,
+		Quiet: o.Quiet, Verbose: o.Verbose, NoProgress: o.NoProgress, JSONLog: o.LogFormat == "json",
+		ProgressInterval: o.ProgressInterval, Stop: sig.Stop, Grace: sig.Grace,
+	}, streams.run())
 }

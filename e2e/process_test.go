@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/testio"
 )
 
 // These tests drive the real binary as a process, to send it signals. The
@@ -76,7 +79,7 @@ func makeTree(t *testing.T, n int) string {
 
 type run struct {
 	cmd         *exec.Cmd
-	out, errOut bytes.Buffer
+	out, errOut testio.Buffer
 }
 
 func startUpload(t *testing.T, d *devserver, args ...string) *run {
@@ -144,7 +147,9 @@ func TestSecondInterruptAbandonsAtOnceAndNothingIsDuplicated(t *testing.T) {
 	waitFor(t, "uploads in flight", func() bool { return d.stats(t)["requests"] >= 5 })
 	start := time.Now()
 	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "the first interrupt to be handled", func() bool {
+		return strings.Contains(r.errOut.String(), "Interrupt again to abandon them")
+	})
 	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
 	code := r.wait(t)
 	assert.Equal(t, 130, code, r.errOut.String())
@@ -217,10 +222,20 @@ func TestLargeFileIsStreamed(t *testing.T) {
 	require.NoError(t, f.Close())
 	r := startUpload(t, d, "--files-dir", root, "--max-file-size", "2GiB", "--no-progress")
 	require.Equal(t, 0, r.wait(t), r.errOut.String())
-	ru, ok := r.cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	require.True(t, ok)
-	peak := ru.Maxrss * 1024
+	peak := peakRSS(t, r.cmd.ProcessState)
 	t.Logf("peak RSS uploading a 512 MiB file: %.1f MiB", float64(peak)/(1<<20))
 	assert.Less(t, peak, int64(128<<20))
 	assert.Equal(t, int64(size), d.stats(t)["bytes"], "every byte arrived")
+}
+
+// peakRSS returns a finished process's peak resident memory in bytes:
+// getrusage reports it in bytes on macOS and in KiB on Linux and the BSDs.
+func peakRSS(t *testing.T, ps *os.ProcessState) int64 {
+	t.Helper()
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	require.True(t, ok)
+	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
+		return int64(ru.Maxrss)
+	}
+	return int64(ru.Maxrss) * 1024
 }

@@ -362,3 +362,25 @@ func (c *Client) Workspaces(ctx context.Context) ([]Workspace, error) {
 	}
 	return all, nil
 }
+
+// errFound stops a listing once the document sought is found.
+var errFound = errors.New("found")
+
+// FindByExternalID returns the workspace's document whose
+// external_metadata.external_id is id, or nil when there is none.
+func (c *Client) FindByExternalID(ctx context.Context, workspaceID int64, id string) (*File, error) {
+	var found *File
+	err := c.ListFiles(ctx, ListQuery{WorkspaceID: workspaceID, ExternalID: id, PageSize: 10}, func(files []File) error {
+		for i := range files {
+			if em := files[i].ExternalMetadata; em != nil && em.ExternalID == id {
+				found = &files[i]
+				return errFound
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errFound) {
+		err = nil
+	}
+	return found, err
+}

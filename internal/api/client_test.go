@@ -414,7 +414,6 @@ func FuzzAppendJSONString(f *testing.F) {
 func TestTransportIsSizedForThePoolAndSpeaksHTTP2OverTLS(t *testing.T) {
 	tr := NewTransport(TransportOptions{MaxConns: 50})
 	assert.GreaterOrEqual(t, tr.MaxIdleConnsPerHost, 50, "Go's default of 2 idle connections per host would throttle a pool of 50")
-	assert.Zero(t, (&http.Client{Transport: tr}).Timeout, "no total timeout: it would kill a slow upload of a large file")
 	assert.Positive(t, tr.ResponseHeaderTimeout)
 	assert.NotNil(t, tr.Proxy, "proxies come from the environment")
 

@@ -4,6 +4,7 @@
 package buildinfo
 
 import (
+	"cmp"
 	"runtime/debug"
 	"sync"
 )
@@ -15,44 +16,30 @@ var (
 	Date    = ""
 )
 
-var once sync.Once
-
 // Info returns version, commit and date, with fallbacks for builds made
-// without ldflags.
+// without ldflags: the module version and VCS stamps Go records.
 func Info() (version, commit, date string) {
-	once.Do(func() {
-		bi, ok := debug.ReadBuildInfo()
-		if !ok {
-			return
-		}
-		if Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			Version = bi.Main.Version
+	i := info()
+	return i[0], i[1], i[2]
+}
+
+var info = sync.OnceValue(func() [3]string {
+	version, commit, date := Version, Commit, Date
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			version = bi.Main.Version
 		}
 		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				if Commit == "" {
-					Commit = s.Value
-				}
-			case "vcs.time":
-				if Date == "" {
-					Date = s.Value
-				}
+			switch {
+			case s.Key == "vcs.revision" && commit == "":
+				commit = s.Value
+			case s.Key == "vcs.time" && date == "":
+				date = s.Value
 			}
 		}
-	})
-	version, commit, date = Version, Commit, Date
-	if version == "" {
-		version = "dev"
 	}
-	if commit == "" {
-		commit = "unknown"
-	}
-	if date == "" {
-		date = "unknown"
-	}
-	return version, commit, date
-}
+	return [3]string{cmp.Or(version, "dev"), cmp.Or(commit, "unknown"), cmp.Or(date, "unknown")}
+})
 
 // UserAgent names the tool and its version for HTTP requests.
 func UserAgent() string {

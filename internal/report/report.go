@@ -15,15 +15,15 @@ import (
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
 
-// SchemaVersion is the version of the report's JSON shape.
-const SchemaVersion = 1
+// SchemaVersion is the version of the report's JSON shape. Version 2 counts
+// outcomes in totals.outcomes, one key per outcome of the outcome table.
+const SchemaVersion = 2
 
 // File is one file the run considered.
 type File struct {
 	Path string `json:"path"`
 	Size int64  `json:"size"`
-	// Outcome is uploaded, changed (uploaded again because it changed),
-	// skipped, failed, already_done or would_upload (dry run).
+	// Outcome is the name of an outcome of the table in internal/upload.
 	Outcome           string `json:"outcome"`
 	Reason            string `json:"reason,omitempty"`
 	Warning           string `json:"warning,omitempty"`
@@ -38,15 +38,12 @@ type File struct {
 
 // Totals counts the files by outcome.
 type Totals struct {
-	Found       int            `json:"found"`
-	Uploaded    int            `json:"uploaded"`
-	Changed     int            `json:"changed"`
-	Skipped     int            `json:"skipped"`
-	Failed      int            `json:"failed"`
-	AlreadyDone int            `json:"already_done"`
-	WouldUpload int            `json:"would_upload,omitempty"`
-	Bytes       int64          `json:"bytes"`
-	SkippedBy   map[string]int `json:"skipped_by_reason"`
+	Found int `json:"found"`
+	// Outcomes has a count for every outcome, zero included.
+	Outcomes map[string]int `json:"outcomes"`
+	// Bytes is the content sent to the service.
+	Bytes     int64          `json:"bytes"`
+	SkippedBy map[string]int `json:"skipped_by_reason"`
 	// Processing counts this run's documents by processing status (--wait).
 	Processing map[string]int `json:"processing,omitempty"`
 }
@@ -86,14 +83,11 @@ func Build(m Meta, sum *upload.Summary, results []upload.Result, docs []track.Do
 	files := make([]File, 0, len(results))
 	for _, r := range results {
 		f := File{
-			Path: r.Rel, Size: r.Size, Outcome: string(r.Outcome), Reason: r.Reason, Warning: r.Warning,
+			Path: r.Rel, Size: r.Size, Outcome: r.Outcome.String(), Reason: r.Reason, Warning: r.Warning,
 			DocumentID: r.DocumentID, UploadSessionUUID: r.UploadSessionUUID, Attempts: r.Attempts,
 			DurationMS: r.Duration.Milliseconds(),
 		}
-		if r.Outcome == upload.Uploaded && r.Changed {
-			f.Outcome = "changed"
-		}
-		if d, ok := byID[r.DocumentID]; ok && r.DocumentID != 0 && r.Outcome == upload.Uploaded {
+		if d, ok := byID[r.DocumentID]; ok && r.DocumentID != 0 && r.Outcome.Spec().Sends {
 			f.ProcessingStatus, f.ProcessingDetail = d.Status, d.StatusDetail
 		}
 		files = append(files, f)
@@ -101,9 +95,10 @@ func Build(m Meta, sum *upload.Summary, results []upload.Result, docs []track.Do
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	sessions := append([]string{}, sum.Sessions...)
 	sort.Strings(sessions)
-	t := Totals{
-		Found: sum.Found, Uploaded: sum.Uploaded, Changed: sum.Changed, Skipped: sum.Skipped, Failed: sum.Failed,
-		AlreadyDone: sum.AlreadyDone, WouldUpload: sum.WouldUpload, Bytes: sum.Bytes, SkippedBy: sum.SkippedBy,
+	_, sent := sum.Sent()
+	t := Totals{Found: sum.Found, Outcomes: map[string]int{}, Bytes: sent, SkippedBy: sum.Reasons[upload.Skipped]}
+	for _, o := range upload.Outcomes() {
+		t.Outcomes[o.String()] = sum.Count(o)
 	}
 	if t.SkippedBy == nil {
 		t.SkippedBy = map[string]int{}

@@ -22,15 +22,17 @@ func sample() (Meta, *upload.Summary, []upload.Result, []track.Doc) {
 		FilesDir: "./contracts", StartedAt: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	results := []upload.Result{
 		{Rel: "b/msa.docx", Size: 2048, Outcome: upload.Uploaded, DocumentID: 12, UploadSessionUUID: "550e8400-e29b-41d4-a716-446655440000", Attempts: 1, Duration: 120 * time.Millisecond},
-		{Rel: "a/nda.pdf", Size: 1000, Outcome: upload.Uploaded, Changed: true, DocumentID: 13, UploadSessionUUID: "550e8400-e29b-41d4-a716-446655440000", Attempts: 3, Duration: 2 * time.Second},
+		{Rel: "a/nda.pdf", Size: 1000, Outcome: upload.Changed, DocumentID: 13, UploadSessionUUID: "550e8400-e29b-41d4-a716-446655440000", Attempts: 3, Duration: 2 * time.Second},
 		{Rel: "scan.pdf", Size: 500, Outcome: upload.Uploaded, DocumentID: 14, UploadSessionUUID: "550e8400-e29b-41d4-a716-446655440000", Attempts: 1, Duration: 80 * time.Millisecond, Warning: "uploaded, but the tags were not applied"},
 		{Rel: "tool.exe", Size: 10, Outcome: upload.Skipped, Reason: "unsupported extension"},
 		{Rel: "old.txt", Size: 5, Outcome: upload.AlreadyDone, Reason: "recorded in the state file", DocumentID: 3, UploadSessionUUID: "0e0e0e0e-0000-4000-8000-000000000000"},
 		{Rel: "bad.pdf", Size: 7, Outcome: upload.Failed, Reason: "HTTP 400 Bad Request: Workspace storage limit reached.", Attempts: 1, Duration: 30 * time.Millisecond},
 	}
-	sum := &upload.Summary{Found: 6, Uploaded: 3, Changed: 1, Skipped: 1, Failed: 1, AlreadyDone: 1,
-		SkippedBy: map[string]int{"unsupported extension": 1}, Failures: results[5:6], Warnings: results[2:3],
-		Bytes: 3548, Duration: 2500 * time.Millisecond, Sessions: []string{"550e8400-e29b-41d4-a716-446655440000"}}
+	sum := &upload.Summary{}
+	for _, r := range results {
+		sum.Add(r)
+	}
+	sum.Duration = 2500 * time.Millisecond
 	docs := []track.Doc{
 		{Path: "a/nda.pdf", DocumentID: 13, Status: "embedded"},
 		{Path: "b/msa.docx", DocumentID: 12, Status: "embedded"},
@@ -57,4 +59,14 @@ func TestReportGolden(t *testing.T) {
 	require.NoError(t, json.Unmarshal(got, &back))
 	assert.Equal(t, SchemaVersion, back.SchemaVersion)
 	assert.Equal(t, "changed", back.Files[0].Outcome, "a/nda.pdf sorts first and was changed")
+	assert.Equal(t, "embedded", back.Files[0].ProcessingStatus)
+	assert.Equal(t, 6, back.Totals.Found)
+	assert.Equal(t, int64(3548), back.Totals.Bytes, "the bytes sent: uploads and changes")
+	for _, o := range upload.Outcomes() {
+		_, ok := back.Totals.Outcomes[o.String()]
+		assert.True(t, ok, "every outcome has a total, %s included", o)
+	}
+	assert.Equal(t, 2, back.Totals.Outcomes["uploaded"])
+	assert.Equal(t, 1, back.Totals.Outcomes["changed"])
+	assert.Equal(t, map[string]int{"unsupported extension": 1}, back.Totals.SkippedBy)
 }

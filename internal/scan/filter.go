@@ -176,10 +176,29 @@ func (f Filter) Check(name string, size int64) Reason {
 	return ReasonNone
 }
 
-var sizeUnits = map[string]float64{
-	"": 1, "b": 1,
-	"k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
-	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+// sizeUnit returns the multiplier of a lower-case size unit.
+func sizeUnit(u string) (float64, bool) {
+	switch u {
+	case "", "b":
+		return 1, true
+	case "k", "kb":
+		return 1e3, true
+	case "m", "mb":
+		return 1e6, true
+	case "g", "gb":
+		return 1e9, true
+	case "t", "tb":
+		return 1e12, true
+	case "kib":
+		return 1 << 10, true
+	case "mib":
+		return 1 << 20, true
+	case "gib":
+		return 1 << 30, true
+	case "tib":
+		return 1 << 40, true
+	}
+	return 0, false
 }
 
 // ParseSize reads a size such as "100MB", "2GiB", "1.5 GB" or "1048576".
@@ -195,7 +214,7 @@ func ParseSize(s string) (int64, error) {
 		i++
 	}
 	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
-	mult, ok := sizeUnits[unit]
+	mult, ok := sizeUnit(unit)
 	if num == "" || !ok {
 		return 0, fmt.Errorf("%q is not a size (examples: 25MB, 2GiB, 1048576)", s)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -183,6 +184,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(valid + `{"op":"done","path":"a","size":1,"mtime":"2026-01-01T00:00:00Z","document_id":3}` + "\n"))
 	f.Add([]byte(valid + `{"op":"started","path":"a"}` + "\n" + `{"op":"aborted","path":"a"}` + "\n{\"op\":\"do"))
 	f.Add([]byte("\x00\x00\n\n{}"))
+	f.Add([]byte(valid + `{"op":"done","path":"d/é.pdf","size":9,"mtime":"2026-01-01T00:00:00.5Z","external_id":"pu1-00112233445566778899aabbccddeeff","sha256":"abc","document_id":7,"upload_session_uuid":"s-1","at":"2026-01-02T00:00:00Z"}` + "\n" +
+		`{"op":"started","path":"e","size":1,"mtime":"2026-01-01T00:00:00Z","external_id":"other-form","sha256":"def","at":"2026-01-02T00:00:00Z"}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(t.TempDir(), "state.json")
 		if err := os.WriteFile(p, data, 0o600); err != nil {
@@ -196,16 +199,46 @@ func FuzzLoad(f *testing.F) {
 			}
 			return
 		}
+		before := entries(s)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		// What loaded once loads again after the rewrite.
+		// A torn last line, as a crash leaves it, makes the next load
+		// rewrite the file: what loaded once loads again after the
+		// rewrite, every field of every entry (hash, session and external
+		// id included).
+		af, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = af.WriteString(`{"op":"do`)
+		af.Close()
 		s, err = Open(p, hdr, Options{NoSync: true})
 		if err != nil {
 			t.Fatalf("reload: %v", err)
 		}
 		_ = s.Close()
+		s, err = Open(p, hdr, Options{NoSync: true})
+		if err != nil {
+			t.Fatalf("reload after the rewrite: %v", err)
+		}
+		after := entries(s)
+		_ = s.Close()
+		if !reflect.DeepEqual(before, after) {
+			t.Fatalf("the rewrite changed the state:\nbefore %+v\nafter  %+v", before, after)
+		}
 	})
+}
+
+// entries returns every path the store records as done or started, with
+// all its fields.
+func entries(s *Store) map[string]Entry {
+	m := map[string]Entry{}
+	s.Each(func(p string, e Entry) { m["done "+p] = e })
+	s.mu.Lock()
+	s.started.each(func(p string, e Entry) { m["started "+p] = e })
+	s.mu.Unlock()
+	return m
 }
 
 func BenchmarkRecordDone(b *testing.B) {

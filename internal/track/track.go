@@ -2,7 +2,7 @@
 // service for their status with list requests filtered by upload session,
 // in large pages (one request per page, not one per document), and falls
 // back to retrieving a document by id only when it is in none of the
-// listed sessions.
+// listed sessions. It talks to the service through the Service interface.
 package track
 
 import (
@@ -13,20 +13,52 @@ import (
 	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
-	"github.com/paradigm-upload/paradigm-upload/internal/retry"
+	"github.com/paradigm-upload/paradigm-upload/internal/clock"
 )
 
-// Status classes.
-var (
-	done   = map[string]bool{"embedded": true, "parsed": true}
-	failed = map[string]bool{"parsing_failed": true, "embedding_failed": true, "fail": true, "failed": true}
-)
+// Service is what tracking needs of Paradigm; *api.Client implements it.
+type Service interface {
+	ListFiles(ctx context.Context, q api.ListQuery, fn func([]api.File) error) error
+	GetFile(ctx context.Context, id int64) (*api.File, error)
+}
 
-// IsFinal reports whether processing has ended, well or badly.
-func IsFinal(status string) bool { return done[status] || failed[status] }
+// StatusMissing is the status of a document the service no longer has.
+const StatusMissing = "missing"
 
-// IsFailed reports whether processing failed.
-func IsFailed(status string) bool { return failed[status] }
+// IsFinal reports whether processing has ended, well or badly (a missing
+// document included).
+func IsFinal(status string) bool {
+	switch status {
+	case "embedded", "parsed":
+		return true
+	}
+	return IsFailed(status)
+}
+
+// IsFailed reports whether processing failed, or the document is gone.
+func IsFailed(status string) bool {
+	switch status {
+	case "parsing_failed", "embedding_failed", "fail", "failed", StatusMissing:
+		return true
+	}
+	return false
+}
+
+// Failed returns the documents whose processing failed.
+func Failed(docs []Doc) []Doc { return having(docs, IsFailed) }
+
+// Final returns the documents whose processing ended.
+func Final(docs []Doc) []Doc { return having(docs, IsFinal) }
+
+func having(docs []Doc, status func(string) bool) []Doc {
+	var out []Doc
+	for _, d := range docs {
+		if status(d.Status) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
 
 // Doc is one tracked document.
 type Doc struct {
@@ -49,7 +81,7 @@ type Request struct {
 // Collect returns the current status of every requested document, sorted by
 // path. A document the service no longer has is reported with status
 // "missing".
-func Collect(ctx context.Context, c *api.Client, r Request) ([]Doc, error) {
+func Collect(ctx context.Context, c Service, r Request) ([]Doc, error) {
 	found := make(map[int64]api.File, len(r.Paths))
 	for _, s := range r.Sessions {
 		err := c.ListFiles(ctx, api.ListQuery{WorkspaceID: r.WorkspaceID, UploadSessionUUID: s, PageSize: 500},
@@ -71,7 +103,7 @@ func Collect(ctx context.Context, c *api.Client, r Request) ([]Doc, error) {
 		if !ok {
 			got, err := c.GetFile(ctx, id)
 			if ae, isAPI := api.AsError(err); isAPI && ae.StatusCode == 404 {
-				docs = append(docs, Doc{Path: p, DocumentID: id, Status: "missing", StatusDetail: "the service has no document with this id"})
+				docs = append(docs, Doc{Path: p, DocumentID: id, Status: StatusMissing, StatusDetail: "the service has no document with this id"})
 				continue
 			}
 			if err != nil {
@@ -103,7 +135,7 @@ type WaitOptions struct {
 	// interval doubles while nothing changes and drops back when something
 	// does. 1 s and 15 s when zero.
 	MinInterval, MaxInterval time.Duration
-	Clock                    retry.Clock
+	Clock                    clock.Clock
 	// Update is called after each poll with the documents' statuses.
 	Update func(docs []Doc)
 }
@@ -114,7 +146,7 @@ var ErrTimeout = errors.New("processing did not finish within the wait timeout")
 
 // Wait polls until every requested document has a final status, ctx is
 // done, or the timeout passes.
-func Wait(ctx context.Context, c *api.Client, r Request, o WaitOptions) ([]Doc, error) {
+func Wait(ctx context.Context, c Service, r Request, o WaitOptions) ([]Doc, error) {
 	if o.MinInterval <= 0 {
 		o.MinInterval = time.Second
 	}
@@ -122,7 +154,7 @@ func Wait(ctx context.Context, c *api.Client, r Request, o WaitOptions) ([]Doc, 
 		o.MaxInterval = max(15*time.Second, o.MinInterval)
 	}
 	if o.Clock == nil {
-		o.Clock = retry.Real{}
+		o.Clock = clock.Real{}
 	}
 	deadline := time.Time{}
 	if o.Timeout > 0 {
@@ -138,13 +170,7 @@ func Wait(ctx context.Context, c *api.Client, r Request, o WaitOptions) ([]Doc, 
 		if o.Update != nil {
 			o.Update(docs)
 		}
-		pending := 0
-		for _, d := range docs {
-			if !IsFinal(d.Status) && d.Status != "missing" {
-				pending++
-			}
-		}
-		if pending == 0 {
+		if len(Final(docs)) == len(docs) {
 			return docs, nil
 		}
 		counts := Counts(docs)

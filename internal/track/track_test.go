@@ -13,14 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
-	"github.com/paradigm-upload/paradigm-upload/internal/retry"
+	"github.com/paradigm-upload/paradigm-upload/internal/clock/clocktest"
 )
 
 // A session of 1,200 documents that stay pending for a while, then all
 // reach a final status; two of them fail.
 func TestWaitPollsBySessionPageAndBacksOff(t *testing.T) {
 	const n = 1200
-	clk := retry.NewFakeClock(time.Unix(0, 0))
+	clk := clocktest.New(time.Unix(0, 0))
 	var lists, gets atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v3/files" {
@@ -81,7 +81,7 @@ func scale(ds []time.Duration) []time.Duration {
 }
 
 func TestWaitTimesOut(t *testing.T) {
-	clk := retry.NewFakeClock(time.Unix(0, 0))
+	clk := clocktest.New(time.Unix(0, 0))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"count":1,"next":null,"results":[{"id":1,"status":"parsing","upload_session_uuid":"s"}]}`)
 	}))

@@ -20,7 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
-	"github.com/paradigm-upload/paradigm-upload/internal/retry"
+	"github.com/paradigm-upload/paradigm-upload/internal/clock/clocktest"
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
 )
@@ -161,10 +162,11 @@ func options(t *testing.T, f *fakeAPI, root string) Options {
 	t.Cleanup(srv.Close)
 	c, err := api.NewClient(srv.URL, "key", &http.Client{Transport: api.NewTransport(api.TransportOptions{MaxConns: 10})})
 	require.NoError(t, err)
+	clk := clocktest.New(time.Unix(1e9, 0))
 	return Options{
-		Root: root, WorkspaceID: 42, BatchSize: 4, MaxFails: 100, Client: c,
-		Retry: retry.Policy{Retries: 3, Base: time.Second, Max: 10 * time.Second},
-		Clock: retry.NewFakeClock(time.Unix(1e9, 0)),
+		Root: root, WorkspaceID: 42, BatchSize: 4, MaxFails: 100, Service: c,
+		Pacer: pace.New(clk, pace.Options{Policy: pace.Policy{Retries: 3, Base: time.Second, Max: 10 * time.Second}}),
+		Clock: clk,
 	}
 }
 
@@ -184,11 +186,11 @@ func TestRunUploadsEveryFileOnceAndSkipsTheRest(t *testing.T) {
 		assert.Equal(t, []string{"1", "2"}, g.tags)
 		assert.True(t, strings.HasPrefix(g.extID, "pu1-"))
 	}
-	assert.Equal(t, 3, sum.Uploaded)
-	assert.Equal(t, 3, sum.Skipped)
-	assert.Equal(t, map[string]int{"in --exclude-extensions": 2, "unsupported extension": 1}, sum.SkippedBy)
-	assert.Equal(t, 0, sum.Failed)
-	assert.Equal(t, int64(3), sum.Bytes)
+	assert.Equal(t, 3, sum.Count(Uploaded))
+	assert.Equal(t, 3, sum.Count(Skipped))
+	assert.Equal(t, map[string]int{"in --exclude-extensions": 2, "unsupported extension": 1}, sum.Reasons[Skipped])
+	assert.Equal(t, 0, sum.Count(Failed))
+	assert.Equal(t, int64(3), sum.Bytes(Uploaded))
 	assert.Equal(t, []string{"sess"}, sum.Sessions)
 	assert.Equal(t, 6, sum.Found)
 }
@@ -203,7 +205,7 @@ func TestRunRespectsBatchSize(t *testing.T) {
 	o.BatchSize = 5
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
-	assert.Equal(t, 30, sum.Uploaded)
+	assert.Equal(t, 30, sum.Count(Uploaded))
 	assert.LessOrEqual(t, f.maxSeen.Load(), int32(5))
 	assert.Greater(t, f.maxSeen.Load(), int32(1), "uploads run concurrently")
 }
@@ -224,10 +226,10 @@ func TestRunSkipsServiceRefusalsWithoutCountingThem(t *testing.T) {
 	o.MaxFails = 1
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
-	assert.Equal(t, 0, sum.Failed)
-	assert.Equal(t, 2, sum.Skipped)
-	assert.Equal(t, map[string]int{"refused by the service as too large": 1, "refused by the service as an unsupported type": 1}, sum.SkippedBy)
-	assert.Equal(t, 1, sum.Uploaded)
+	assert.Equal(t, 0, sum.Count(Failed))
+	assert.Equal(t, 2, sum.Count(Skipped))
+	assert.Equal(t, map[string]int{"refused by the service as too large": 1, "refused by the service as an unsupported type": 1}, sum.Reasons[Skipped])
+	assert.Equal(t, 1, sum.Count(Uploaded))
 	require.Len(t, sum.Warnings, 1)
 	assert.Equal(t, "tagged.pdf", sum.Warnings[0].Rel)
 }
@@ -244,9 +246,9 @@ func TestRunStopsStartingUploadsAfterMaxFails(t *testing.T) {
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
 	assert.Equal(t, StopMaxFails, sum.Stopped)
-	assert.GreaterOrEqual(t, sum.Failed, 3)
-	assert.LessOrEqual(t, sum.Failed, 3+2, "only uploads already in flight may fail past the limit")
-	for _, fl := range sum.Failures {
+	assert.GreaterOrEqual(t, sum.Count(Failed), 3)
+	assert.LessOrEqual(t, sum.Count(Failed), 3+2, "only uploads already in flight may fail past the limit")
+	for _, fl := range sum.Listed {
 		assert.Contains(t, fl.Reason, "refused with 422")
 		assert.Equal(t, 1, fl.Attempts, "a permanent answer is not retried")
 	}
@@ -259,9 +261,9 @@ func TestRunStopsAtOnceOnARejectedKey(t *testing.T) {
 	}
 	f := &fakeAPI{}
 	o := options(t, f, tree(t, files))
-	c, err := api.NewClient(o.Client.BaseURL(), "wrong", nil)
+	c, err := api.NewClient(o.Service.(*api.Client).BaseURL(), "wrong", nil)
 	require.NoError(t, err)
-	o.Client = c
+	o.Service = c
 	o.MaxFails = 1000
 	_, err = Run(context.Background(), o)
 	require.ErrorIs(t, err, ErrAuth)
@@ -269,7 +271,7 @@ func TestRunStopsAtOnceOnARejectedKey(t *testing.T) {
 	assert.Empty(t, f.names())
 }
 
-func TestRunRetriesTransientErrorsAndPausesThePool(t *testing.T) {
+func TestRunRetriesTransientErrors(t *testing.T) {
 	f := &fakeAPI{answer: func(name string, attempt int) int {
 		if name == "a.txt" && attempt == 1 {
 			return 429
@@ -280,24 +282,85 @@ func TestRunRetriesTransientErrorsAndPausesThePool(t *testing.T) {
 		return 0
 	}}
 	o := options(t, f, tree(t, map[string]string{"a.txt": "a", "b.txt": "b"}))
-	clk := o.Clock.(*retry.FakeClock)
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
-	assert.Equal(t, 2, sum.Uploaded)
-	assert.Equal(t, 0, sum.Failed, "a retry is not a failure")
+	assert.Equal(t, 2, sum.Count(Uploaded))
+	assert.Equal(t, 0, sum.Count(Failed), "a retry is not a failure")
 	assert.Equal(t, map[string]int{"a.txt": 1, "b.txt": 1}, f.names())
-	assert.Contains(t, clk.Slept(), 2*time.Second, "the service's Retry-After is honoured")
+}
+
+// memService is an in-memory Service whose answers a test scripts.
+type memService struct {
+	upload func(r api.UploadRequest) (*api.UploadResult, error)
+	find   func(extID string) (*api.File, error)
+}
+
+func (m *memService) Upload(_ context.Context, r api.UploadRequest) (*api.UploadResult, error) {
+	return m.upload(r)
+}
+
+func (m *memService) FindByExternalID(_ context.Context, _ int64, extID string) (*api.File, error) {
+	if m.find == nil {
+		return nil, nil
+	}
+	return m.find(extID)
+}
+
+// When one upload is throttled, the others wait too: b's retry, whose own
+// backoff is zero, still waits for the pause a's 429 set.
+func TestA429PausesThePoolNotJustItsWorker(t *testing.T) {
+	root := tree(t, map[string]string{"a.txt": "a", "b.txt": "b"})
+	clk := clocktest.New(time.Unix(1e9, 0))
+	pacer := pace.New(clk, pace.Options{Policy: pace.Policy{Retries: 3, Base: time.Second, Max: time.Minute,
+		Rand: func() float64 { return 0 }}})
+	var mu sync.Mutex
+	calls := map[string][]time.Time{}
+	var throttledAt time.Time
+	svc := &memService{upload: func(r api.UploadRequest) (*api.UploadResult, error) {
+		mu.Lock()
+		calls[r.Filename] = append(calls[r.Filename], clk.Now())
+		n := len(calls[r.Filename])
+		mu.Unlock()
+		switch {
+		case r.Filename == "a.txt" && n == 1:
+			mu.Lock()
+			throttledAt = clk.Now()
+			mu.Unlock()
+			return nil, &api.Error{StatusCode: 429, RetryAfter: 7 * time.Second}
+		case r.Filename == "b.txt" && n == 1:
+			// Answer only once a's 429 paused the pool, then fail in a way
+			// whose own backoff is zero.
+			deadline := time.Now().Add(5 * time.Second)
+			for pacer.PausedUntil().IsZero() {
+				if time.Now().After(deadline) {
+					return nil, fmt.Errorf("the pool was never paused")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			return nil, &api.Error{StatusCode: 503}
+		}
+		return &api.UploadResult{StatusCode: 201, File: api.File{ID: int64(n), UploadSessionUUID: "s"}}, nil
+	}}
+	sum, err := Run(context.Background(), Options{Root: root, WorkspaceID: 42, BatchSize: 2, MaxFails: 10,
+		Service: svc, Pacer: pacer, Clock: clk})
+	require.NoError(t, err)
+	require.Equal(t, 2, sum.Count(Uploaded), "%+v", sum.Listed)
+	require.Len(t, calls["b.txt"], 2)
+	assert.False(t, calls["b.txt"][1].Before(throttledAt.Add(7*time.Second)),
+		"b's retry went at %s, before the end of the pause a's 429 set at %s", calls["b.txt"][1], throttledAt)
+	require.Len(t, calls["a.txt"], 2)
+	assert.False(t, calls["a.txt"][1].Before(throttledAt.Add(7*time.Second)), "a waits for its Retry-After")
 }
 
 func TestRunGivesUpAfterRetries(t *testing.T) {
 	f := &fakeAPI{answer: func(string, int) int { return 503 }}
 	o := options(t, f, tree(t, map[string]string{"a.txt": "a"}))
-	o.Retry.Retries = 2
+	o.Pacer = pace.New(o.Clock, pace.Options{Policy: pace.Policy{Retries: 2, Base: time.Second, Max: 10 * time.Second}})
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
-	require.Len(t, sum.Failures, 1)
-	assert.Equal(t, 3, sum.Failures[0].Attempts)
-	assert.Contains(t, sum.Failures[0].Reason, "after 3 attempts")
+	require.Len(t, sum.Listed, 1)
+	assert.Equal(t, 3, sum.Listed[0].Attempts)
+	assert.Contains(t, sum.Listed[0].Reason, "after 3 attempts")
 }
 
 func TestRunReconcilesALostAnswerInsteadOfDuplicating(t *testing.T) {
@@ -310,7 +373,7 @@ func TestRunReconcilesALostAnswerInsteadOfDuplicating(t *testing.T) {
 	o := options(t, f, tree(t, map[string]string{"a.txt": "a"}))
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
-	assert.Equal(t, 1, sum.Uploaded)
+	assert.Equal(t, 1, sum.Count(Uploaded))
 	assert.Equal(t, map[string]int{"a.txt": 1}, f.names(), "no second document")
 	assert.Positive(t, f.lookups.Load())
 }
@@ -321,7 +384,7 @@ func TestRunResumesFromTheStateFile(t *testing.T) {
 	f := &fakeAPI{}
 	o := options(t, f, root)
 	open := func() *state.Store {
-		s, err := state.Open(statePath, state.Header{BaseURL: o.Client.BaseURL(), WorkspaceID: 42}, state.Options{})
+		s, err := state.Open(statePath, state.Header{BaseURL: o.Service.(*api.Client).BaseURL(), WorkspaceID: 42}, state.Options{})
 		require.NoError(t, err)
 		return s
 	}
@@ -329,13 +392,13 @@ func TestRunResumesFromTheStateFile(t *testing.T) {
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
 	require.NoError(t, o.State.Close())
-	assert.Equal(t, 3, sum.Uploaded)
+	assert.Equal(t, 3, sum.Count(Uploaded))
 
 	o.State = open()
 	sum, err = Run(context.Background(), o)
 	require.NoError(t, err)
-	assert.Equal(t, 0, sum.Uploaded)
-	assert.Equal(t, 3, sum.AlreadyDone)
+	assert.Equal(t, 0, sum.Count(Uploaded))
+	assert.Equal(t, 3, sum.Count(AlreadyDone))
 	require.NoError(t, o.State.Close())
 	assert.Len(t, f.names(), 3, "the second run sent nothing")
 
@@ -347,9 +410,9 @@ func TestRunResumesFromTheStateFile(t *testing.T) {
 	sum, err = Run(context.Background(), o)
 	require.NoError(t, err)
 	require.NoError(t, o.State.Close())
-	assert.Equal(t, 1, sum.Uploaded)
-	assert.Equal(t, 1, sum.Changed)
-	assert.Equal(t, 2, sum.AlreadyDone)
+	assert.Equal(t, 0, sum.Count(Uploaded))
+	assert.Equal(t, 1, sum.Count(Changed))
+	assert.Equal(t, 2, sum.Count(AlreadyDone))
 }
 
 func TestRunStopGently(t *testing.T) {
@@ -370,9 +433,10 @@ func TestRunStopGently(t *testing.T) {
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
 	assert.Equal(t, StopInterrupted, sum.Stopped)
-	assert.Less(t, sum.Uploaded, 50)
-	assert.Equal(t, 0, sum.Failed, "uploads in flight finish")
-	assert.Len(t, f.names(), sum.Uploaded)
+	assert.Less(t, sum.Count(Uploaded), 50)
+	assert.Equal(t, 0, sum.Count(Failed), "uploads in flight finish")
+	assert.Equal(t, 0, sum.Count(Interrupted), "uploads in flight finish")
+	assert.Len(t, f.names(), sum.Count(Uploaded))
 }
 
 func TestExternalIDIsStable(t *testing.T) {
@@ -400,7 +464,7 @@ func TestChecksumComparesContentNotTimes(t *testing.T) {
 	o.Checksum = true
 	runOnce := func() *Summary {
 		t.Helper()
-		s, err := state.Open(statePath, state.Header{BaseURL: o.Client.BaseURL(), WorkspaceID: 42}, state.Options{})
+		s, err := state.Open(statePath, state.Header{BaseURL: o.Service.(*api.Client).BaseURL(), WorkspaceID: 42}, state.Options{})
 		require.NoError(t, err)
 		o.State = s
 		sum, err := Run(context.Background(), o)
@@ -409,14 +473,14 @@ func TestChecksumComparesContentNotTimes(t *testing.T) {
 		return sum
 	}
 	sum := runOnce()
-	require.Equal(t, 2, sum.Uploaded)
+	require.Equal(t, 2, sum.Count(Uploaded))
 
 	// Touched, same content: nothing to do under --checksum.
 	later := time.Now().Add(time.Hour)
 	require.NoError(t, os.Chtimes(filepath.Join(root, "a.txt"), later, later))
 	sum = runOnce()
-	assert.Equal(t, 0, sum.Uploaded)
-	assert.Equal(t, 2, sum.AlreadyDone)
+	assert.Equal(t, 0, sum.Count(Uploaded))
+	assert.Equal(t, 2, sum.Count(AlreadyDone))
 
 	// Same size and time, other content: uploaded again, as changed.
 	st, err := os.Stat(filepath.Join(root, "b.txt"))
@@ -424,8 +488,8 @@ func TestChecksumComparesContentNotTimes(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(root, "b.txt"), []byte("BRAVO"), 0o644))
 	require.NoError(t, os.Chtimes(filepath.Join(root, "b.txt"), st.ModTime(), st.ModTime()))
 	sum = runOnce()
-	assert.Equal(t, 1, sum.Uploaded)
-	assert.Equal(t, 1, sum.Changed)
+	assert.Equal(t, 0, sum.Count(Uploaded))
+	assert.Equal(t, 1, sum.Count(Changed))
 	assert.Equal(t, map[string]int{"a.txt": 1, "b.txt": 2}, f.names())
 	var bIDs []string
 	f.mu.Lock()
@@ -446,12 +510,17 @@ func TestRateLimitCapsRequestsAcrossThePool(t *testing.T) {
 	}
 	f := &fakeAPI{}
 	o := options(t, f, tree(t, files))
+	clk := o.Clock.(*clocktest.Fake)
 	o.BatchSize = 9
-	o.RateLimit = 5 // burst of 5, then one every 200 ms
-	start := time.Now()
+	o.Pacer = pace.New(clk, pace.Options{Policy: pace.DefaultPolicy(), RateLimit: 5}) // burst of 5, then one every 200 ms
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
-	assert.Equal(t, 9, sum.Uploaded)
-	// A lower bound only: a slow machine can take longer, never shorter.
-	assert.GreaterOrEqual(t, time.Since(start), 700*time.Millisecond, "4 requests past the burst need 800 ms at 5/s")
+	assert.Equal(t, 9, sum.Count(Uploaded))
+	waits := 0
+	for _, d := range clk.Slept() {
+		if d > 0 {
+			waits++
+		}
+	}
+	assert.Equal(t, 4, waits, "the 4 requests past the burst wait for the rate limit, on the run's clock")
 }

@@ -1,12 +1,12 @@
-// Package progress shows a run's progress: a live bar when stderr is a
-// terminal, and otherwise (CI, cron, a pipe) a plain line every few seconds
-// with no control characters. Counters are atomics, written and read as such.
-package progress
+package output
+
+// The progress displays: a live bar when stderr is a terminal, and otherwise
+// (CI, cron, a pipe) a plain line every few seconds with no control
+// characters. Counters are atomics, written and read as such.
 
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,11 +21,14 @@ import (
 
 // counters are shared by both displays.
 type counters struct {
-	found, done               atomic.Int64
-	foundBytes, sent          atomic.Int64
-	uploaded, skipped, failed atomic.Int64
-	alreadyDone               atomic.Int64
-	start                     time.Time
+	found, done      atomic.Int64
+	foundBytes, sent atomic.Int64
+	by               []atomic.Int64 // by outcome
+	start            time.Time
+}
+
+func newCounters() counters {
+	return counters{by: make([]atomic.Int64, len(upload.Outcomes())), start: time.Now()}
 }
 
 func (c *counters) Found(n int, b int64) {
@@ -37,24 +40,22 @@ func (c *counters) Sent(b int64) { c.sent.Add(b) }
 
 func (c *counters) count(r upload.Result) {
 	c.done.Add(1)
-	switch r.Outcome {
-	case upload.Uploaded:
-		c.uploaded.Add(1)
-	case upload.Skipped:
-		c.skipped.Add(1)
-	case upload.Failed:
-		c.failed.Add(1)
-	case upload.AlreadyDone:
-		c.alreadyDone.Add(1)
-	}
+	c.by[r.Outcome].Add(1)
 }
 
+// tally renders the counts of the outcomes the table shows in progress:
+// those always shown, and the others once they happened.
 func (c *counters) tally() string {
-	s := fmt.Sprintf("uploaded %d · skipped %d · failed %d", c.uploaded.Load(), c.skipped.Load(), c.failed.Load())
-	if n := c.alreadyDone.Load(); n > 0 {
-		s += fmt.Sprintf(" · already done %d", n)
+	var parts []string
+	for _, o := range upload.Outcomes() {
+		spec := o.Spec()
+		n := c.by[o].Load()
+		if spec.Progress == "" || n == 0 && (!spec.Always || spec.DryRun) {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", spec.Progress, n))
 	}
-	return s
+	return strings.Join(parts, " · ")
 }
 
 // Lines prints one plain progress line every Interval to W.
@@ -68,8 +69,7 @@ type Lines struct {
 
 // NewLines starts a plain-line display.
 func NewLines(w io.Writer, interval time.Duration) *Lines {
-	l := &Lines{W: w, Interval: interval, stop: make(chan struct{})}
-	l.start = time.Now()
+	l := &Lines{counters: newCounters(), W: w, Interval: interval, stop: make(chan struct{})}
 	l.wg.Add(1)
 	go l.loop()
 	return l
@@ -118,9 +118,11 @@ type Bar struct {
 }
 
 // NewBar starts a progress bar on w, which must be a terminal.
-func NewBar(w io.Writer) *Bar {
-	b := &Bar{w: w}
-	b.start = time.Now()
+func NewBar(w io.Writer) *Bar { return newBar(w, 100*time.Millisecond) }
+
+// newBar starts a bar that redraws at most once every throttle.
+func newBar(w io.Writer, throttle time.Duration) *Bar {
+	b := &Bar{counters: newCounters(), w: w}
 	b.bar = progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetWidth(24),
@@ -128,7 +130,7 @@ func NewBar(w io.Writer) *Bar {
 		progressbar.OptionShowIts(),
 		progressbar.OptionSetItsString("files"),
 		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionThrottle(throttle),
 		progressbar.OptionSetRenderBlankState(true),
 		progressbar.OptionSpinnerType(14),
 	)
@@ -160,24 +162,6 @@ func (b *Bar) Close() {
 	b.mu.Unlock()
 }
 
-// CountsLine renders counts by status, most advanced first, as
-// "embedded 6 · parsing 1 · parsing_failed 1".
-func CountsLine(counts map[string]int) string {
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
-	}
-	if len(parts) == 0 {
-		return "no documents"
-	}
-	return strings.Join(parts, " · ")
-}
-
 // ProcessingBar shows how many documents have reached a final status.
 type ProcessingBar struct {
 	bar *progressbar.ProgressBar
@@ -198,14 +182,8 @@ func NewProcessingBar(w io.Writer, n int) *ProcessingBar {
 
 // Update sets the bar to the number of documents whose processing ended.
 func (p *ProcessingBar) Update(docs []track.Doc) {
-	final := 0
-	for _, d := range docs {
-		if track.IsFinal(d.Status) || d.Status == "missing" {
-			final++
-		}
-	}
 	p.bar.Describe("processing: " + CountsLine(track.Counts(docs)))
-	_ = p.bar.Set(final)
+	_ = p.bar.Set(len(track.Final(docs)))
 }
 
 // Close finishes the bar.

@@ -1,37 +1,19 @@
-package progress
+package output
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/paradigm-upload/paradigm-upload/internal/testio"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
 
-// syncBuffer is a bytes.Buffer safe for the display's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLinesCountEveryOutcome(t *testing.T) {
-	var buf syncBuffer
+	var buf testio.Buffer
 	l := NewLines(&buf, time.Hour)
 	l.Found(4, 4000)
 	l.Sent(2500)
@@ -48,14 +30,18 @@ func TestLinesCountEveryOutcome(t *testing.T) {
 }
 
 func TestBarShowsCountsAndTotalGrowsAsFilesAreFound(t *testing.T) {
-	var buf syncBuffer
-	b := NewBar(&buf)
+	var buf testio.Buffer
+	b := newBar(&buf, 0)
 	b.Found(3, 300)
 	b.Done(upload.Result{Outcome: upload.Uploaded})
 	b.Found(2, 200) // the scan found more
 	b.Done(upload.Result{Outcome: upload.AlreadyDone})
-	b.Close()
 	out := buf.String()
-	assert.Contains(t, out, "/5")
-	assert.Contains(t, out, "uploaded 1 · skipped 0 · failed 0 · already done 1")
+	b.Close()
+	// The bar draws "done/total"; its last drawing shows the grown total.
+	frames := strings.Split(out, "\r")
+	require.NotEmpty(t, frames)
+	last := frames[len(frames)-1]
+	assert.Regexp(t, `\(2/5\b`, last, "2 of 5 files")
+	assert.Contains(t, last, "uploaded 1 · already done 1 · skipped 0 · failed 0")
 }

@@ -1,0 +1,25 @@
+package output
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// CountsLine renders counts by status, most advanced first, as
+// "embedded 6 · parsing 1 · parsing_failed 1".
+func CountsLine(counts map[string]int) string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", Text(k), counts[k]))
+	}
+	if len(parts) == 0 {
+		return "no documents"
+	}
+	return strings.Join(parts, " · ")
+}

@@ -1,0 +1,184 @@
+package output
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/track"
+	"github.com/paradigm-upload/paradigm-upload/internal/upload"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		require.NoError(t, os.WriteFile(p, got, 0o644))
+	}
+	want, err := os.ReadFile(p)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got), "run go test ./internal/output -update after a deliberate change")
+}
+
+func summaryOf(dry bool, results ...upload.Result) *upload.Summary {
+	s := &upload.Summary{DryRun: dry}
+	for _, r := range results {
+		s.Add(r)
+	}
+	return s
+}
+
+func TestSummaryGolden(t *testing.T) {
+	const sess = "550e8400-e29b-41d4-a716-446655440000"
+	s := summaryOf(false,
+		upload.Result{Rel: "a.pdf", Size: 2_000_000, Outcome: upload.Uploaded, UploadSessionUUID: sess},
+		upload.Result{Rel: "b.pdf", Size: 1_000_000, Outcome: upload.Uploaded, UploadSessionUUID: sess},
+		upload.Result{Rel: "notes/tagged.md", Size: 200_000, Outcome: upload.Uploaded, UploadSessionUUID: sess,
+			Warning: "uploaded, but the tags were not applied"},
+		upload.Result{Rel: "c.docx", Size: 1_000_000, Outcome: upload.Changed, UploadSessionUUID: sess},
+		upload.Result{Rel: "old.txt", Size: 5, Outcome: upload.AlreadyDone},
+		upload.Result{Rel: "x.exe", Outcome: upload.Skipped, Reason: "unsupported extension"},
+		upload.Result{Rel: "y.exe", Outcome: upload.Skipped, Reason: "unsupported extension"},
+		upload.Result{Rel: "z.tmp", Outcome: upload.Skipped, Reason: "in --exclude-extensions"},
+		upload.Result{Rel: "contracts/bad.pdf", Outcome: upload.Failed,
+			Reason: "HTTP 422 Unprocessable Entity: The request is invalid. (workspace_id: Workspace 9 does not exist.)"},
+	)
+	s.Duration, s.Stopped = 3500*time.Millisecond, upload.StopMaxFails
+	var b bytes.Buffer
+	WriteSummary(&b, s, SummaryOptions{StateFile: true})
+	golden(t, "summary.golden", b.Bytes())
+
+	dry := summaryOf(true,
+		upload.Result{Rel: "a.pdf", Size: 1024, Outcome: upload.WouldUpload},
+		upload.Result{Rel: "b.pdf", Size: 1024, Outcome: upload.WouldUpload, Reason: "changed since its recorded upload"},
+		upload.Result{Rel: "huge.pdf", Size: 1 << 30, Outcome: upload.Skipped, Reason: "larger than --max-file-size"},
+	)
+	b.Reset()
+	WriteSummary(&b, dry, SummaryOptions{})
+	golden(t, "summary-dry-run.golden", b.Bytes())
+}
+
+func TestStopMessagesNameTheStateFileOnlyWhenThereIsOne(t *testing.T) {
+	s := summaryOf(false)
+	s.Stopped = upload.StopInterrupted
+	var with, without bytes.Buffer
+	WriteSummary(&with, s, SummaryOptions{StateFile: true})
+	WriteSummary(&without, s, SummaryOptions{})
+	assert.Contains(t, with.String(), "Interrupted: rerun with the same --state-file to resume.")
+	assert.NotContains(t, without.String(), "--state-file")
+}
+
+// hostile are names and texts that must never reach a terminal raw: a line
+// break that would fake an "uploaded" line, a carriage return that would
+// overwrite one, escape sequences (colour, cursor movement, window title),
+// invalid UTF-8, and a right-to-left override that would reverse the text.
+var hostile = []string{
+	"evil\nuploaded      fake.pdf (document 1)",
+	"over\rwrite.pdf",
+	"red\x1b[31m.pdf",
+	"title\x1b]0;pwned\x07.pdf",
+	"bad\xff\xfe.pdf",
+	"rtl\u202egpj.exe",
+	"del\x7f.pdf",
+}
+
+// clean fails the test when out holds anything a terminal would act on, or
+// more lines than want.
+func clean(t *testing.T, what, out string, lines int) {
+	t.Helper()
+	assert.True(t, utf8.ValidString(out), "%s: invalid UTF-8 in %q", what, out)
+	for _, r := range out {
+		if r < 0x20 && r != '\n' || r == 0x7f || r == '\u202e' {
+			t.Errorf("%s: raw %U in output:\n%q", what, r, out)
+			return
+		}
+	}
+	assert.Equal(t, lines, strings.Count(out, "\n"), "%s: a name added lines:\n%s", what, out)
+}
+
+func TestOddNamesAreEscapedInEveryHumanOutput(t *testing.T) {
+	for _, name := range hostile {
+		t.Run(Text(name), func(t *testing.T) {
+			// Summary: a failure, a skip reason and a warning, each naming it.
+			s := summaryOf(false,
+				upload.Result{Rel: name, Outcome: upload.Failed, Reason: "server said " + name},
+				upload.Result{Rel: name, Outcome: upload.Skipped, Reason: "odd " + name},
+				upload.Result{Rel: name, Outcome: upload.Uploaded, Warning: name, UploadSessionUUID: name},
+				upload.Result{Rel: name, Outcome: upload.Interrupted, Reason: name},
+			)
+			var b bytes.Buffer
+			WriteSummary(&b, s, SummaryOptions{})
+			clean(t, "summary", b.String(), 11)
+			b.Reset()
+			WriteOneLine(&b, s)
+			clean(t, "one-line summary", b.String(), 1)
+
+			// Per-file lines (--verbose) and dry-run lines, one per outcome.
+			for _, o := range upload.Outcomes() {
+				line := AppendFileLine(nil, upload.Result{Rel: name, Outcome: o, Reason: name, Warning: name, DocumentID: 3, Attempts: 1})
+				clean(t, "file line "+o.String(), string(line), 1)
+			}
+
+			// status, --wait and workspaces: names and server texts.
+			docs := []track.Doc{{Path: name, DocumentID: 1, Status: "parsing_failed", StatusDetail: name},
+				{Path: "ok.pdf", DocumentID: 2, Status: name}}
+			b.Reset()
+			WriteStatus(&b, StatusHeader{StateFile: name, BaseURL: "http://x", WorkspaceID: 1}, docs)
+			clean(t, "status", b.String(), 5)
+			var out, errOut bytes.Buffer
+			WriteProcessing(&out, &errOut, false, docs, true)
+			clean(t, "processing", out.String(), 1)
+			clean(t, "processing errors", errOut.String(), 2)
+			b.Reset()
+			require.NoError(t, WriteWorkspaces(&b, []api.Workspace{{ID: 1, Name: name, WorkspaceType: name}}))
+			clean(t, "workspaces", b.String(), 2)
+			clean(t, "counts", CountsLine(map[string]int{name: 1})+"\n", 1)
+
+			// HTTP lines of --verbose: a path and an error from the transport.
+			b.Reset()
+			l := &HTTPLog{W: &b}
+			l.emit("GET", "/api/v3/files?filename="+name, 200, time.Millisecond, nil)
+			l.emit("GET", "/x", 0, time.Millisecond, errors.New(name))
+			clean(t, "http", b.String(), 2)
+		})
+	}
+}
+
+func TestJSONKeepsNamesExact(t *testing.T) {
+	name := "bad\xff\n.pdf"
+	var b bytes.Buffer
+	require.NoError(t, WriteStatusJSON(&b, StatusHeader{}, []track.Doc{{Path: "a\nb.pdf", Status: "embedded"}}))
+	assert.Contains(t, b.String(), `"path": "a\nb.pdf"`)
+	assert.Equal(t, `"bad\xff\n.pdf"`, Text(name), "people see escapes")
+	assert.Equal(t, "plain name.pdf", Text("plain name.pdf"), "ordinary names are left alone")
+	assert.Equal(t, "café/報告.pdf", Text("café/報告.pdf"))
+}
+
+func TestHTTPLogNeverShowsHeaders(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
+	defer srv.Close()
+	var b bytes.Buffer
+	c := &http.Client{Transport: &HTTPLog{Next: http.DefaultTransport, W: &b}}
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/api/v3/files?page=2", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer secret-key-123")
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Regexp(t, `^http GET /api/v3/files\?page=2: 204 \(\d+ms\)\n$`, b.String())
+	assert.NotContains(t, b.String(), "secret")
+}

@@ -1,0 +1,156 @@
+package output
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/scan"
+	"github.com/paradigm-upload/paradigm-upload/internal/upload"
+)
+
+// SummaryOptions say what the summary may assume about the run.
+type SummaryOptions struct {
+	// StateFile is set when the run had a state file.
+	StateFile bool
+}
+
+// shown reports whether the summary shows outcome o of s.
+func shown(s *upload.Summary, o upload.Outcome) bool {
+	if s.Count(o) > 0 {
+		return true
+	}
+	spec := o.Spec()
+	if !spec.Always {
+		return false
+	}
+	if s.DryRun {
+		return !spec.Sends
+	}
+	return !spec.DryRun
+}
+
+// WriteSummary prints what the run did, for a person: a line per outcome
+// (from the outcome table), skips by reason, every failure with its reason,
+// the upload sessions, and why the run stopped early.
+func WriteSummary(w io.Writer, s *upload.Summary, o SummaryOptions) {
+	var b []byte
+	for _, oc := range upload.Outcomes() {
+		if !shown(s, oc) {
+			continue
+		}
+		spec, n := oc.Spec(), s.Count(oc)
+		b = fmt.Appendf(b, "%-13s %d", spec.Label+":", n)
+		if spec.Sends || spec.DryRun {
+			b = fmt.Appendf(b, " file%s, %s", plural(n), scan.FormatSize(s.Bytes(oc)))
+		}
+		if spec.Note != "" && n > 0 {
+			b = fmt.Appendf(b, " (%s)", spec.Note)
+		}
+		b = append(b, '\n')
+		switch spec.Detail {
+		case upload.DetailByReason:
+			reasons := s.Reasons[oc]
+			for _, reason := range sortedByCount(reasons) {
+				b = fmt.Appendf(b, "  %6d  %s\n", reasons[reason], Text(reason))
+			}
+		case upload.DetailEachFile:
+			for _, r := range s.Listed {
+				if r.Outcome == oc {
+					b = appendFileReason(b, r)
+				}
+			}
+		}
+	}
+	if len(s.Warnings) > 0 {
+		b = fmt.Appendf(b, "%-13s %d\n", "Warnings:", len(s.Warnings))
+		for _, r := range s.Warnings {
+			b = append(b, "  "...)
+			b = appendText(b, r.Rel)
+			b = append(b, ": "...)
+			b = appendText(b, r.Warning)
+			b = append(b, '\n')
+		}
+	}
+	switch len(s.Sessions) {
+	case 0:
+	case 1:
+		b = fmt.Appendf(b, "Upload session: %s\n", Text(s.Sessions[0]))
+	default:
+		quoted := make([]string, len(s.Sessions))
+		for i, v := range s.Sessions {
+			quoted[i] = Text(v)
+		}
+		b = fmt.Appendf(b, "Upload sessions: %s\n", strings.Join(quoted, ", "))
+	}
+	if s.DryRun {
+		b = append(b, "Dry run: nothing was sent.\n"...)
+	} else {
+		files, _ := s.Sent()
+		rate := 0.0
+		if secs := s.Duration.Seconds(); secs > 0 {
+			rate = float64(files) / secs
+		}
+		b = fmt.Appendf(b, "Time:         %s (%.1f files/s sent)\n", s.Duration.Round(time.Millisecond), rate)
+	}
+	resume := "rerun to resume (files the service already has are recognised, not sent twice)"
+	if o.StateFile {
+		resume = "rerun with the same --state-file to resume"
+	}
+	switch s.Stopped {
+	case upload.StopMaxFails:
+		n := s.Failures()
+		b = fmt.Appendf(b, "Stopped early: --max-fails reached (%d failure%s); %s.\n", n, plural(n), resume)
+	case upload.StopInterrupted:
+		b = fmt.Appendf(b, "Interrupted: %s.\n", resume)
+	}
+	_, _ = w.Write(b)
+}
+
+// WriteOneLine prints the summary in one line, for --quiet.
+func WriteOneLine(w io.Writer, s *upload.Summary) {
+	var parts []string
+	for _, oc := range upload.Outcomes() {
+		if shown(s, oc) {
+			parts = append(parts, fmt.Sprintf("%s %d", oc.Spec().Verb, s.Count(oc)))
+		}
+	}
+	_, bytes := s.Sent()
+	fmt.Fprintf(w, "paradigm-upload: %s (%s in %s)\n", strings.Join(parts, ", "),
+		scan.FormatSize(bytes), s.Duration.Round(time.Millisecond))
+	if s.Stopped != upload.StopNone {
+		fmt.Fprintf(w, "paradigm-upload: stopped early (%s)\n", s.Stopped)
+	}
+}
+
+func appendFileReason(b []byte, r upload.Result) []byte {
+	b = append(b, "  "...)
+	b = appendText(b, r.Rel)
+	b = append(b, ": "...)
+	b = appendText(b, r.Reason)
+	return append(b, '\n')
+}
+
+// sortedByCount returns the keys by decreasing count, then by name.
+func sortedByCount(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if m[a] != m[b] {
+			return m[b] - m[a]
+		}
+		return strings.Compare(a, b)
+	})
+	return keys
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

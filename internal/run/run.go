@@ -1,0 +1,138 @@
+// Package run carries out each command of paradigm-upload: it wires the
+// service client, the state file, the uploader, the processing tracker, the
+// report and the output for one invocation, and decides its exit status.
+// cmd/ only turns flags into options and calls one function here; nothing
+// here knows of flags.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/track"
+)
+
+// Exit codes.
+const (
+	ExitOK          = 0
+	ExitFailures    = 1
+	ExitUsage       = 2
+	ExitProcessing  = 3
+	ExitInterrupted = 130
+)
+
+// ExitError ends a command with an exit code. With a nil Err, the outcome
+// was already reported (the summary) and nothing more is printed.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Exit returns an error that ends the command with code: err is printed,
+// unless it is nil.
+func Exit(code int, err error) error { return &ExitError{Code: code, Err: err} }
+
+// Exitf is Exit with a formatted message.
+func Exitf(code int, format string, a ...any) error {
+	return &ExitError{Code: code, Err: fmt.Errorf(format, a...)}
+}
+
+// Code maps an error to the command's exit code.
+func Code(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	if errors.Is(err, context.Canceled) {
+		return ExitInterrupted
+	}
+	// Anything else — a rejected key, a state file that cannot be used, an
+	// unknown command or flag from the command line parser — is a usage,
+	// configuration or authentication error.
+	return ExitUsage
+}
+
+// Silent reports whether err was already reported.
+func Silent(err error) bool {
+	var ee *ExitError
+	return errors.As(err, &ee) && ee.Err == nil
+}
+
+// Streams are the standard streams of a command.
+type Streams struct {
+	Out, ErrOut io.Writer
+	ErrIsTTY    bool
+}
+
+// Conn is how to reach the instance: its URL, the key, and a transport
+// already set up for TLS and proxies.
+type Conn struct {
+	BaseURL   string
+	Key       string
+	Transport http.RoundTripper
+	UserAgent string
+}
+
+// client builds the API client, with wrap (when set) around the transport.
+func (c Conn) client(wrap func(http.RoundTripper) http.RoundTripper) (*api.Client, error) {
+	rt := c.Transport
+	if wrap != nil {
+		rt = wrap(rt)
+	}
+	cl, err := api.NewClient(c.BaseURL, c.Key, &http.Client{Transport: rt})
+	if err != nil {
+		return nil, Exitf(ExitUsage, "--base-url: %v", err)
+	}
+	if c.UserAgent != "" {
+		cl.UserAgent = c.UserAgent
+	}
+	return cl, nil
+}
+
+// apiFailure maps an error of the service to the command's exit.
+func apiFailure(err error) error {
+	if api.IsCertificateError(err) {
+		return Exitf(ExitUsage, "%v: if the instance uses a private certificate authority, pass --ca-cert", err)
+	}
+	if ae, ok := api.AsError(err); ok && ae.IsAuth() {
+		return Exitf(ExitUsage, "the API key was rejected (%s): check --api-key or PARADIGM_API_KEY", ae.Error())
+	}
+	return Exit(ExitFailures, err)
+}
+
+// trackRequest gathers the documents whose processing is to be followed.
+type trackRequest struct {
+	req  track.Request
+	seen map[string]bool
+}
+
+func newTrackRequest(workspaceID int64) *trackRequest {
+	return &trackRequest{req: track.Request{WorkspaceID: workspaceID, Paths: map[int64]string{}}, seen: map[string]bool{}}
+}
+
+func (t *trackRequest) add(id int64, path, session string) {
+	if id == 0 {
+		return
+	}
+	t.req.Paths[id] = path
+	if session != "" && !t.seen[session] {
+		t.seen[session] = true
+		t.req.Sessions = append(t.req.Sessions, session)
+	}
+}

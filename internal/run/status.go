@@ -1,0 +1,81 @@
+package run
+
+import (
+	"context"
+	"slices"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/output"
+	"github.com/paradigm-upload/paradigm-upload/internal/state"
+	"github.com/paradigm-upload/paradigm-upload/internal/track"
+)
+
+// StatusOptions configure the status command.
+type StatusOptions struct {
+	// Connect resolves how to reach the instance the state file names.
+	Connect   func(baseURL string) (Conn, error)
+	StateFile string
+	// Session limits the report to one upload session.
+	Session string
+	JSON    bool
+}
+
+// Status reports how far processing has got for every document a state
+// file records; it exits 3 when processing failed for any.
+func Status(ctx context.Context, o StatusOptions, streams Streams) error {
+	snap, err := state.Read(o.StateFile)
+	if err != nil {
+		return Exit(ExitUsage, err)
+	}
+	conn, err := o.Connect(snap.Header.BaseURL)
+	if err != nil {
+		return err
+	}
+	client, err := conn.client(nil)
+	if err != nil {
+		return err
+	}
+	tr := newTrackRequest(snap.Header.WorkspaceID)
+	snap.Each(func(p string, e state.Entry) {
+		if o.Session == "" || e.UploadSessionUUID == o.Session {
+			tr.add(e.DocumentID, p, e.UploadSessionUUID)
+		}
+	})
+	slices.Sort(tr.req.Sessions)
+	docs, err := track.Collect(ctx, client, tr.req)
+	if err != nil {
+		return apiFailure(err)
+	}
+	h := output.StatusHeader{StateFile: o.StateFile, BaseURL: snap.Header.BaseURL, WorkspaceID: snap.Header.WorkspaceID}
+	if o.JSON {
+		if err := output.WriteStatusJSON(streams.Out, h, docs); err != nil {
+			return Exit(ExitFailures, err)
+		}
+	} else {
+		output.WriteStatus(streams.Out, h, docs)
+	}
+	if len(track.Failed(docs)) > 0 {
+		return Exit(ExitProcessing, nil)
+	}
+	return nil
+}
+
+// Workspaces lists the workspaces the key can use.
+func Workspaces(ctx context.Context, conn Conn, asJSON bool, streams Streams) error {
+	client, err := conn.client(nil)
+	if err != nil {
+		return err
+	}
+	ws, err := client.Workspaces(ctx)
+	if err != nil {
+		return apiFailure(err)
+	}
+	if asJSON {
+		err = output.WriteJSON(streams.Out, ws)
+	} else {
+		err = output.WriteWorkspaces(streams.Out, ws)
+	}
+	if err != nil {
+		return Exit(ExitFailures, err)
+	}
+	return nil
+}
