@@ -36,6 +36,27 @@ type Progress interface {
 	Done(r Result)
 }
 
+// Count is how much a run has to do, as the counting walk that runs ahead
+// of the uploads sees it.
+type Count struct {
+	// Files is every file the run will consider (skipped ones included).
+	Files int
+	// Work and WorkBytes are the files to send and their size: neither
+	// skipped nor recorded as done with the same size and time.
+	Work      int
+	WorkBytes int64
+	// Complete is set on the last report, once the walk has ended.
+	Complete bool
+}
+
+// Counter is implemented by a Progress that wants to know the size of the
+// run before the uploads reach the end of the tree (for a total and an
+// ETA): a second walk then runs ahead of the uploads, counting, and calls
+// Counted with running totals.
+type Counter interface {
+	Counted(c Count)
+}
+
 // Nop is a Progress that shows nothing.
 type Nop struct{}
 
@@ -159,6 +180,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	scanCtx, stopScan := context.WithCancel(dispatchCtx)
 	defer stopScan()
 	var scanErr error
+	if counter, ok := r.prog.(Counter); ok && !o.DryRun {
+		go r.count(scanCtx, counter)
+	}
 	go func() {
 		defer close(queue)
 		scanErr = scan.Walk(scanCtx, o.Root, o.Filter, func(e scan.Entry) error {
@@ -258,6 +282,40 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- scan.Ent
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// count walks the tree ahead of the uploads and reports how much work the
+// run has. It holds nothing per file, so it runs to the end of the tree
+// while the bounded queue holds the uploads back.
+func (r *runner) count(ctx context.Context, counter Counter) {
+	var c Count
+	err := scan.Walk(ctx, r.o.Root, r.o.Filter, func(e scan.Entry) error {
+		rel := normRel(e.Rel)
+		if !r.o.Shard.Has(rel) {
+			return nil
+		}
+		c.Files++
+		if e.Err == nil && e.Skip == scan.ReasonNone {
+			if d, ok := r.recordedDone(rel); !ok || d.Size != e.Size || !d.ModTime.Equal(e.ModTime) {
+				c.Work++
+				c.WorkBytes += e.Size
+			}
+		}
+		if c.Files%1024 == 0 {
+			counter.Counted(c)
+		}
+		return nil
+	})
+	c.Complete = err == nil
+	counter.Counted(c)
+}
+
+// recordedDone returns what the state file records for rel, if any.
+func (r *runner) recordedDone(rel string) (state.Entry, bool) {
+	if r.recorded == nil {
+		return state.Entry{}, false
+	}
+	return r.recorded.Done(rel)
 }
 
 // unchanged reports whether the file is the one recorded: same size and

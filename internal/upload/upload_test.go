@@ -524,3 +524,49 @@ func TestRateLimitCapsRequestsAcrossThePool(t *testing.T) {
 	}
 	assert.Equal(t, 4, waits, "the 4 requests past the burst wait for the rate limit, on the run's clock")
 }
+
+// countingProgress records the counts of the walk that runs ahead.
+type countingProgress struct {
+	Nop
+	mu     sync.Mutex
+	counts []Count
+}
+
+func (c *countingProgress) Counted(n Count) {
+	c.mu.Lock()
+	c.counts = append(c.counts, n)
+	c.mu.Unlock()
+}
+
+func TestCountingWalkReportsTheWholeRunAhead(t *testing.T) {
+	files := map[string]string{"skip.exe": "x", "done.txt": "d"}
+	for i := 0; i < 1100; i++ {
+		files[fmt.Sprintf("d%d/f%04d.txt", i%7, i)] = "12345"
+	}
+	root := tree(t, files)
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	f := &fakeAPI{}
+	o := options(t, f, root)
+	st, err := state.Open(statePath, state.Header{BaseURL: "http://x", WorkspaceID: 42}, state.Options{})
+	require.NoError(t, err)
+	info, err := os.Stat(filepath.Join(root, "done.txt"))
+	require.NoError(t, err)
+	require.NoError(t, st.RecordDone(state.Record{Path: "done.txt", Size: 1, ModTime: info.ModTime(), DocumentID: 9}))
+	o.State = st
+	p := &countingProgress{}
+	o.Progress = p
+	o.BatchSize = 8
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	require.Equal(t, 1100, sum.Count(Uploaded))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	require.NotEmpty(t, p.counts)
+	last := p.counts[len(p.counts)-1]
+	assert.Equal(t, Count{Files: 1102, Work: 1100, WorkBytes: 1100 * 5, Complete: true}, last)
+	assert.GreaterOrEqual(t, len(p.counts), 2, "running totals as the walk goes, then the final one")
+	for i := 1; i < len(p.counts); i++ {
+		assert.GreaterOrEqual(t, p.counts[i].Files, p.counts[i-1].Files, "totals only grow")
+	}
+}
