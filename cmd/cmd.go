@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -54,6 +55,20 @@ type IOStreams struct {
 	secrets    *secretSet
 }
 
+// lock wraps the output streams, once: progress, per-file lines, HTTP lines
+// and messages reach them from several goroutines, and one lock per stream
+// keeps each write whole; the key, once known, is replaced on its way out.
+func (s *IOStreams) lock() {
+	if _, done := s.ErrOut.(*lockedWriter); done {
+		return
+	}
+	if !s.noBackstop {
+		s.secrets = &secretSet{}
+	}
+	s.Out = &lockedWriter{w: s.Out, secrets: s.secrets}
+	s.ErrOut = &lockedWriter{w: s.ErrOut, secrets: s.secrets}
+}
+
 // run returns the streams as internal/run takes them.
 func (s IOStreams) run() run.Streams {
 	return run.Streams{Out: s.Out, ErrOut: s.ErrOut, ErrIsTTY: s.ErrIsTTY}
@@ -76,7 +91,12 @@ func Main() int {
 		ErrIsTTY: term.IsTerminal(int(os.Stderr.Fd())),
 		Getenv:   os.Getenv,
 	}
+	streams.lock()
 	sig, cleanup := notifySignals(streams.ErrOut, 30*time.Second)
+	// Go's own packages (net/http's transport among them) log through the
+	// standard logger; its lines go through the same redacting stream.
+	log.SetFlags(0)
+	log.SetOutput(streams.ErrOut)
 	defer cleanup()
 	if p := os.Getenv("PARADIGM_UPLOAD_CPUPROFILE"); p != "" {
 		// A developer's aid for `make bench` investigations.
@@ -131,14 +151,7 @@ func Run(sig Signals, args []string, streams IOStreams) (code int) {
 	if sig.Ctx == nil {
 		sig.Ctx = context.Background()
 	}
-	// Progress, per-file lines, HTTP lines and messages reach the same
-	// streams from several goroutines: one lock per stream keeps each
-	// write whole.
-	if !streams.noBackstop {
-		streams.secrets = &secretSet{}
-	}
-	streams.Out = &lockedWriter{w: streams.Out, secrets: streams.secrets}
-	streams.ErrOut = &lockedWriter{w: streams.ErrOut, secrets: streams.secrets}
+	streams.lock()
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(streams.ErrOut, "paradigm-upload: internal error: %s (please report it)\n", oneLine(fmt.Sprint(r)))

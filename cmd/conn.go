@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -33,6 +34,7 @@ type connOptions struct {
 	CACert     string
 	Insecure   bool
 	AllowHTTP  bool
+	Timeout    time.Duration
 
 	sources map[string]source
 }
@@ -46,6 +48,7 @@ func (o *connOptions) bind(f *pflag.FlagSet, withBaseURL bool) {
 	f.StringVar(&o.CACert, "ca-cert", "", "PEM file of the certificate authority of an instance behind a private CA")
 	f.BoolVar(&o.Insecure, "insecure-skip-verify", false, "do not verify the server's certificate (dangerous: the key can be intercepted)")
 	f.BoolVar(&o.AllowHTTP, "allow-http", false, "allow plain http:// to a host other than this machine (the key then travels unencrypted)")
+	f.DurationVar(&o.Timeout, "timeout", time.Minute, "abandon (and retry) a request when no byte moves either way for this long; a slow upload that keeps moving is never cut")
 	f.StringVar(&o.Config, "config", "", "config file (default $XDG_CONFIG_HOME/paradigm-upload/config.yaml when present)")
 }
 
@@ -99,7 +102,21 @@ func (o *connOptions) key(streams IOStreams) (string, error) {
 		return "", usageErrorf("no API key: set PARADIGM_API_KEY, or pass --api-key-file or --api-key (create one at your instance's /settings/api-key)")
 	}
 	streams.secrets.add(key)
+	if err := api.CheckKey(key); err != nil {
+		return "", usageErrorf("%v (from %s)", err, keySource(useFile, keySrc, fileSrc))
+	}
 	return key, nil
+}
+
+// keySource names where the key came from, for a message.
+func keySource(useFile bool, keySrc, fileSrc source) string {
+	if useFile {
+		return "--api-key-file"
+	}
+	if keySrc.Kind == "env" || keySrc.Kind == "config" {
+		return keySrc.String()
+	}
+	return "--api-key"
 }
 
 // readKeyFile reads a key from a file that only its owner can read, or
@@ -203,7 +220,10 @@ func (o *connOptions) conn(base string, maxConns int, streams IOStreams) (run.Co
 	if err != nil {
 		return run.Conn{}, err
 	}
-	return run.Conn{BaseURL: u.String(), Key: key, Transport: t, UserAgent: buildinfo.UserAgent()}, nil
+	if o.Timeout <= 0 {
+		return run.Conn{}, usageErrorf("--timeout must be positive (got %s)", o.Timeout)
+	}
+	return run.Conn{BaseURL: u.String(), Key: key, Transport: t, UserAgent: buildinfo.UserAgent(), Timeout: o.Timeout}, nil
 }
 
 // secretSet holds what must never be written: output passes through

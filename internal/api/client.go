@@ -28,16 +28,39 @@ type Client struct {
 }
 
 // NewClient returns a client for the instance at baseURL (scheme and host,
-// optionally a path prefix). hc is the HTTP client to use; see NewTransport.
+// optionally a path prefix). hc is the HTTP client to use (see
+// NewTransport); redirects are never followed, whatever hc says: an answer
+// 3xx is returned as a *RedirectError, so neither a request nor the key
+// ever goes anywhere but baseURL.
 func NewClient(baseURL, key string, hc *http.Client) (*Client, error) {
 	u, err := ParseBaseURL(baseURL)
 	if err != nil {
 		return nil, err
 	}
-	if hc == nil {
-		hc = &http.Client{Transport: NewTransport(TransportOptions{})}
+	if err := CheckKey(key); err != nil {
+		return nil, err
 	}
-	return &Client{base: u, key: key, http: hc, UserAgent: "paradigm-upload"}, nil
+	own := http.Client{Transport: NewTransport(TransportOptions{})}
+	if hc != nil {
+		own = *hc
+	}
+	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{base: u, key: key, http: &own, UserAgent: "paradigm-upload"}, nil
+}
+
+// CheckKey refuses a key that cannot be sent as it is: empty, or holding a
+// space, a line break or another control character (a key file with two
+// lines, a pasted key with a stray character).
+func CheckKey(key string) error {
+	if key == "" {
+		return errors.New("the API key is empty")
+	}
+	for _, r := range key {
+		if r <= ' ' || r == 0x7f || r > '~' {
+			return errors.New("the API key holds a space, a line break or another character that is not printable ASCII; check how it was set")
+		}
+	}
+	return nil
 }
 
 // ParseBaseURL checks that s is an absolute http(s) URL with a host and
@@ -67,6 +90,9 @@ func ParseBaseURL(s string) (*url.URL, error) {
 // BaseURL returns the instance's URL as given, normalized.
 func (c *Client) BaseURL() string { return c.base.String() }
 
+// ConnectTimeout bounds establishing a connection (TCP, then TLS).
+const ConnectTimeout = 10 * time.Second
+
 // TransportOptions tunes the HTTP transport for a pool of concurrent uploads.
 type TransportOptions struct {
 	// MaxConns is the number of connections kept open to the service; it
@@ -83,13 +109,13 @@ func NewTransport(o TransportOptions) *http.Transport {
 		o.MaxConns = 10
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.DialContext = watchConns((&net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext)
 	t.MaxIdleConns = o.MaxConns * 2
 	t.MaxIdleConnsPerHost = o.MaxConns + 2
-	t.TLSHandshakeTimeout = 15 * time.Second
-	// Paradigm answers an upload once it has queued the file; waiting for
-	// the answer longer than this after the body is sent means trouble.
-	t.ResponseHeaderTimeout = 3 * time.Minute
+	t.TLSHandshakeTimeout = ConnectTimeout
+	// A backstop: WithStallTimeout (--timeout) ends a silent exchange long
+	// before this.
+	t.ResponseHeaderTimeout = 10 * time.Minute
 	t.ExpectContinueTimeout = time.Second
 	t.WriteBufferSize = 256 << 10
 	t.ReadBufferSize = 64 << 10
@@ -174,16 +200,20 @@ func (c *Client) do(req *http.Request, op string, out any, ok ...int) (int, erro
 		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 		resp.Body.Close()
 	}()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.StatusCode != http.StatusNotModified {
+		return resp.StatusCode, &RedirectError{Op: op, StatusCode: resp.StatusCode, Location: c.redactString(resp.Header.Get("Location"))}
+	}
 	for _, code := range ok {
 		if resp.StatusCode == code {
 			if out == nil {
 				return resp.StatusCode, nil
 			}
 			if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
-				if errors.Is(err, io.ErrUnexpectedEOF) || isNetErr(err) {
+				var se *StallError
+				if errors.Is(err, io.ErrUnexpectedEOF) || isNetErr(err) || errors.As(err, &se) {
 					return resp.StatusCode, &TransportError{Op: op, Err: err, Sent: true}
 				}
-				return resp.StatusCode, fmt.Errorf("%s: HTTP %d with an unreadable body: %v", op, resp.StatusCode, err)
+				return resp.StatusCode, &AnswerError{Op: op, StatusCode: resp.StatusCode, Msg: "the body is not the expected JSON: " + err.Error()}
 			}
 			return resp.StatusCode, nil
 		}
@@ -192,7 +222,29 @@ func (c *Client) do(req *http.Request, op string, out any, ok ...int) (int, erro
 	if rerr != nil && len(b) == 0 && resp.StatusCode >= 500 {
 		return resp.StatusCode, &TransportError{Op: op, Err: rerr, Sent: true}
 	}
-	return resp.StatusCode, fmt.Errorf("%s: %w", op, newError(resp, b, c.now()))
+	return resp.StatusCode, fmt.Errorf("%s: %w", op, c.redact(newError(resp, b, c.now())))
+}
+
+// redact removes the key from an error the service wrote, should it quote
+// it back: the text then reaches outputs, logs and the report.
+func (c *Client) redact(e *Error) *Error {
+	e.Detail = c.redactString(e.Detail)
+	e.Snippet = c.redactString(e.Snippet)
+	e.Kind = c.redactString(e.Kind)
+	for name, fes := range e.Fields {
+		for i := range fes {
+			fes[i].Error, fes[i].Detail = c.redactString(fes[i].Error), c.redactString(fes[i].Detail)
+		}
+		e.Fields[name] = fes
+	}
+	return e
+}
+
+func (c *Client) redactString(s string) string {
+	if c.key == "" || !strings.Contains(s, c.key) {
+		return s
+	}
+	return strings.ReplaceAll(s, c.key, "[REDACTED]")
 }
 
 func isNetErr(err error) bool {

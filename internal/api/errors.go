@@ -133,6 +133,35 @@ func (e *Error) IsTransient() bool {
 	return false
 }
 
+// RedirectError is an answer 3xx: the tool never follows one (an upload
+// would turn into a GET, and the key would go where the server says). It
+// means the base URL is not where the service answers.
+type RedirectError struct {
+	Op         string
+	StatusCode int
+	Location   string
+}
+
+func (e *RedirectError) Error() string {
+	if e.Location == "" {
+		return fmt.Sprintf("%s: the server answered HTTP %d (a redirect) without saying where; check --base-url", e.Op, e.StatusCode)
+	}
+	return fmt.Sprintf("%s: the server redirects to %s (HTTP %d); use that as --base-url", e.Op, e.Location, e.StatusCode)
+}
+
+// AnswerError is a success status whose body cannot be read as the answer
+// it should be (not JSON, or without the document's id): what the service
+// did is unknown, and must be asked, never assumed.
+type AnswerError struct {
+	Op         string
+	StatusCode int
+	Msg        string
+}
+
+func (e *AnswerError) Error() string {
+	return fmt.Sprintf("%s: HTTP %d, but %s", e.Op, e.StatusCode, e.Msg)
+}
+
 // AsError returns the *Error in err's chain, if any.
 func AsError(err error) (*Error, bool) {
 	var e *Error

@@ -84,6 +84,9 @@ func (c *Client) Upload(ctx context.Context, r UploadRequest) (*UploadResult, er
 	if err != nil {
 		return nil, err
 	}
+	if ans.ID <= 0 {
+		return nil, &AnswerError{Op: "upload", StatusCode: code, Msg: "the answer names no document (no id)"}
+	}
 	return &UploadResult{StatusCode: code, File: File{
 		ID: ans.ID, Filename: ans.Filename, Status: ans.Status, UploadSessionUUID: ans.UploadSessionUUID, Message: ans.Message,
 	}}, nil

@@ -179,6 +179,6 @@ func TestHTTPLogNeverShowsHeaders(t *testing.T) {
 	resp, err := c.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
-	assert.Regexp(t, `^http GET /api/v3/files\?page=2: 204 \(\d+ms\)\n$`, b.String())
+	assert.Regexp(t, `^http GET /api/v3/files\?page=2: 204 \([\d.]+[µnm]?s\)\n$`, b.String())
 	assert.NotContains(t, b.String(), "secret")
 }

@@ -4,6 +4,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -114,11 +115,18 @@ func Build(m Meta, sum *upload.Summary, results []upload.Result, docs []track.Do
 }
 
 // Write writes the report as indented JSON, through a temporary file and a
-// rename, so that a reader never sees half a report.
-func Write(path string, r Report) error {
+// rename, so that a reader never sees half a report. Any of secrets (the API
+// key) found in it — quoted back by a server in an error, say — is replaced
+// by [REDACTED].
+func Write(path string, r Report, secrets ...string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
+	}
+	for _, s := range secrets {
+		if s != "" {
+			b = bytes.ReplaceAll(b, []byte(s), []byte("[REDACTED]"))
+		}
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
 	if err != nil {

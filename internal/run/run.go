@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/track"
@@ -87,11 +88,14 @@ type Conn struct {
 	Key       string
 	Transport http.RoundTripper
 	UserAgent string
+	// Timeout abandons a request when no byte of it moves for this long
+	// (see api.WithStallTimeout); 0: never.
+	Timeout time.Duration
 }
 
 // client builds the API client, with wrap (when set) around the transport.
 func (c Conn) client(wrap func(http.RoundTripper) http.RoundTripper) (*api.Client, error) {
-	rt := c.Transport
+	rt := api.WithStallTimeout(c.Transport, c.Timeout)
 	if wrap != nil {
 		rt = wrap(rt)
 	}

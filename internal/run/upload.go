@@ -104,16 +104,11 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 			runErr = err
 		}
 	}
-	if runErr != nil {
-		// A rejected key, an unverifiable certificate, a state file that
-		// cannot be written: the run as a whole could not go on.
-		return Exit(ExitUsage, runErr)
-	}
 
 	// --wait: follow processing of this run's documents.
 	var docs []track.Doc
 	var waitErr error
-	if o.Wait && ctx.Err() == nil && sum.Stopped != upload.StopInterrupted {
+	if o.Wait && runErr == nil && ctx.Err() == nil && sum.Stopped != upload.StopInterrupted {
 		tr := newTrackRequest(o.Upload.WorkspaceID)
 		for _, r := range events.Results() {
 			if r.Outcome.Spec().Sends {
@@ -153,11 +148,16 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	if o.Report != "" {
 		rep := report.Build(report.Meta{Tool: o.Tool, BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID,
 			FilesDir: o.Upload.Root, StartedAt: startedAt}, sum, events.Results(), docs)
-		if err := report.Write(o.Report, rep); err != nil {
+		if err := report.Write(o.Report, rep, o.Conn.Key); err != nil {
 			return Exitf(ExitUsage, "--report: %w", err)
 		}
 	}
 	switch {
+	case runErr != nil:
+		// A rejected key, an unverifiable certificate, a base URL that
+		// redirects, a state file that cannot be written: the run as a
+		// whole could not go on. The summary above says how far it got.
+		return Exit(ExitUsage, runErr)
 	case sum.Stopped == upload.StopInterrupted || ctx.Err() != nil || errors.Is(waitErr, context.Canceled):
 		return Exit(ExitInterrupted, nil)
 	case sum.Failures() > 0:

@@ -33,8 +33,8 @@ type attempt struct {
 // must stop the whole run.
 func (r *runner) attempt(ctx context.Context, e scan.Entry) error {
 	if r.halted() || ctx.Err() != nil {
-		// The run stopped while this file waited for a worker: it is left
-		// for the next run, not counted.
+		// The run stopped while this file waited for a worker.
+		r.finish(Result{Rel: e.Rel, Size: e.Size, Outcome: NotAttempted})
 		return nil
 	}
 	a := &attempt{r: r, e: e, start: r.clock.Now(), res: Result{Rel: e.Rel, Size: e.Size}}
@@ -124,6 +124,13 @@ func (a *attempt) send(ctx context.Context, outcome Outcome) error {
 		}
 		out, err := r.o.Service.Upload(ctx, req)
 		if err == nil {
+			if out.StatusCode == http.StatusOK && !a.unknown {
+				// The service knew the external id: it answered with the
+				// document it had, and stored nothing new. (After an
+				// attempt of this run whose answer was lost, that document
+				// is this run's upload.)
+				return a.uploaded(&out.File, out.StatusCode, n, Present)
+			}
 			return a.uploaded(&out.File, out.StatusCode, n, outcome)
 		}
 		if ctx.Err() != nil {
@@ -179,7 +186,15 @@ type verdict struct {
 func classify(err error) verdict {
 	var ae *api.Error
 	var te *api.TransportError
+	var re *api.RedirectError
+	var ans *api.AnswerError
 	switch {
+	case errors.As(err, &re):
+		return verdict{kind: verdictStop, err: fmt.Errorf("%w: %s", ErrSetup, re.Error())}
+	case errors.As(err, &ans):
+		// A success status with an answer that names no document: the
+		// service may have stored it; ask before sending again.
+		return verdict{unknown: true}
 	case errors.As(err, &ae):
 		switch {
 		case ae.IsAuth():

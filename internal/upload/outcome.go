@@ -15,11 +15,13 @@ type Outcome uint8
 const (
 	Uploaded Outcome = iota
 	Changed
+	Present
 	AlreadyDone
 	WouldUpload
 	Skipped
 	Failed
 	Interrupted
+	NotAttempted
 	numOutcomes
 )
 
@@ -63,6 +65,8 @@ var outcomes = [numOutcomes]Spec{
 		Progress: "uploaded"},
 	Changed: {Name: "changed", Label: "Changed", Verb: "changed", Sends: true,
 		Note: "uploaded again: changed since their last upload", Progress: "changed"},
+	Present: {Name: "already_on_service", Label: "Already there", Verb: "already there",
+		Note: "the service already had them, matched by external id: nothing new stored", Progress: "already there"},
 	AlreadyDone: {Name: "already_done", Label: "Already done", Verb: "already done",
 		Note: "recorded in the state file", Progress: "already done"},
 	WouldUpload: {Name: "would_upload", Label: "Would upload", Verb: "would upload", DryRun: true, Always: true},
@@ -73,6 +77,8 @@ var outcomes = [numOutcomes]Spec{
 	Interrupted: {Name: "interrupted", Label: "Interrupted", Verb: "interrupted",
 		Note: "abandoned before the service answered; the next run checks them", Progress: "interrupted",
 		Detail: DetailEachFile},
+	NotAttempted: {Name: "not_attempted", Label: "Not attempted", Verb: "not attempted",
+		Note: "the run stopped before it reached them; a rerun picks them up"},
 }
 
 // Spec returns the outcome's row of the table.
@@ -121,6 +127,9 @@ const (
 	StopNone        StopReason = ""
 	StopMaxFails    StopReason = "max-fails"
 	StopInterrupted StopReason = "interrupted"
+	// StopFatal: an error that concerns the run as a whole (a rejected key,
+	// a state file that cannot be written); Run returns it.
+	StopFatal StopReason = "error"
 )
 
 // Summary is what a run did.

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -115,6 +116,10 @@ type Recorded interface {
 // ErrAuth wraps the service's refusal of the API key.
 var ErrAuth = errors.New("the API key was rejected")
 
+// ErrSetup wraps an answer that shows the configuration is wrong (the base
+// URL redirects elsewhere): retrying cannot help.
+var ErrSetup = errors.New("the service cannot be used as configured")
+
 // ErrTLS wraps a failed verification of the server's certificate.
 var ErrTLS = errors.New("the server's TLS certificate could not be verified")
 
@@ -126,16 +131,20 @@ type runner struct {
 	recorded Recorded // nil: no state file
 
 	fails atomic.Int64
-	// dispatch is done once no new upload may start.
-	dispatch context.Context
-	mu       sync.Mutex
-	sum      Summary
+	// dispatch is done once no new upload may start; stopDispatch ends it.
+	dispatch     context.Context
+	stopDispatch context.CancelFunc
+	mu           sync.Mutex
+	sum          Summary
+	fatal        error // the first error that ended the run as a whole
 }
 
 // Run uploads the tree. It returns the summary, and an error only for what
 // ends the run as a whole (a rejected key, a state file that cannot be
 // written, a folder that cannot be scanned); per-file failures are in the
-// summary.
+// summary. When the run stops early — interrupted, --max-fails, or such an
+// error — uploads in flight finish, and the files it did not start end as
+// NotAttempted: the summary is whole either way.
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	o.BatchSize = max(o.BatchSize, 1)
 	o.MaxFails = max(o.MaxFails, 1)
@@ -158,11 +167,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	r.sum.DryRun = o.DryRun
 	start := r.clock.Now()
 
-	// stopDispatch ends the scan and the dispatch of new uploads without
-	// touching uploads in flight.
+	// stopDispatch ends the dispatch of new uploads without touching
+	// uploads in flight; the scan goes on, to account for every file.
 	dispatchCtx, stopDispatch := context.WithCancel(ctx)
 	defer stopDispatch()
-	r.dispatch = dispatchCtx
+	r.dispatch, r.stopDispatch = dispatchCtx, stopDispatch
 	go func() {
 		select {
 		case <-o.Stop:
@@ -172,16 +181,16 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 	}()
 
-	g, gctx := errgroup.WithContext(ctx)
+	var g errgroup.Group
 	g.SetLimit(o.BatchSize)
 	// The scan runs ahead of the uploads through a bounded queue, so memory
 	// stays flat however large the tree is.
 	queue := make(chan scan.Entry, 1024)
-	scanCtx, stopScan := context.WithCancel(dispatchCtx)
+	scanCtx, stopScan := context.WithCancel(ctx)
 	defer stopScan()
 	var scanErr error
 	if counter, ok := r.prog.(Counter); ok && !o.DryRun {
-		go r.count(scanCtx, counter)
+		go r.count(scanCtx, counter, start)
 	}
 	go func() {
 		defer close(queue)
@@ -190,39 +199,51 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		})
 	}()
 
-dispatch:
 	for e := range queue {
-		select {
-		case <-dispatchCtx.Done():
-			break dispatch
-		case <-gctx.Done():
-			break dispatch
-		default:
-		}
 		if r.maxFailsReached() {
 			r.setStopped(StopMaxFails)
-			break
 		}
-		g.Go(func() error { return r.attempt(gctx, e) })
+		if r.halted() {
+			r.finish(Result{Rel: e.Rel, Size: e.Size, Outcome: NotAttempted})
+			continue
+		}
+		g.Go(func() error {
+			if err := r.attempt(ctx, e); err != nil {
+				r.stop(err)
+			}
+			return nil
+		})
 	}
-	stopScan()
-	for range queue { // let the scanner see the cancellation and finish
-	}
-	err := g.Wait()
+	_ = g.Wait()
 	if r.maxFailsReached() {
 		r.setStopped(StopMaxFails)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sum.Duration = r.clock.Now().Sub(start)
+	err := r.fatal
 	if err == nil && scanErr != nil && !errors.Is(scanErr, context.Canceled) {
 		err = fmt.Errorf("scan %s: %w", o.Root, scanErr)
 	}
-	if err == nil && ctx.Err() != nil {
+	if ctx.Err() != nil {
 		r.sum.Stopped = StopInterrupted
 	}
 	sum := r.sum
 	return &sum, err
+}
+
+// stop ends the run for an error that concerns it as a whole: no new upload
+// starts; those in flight finish and are accounted for.
+func (r *runner) stop(err error) {
+	r.mu.Lock()
+	if r.fatal == nil {
+		r.fatal = err
+	}
+	if r.sum.Stopped == StopNone {
+		r.sum.Stopped = StopFatal
+	}
+	r.mu.Unlock()
+	r.stopDispatch()
 }
 
 func (r *runner) maxFailsReached() bool { return int(r.fails.Load()) >= r.o.MaxFails }
@@ -287,7 +308,7 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- scan.Ent
 // count walks the tree ahead of the uploads and reports how much work the
 // run has. It holds nothing per file, so it runs to the end of the tree
 // while the bounded queue holds the uploads back.
-func (r *runner) count(ctx context.Context, counter Counter) {
+func (r *runner) count(ctx context.Context, counter Counter, start time.Time) {
 	var c Count
 	err := scan.Walk(ctx, r.o.Root, r.o.Filter, func(e scan.Entry) error {
 		rel := normRel(e.Rel)
@@ -296,7 +317,10 @@ func (r *runner) count(ctx context.Context, counter Counter) {
 		}
 		c.Files++
 		if e.Err == nil && e.Skip == scan.ReasonNone {
-			if d, ok := r.recordedDone(rel); !ok || d.Size != e.Size || !d.ModTime.Equal(e.ModTime) {
+			// What this run records as it goes is work it does, not work
+			// an earlier run did.
+			d, ok := r.recordedDone(rel)
+			if !ok || !d.UploadedAt.Before(start) || d.Size != e.Size || !d.ModTime.Equal(e.ModTime) {
 				c.Work++
 				c.WorkBytes += e.Size
 			}

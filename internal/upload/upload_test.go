@@ -570,3 +570,66 @@ func TestCountingWalkReportsTheWholeRunAhead(t *testing.T) {
 		assert.GreaterOrEqual(t, p.counts[i].Files, p.counts[i-1].Files, "totals only grow")
 	}
 }
+
+// An answer the tool cannot read is an unknown outcome: the service is
+// asked before the file is sent again, and only a confirmed document is
+// recorded.
+func TestAnUnreadableAnswerIsAskedAboutNotAssumed(t *testing.T) {
+	for _, found := range []bool{true, false} {
+		root := tree(t, map[string]string{"a.txt": "a"})
+		clk := clocktest.New(time.Unix(1e9, 0))
+		var uploads, lookups atomic.Int32
+		svc := &memService{
+			upload: func(r api.UploadRequest) (*api.UploadResult, error) {
+				if uploads.Add(1) == 1 {
+					return nil, &api.AnswerError{Op: "upload", StatusCode: 200, Msg: "the answer names no document (no id)"}
+				}
+				return &api.UploadResult{StatusCode: 201, File: api.File{ID: 8, UploadSessionUUID: "s"}}, nil
+			},
+			find: func(string) (*api.File, error) {
+				lookups.Add(1)
+				if found {
+					return &api.File{ID: 7, UploadSessionUUID: "s"}, nil
+				}
+				return nil, nil
+			},
+		}
+		st, err := state.Open(filepath.Join(t.TempDir(), "state"), state.Header{BaseURL: "http://x", WorkspaceID: 42}, state.Options{})
+		require.NoError(t, err)
+		sum, err := Run(context.Background(), Options{Root: root, WorkspaceID: 42, BatchSize: 1, MaxFails: 1, Service: svc,
+			Pacer: pace.New(clk, pace.Options{Policy: pace.Policy{Retries: 3, Base: time.Second, Max: time.Minute}}),
+			Clock: clk, State: st})
+		require.NoError(t, err)
+		assert.Equal(t, int32(1), lookups.Load(), "asked once before sending again")
+		d, ok := st.Done("a.txt")
+		require.True(t, ok)
+		require.NoError(t, st.Close())
+		if found {
+			assert.Equal(t, int32(1), uploads.Load(), "the service had it: not sent again")
+			assert.Equal(t, int64(7), d.DocumentID, "the document the service confirmed")
+		} else {
+			assert.Equal(t, int32(2), uploads.Load(), "not there: sent again")
+			assert.Equal(t, int64(8), d.DocumentID)
+		}
+		assert.Equal(t, 1, sum.Count(Uploaded))
+	}
+}
+
+// A first answer 200 is the service's own document for that external id:
+// nothing new was stored, and the summary says so rather than "uploaded".
+func TestAnIdempotentAnswerIsAlreadyThereNotUploaded(t *testing.T) {
+	root := tree(t, map[string]string{"a.txt": "a", "b.txt": "b"})
+	clk := clocktest.New(time.Unix(1e9, 0))
+	svc := &memService{upload: func(r api.UploadRequest) (*api.UploadResult, error) {
+		if r.Filename == "a.txt" {
+			return &api.UploadResult{StatusCode: 200, File: api.File{ID: 3, UploadSessionUUID: "old"}}, nil
+		}
+		return &api.UploadResult{StatusCode: 201, File: api.File{ID: 4, UploadSessionUUID: "new"}}, nil
+	}}
+	sum, err := Run(context.Background(), Options{Root: root, WorkspaceID: 42, BatchSize: 1, MaxFails: 1, Service: svc,
+		Pacer: pace.New(clk, pace.Options{Policy: pace.DefaultPolicy()}), Clock: clk})
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum.Count(Present))
+	assert.Equal(t, 1, sum.Count(Uploaded))
+	assert.Equal(t, []string{"new"}, sum.Sessions, "only this run's uploads count as sent")
+}

@@ -1,0 +1,250 @@
+package api
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// StallError is a request abandoned because no byte moved, in either
+// direction, for the stall timeout: a server that accepts the connection and
+// then never reads, never answers, or stops halfway through its answer.
+type StallError struct {
+	Timeout time.Duration
+}
+
+func (e *StallError) Error() string {
+	return fmt.Sprintf("no byte sent or received for %s (--timeout)", e.Timeout)
+}
+
+// WithStallTimeout wraps next so that a request is abandoned when no byte
+// of it moves for d, either way. On connections made by NewTransport every
+// byte the socket takes or gives counts (writes go out in pieces of at most
+// 64 KiB, so a slow link keeps proving it moves); otherwise reads of the
+// request and answer bodies count. A slow upload that keeps moving is never
+// cut, however long it takes.
+func WithStallTimeout(next http.RoundTripper, d time.Duration) http.RoundTripper {
+	if d <= 0 {
+		return next
+	}
+	return &stallTransport{next: next, timeout: d}
+}
+
+type stallTransport struct {
+	next    http.RoundTripper
+	timeout time.Duration
+}
+
+// errStalled is the cause a watchdog cancels its request with.
+var errStalled = errors.New("stalled")
+
+func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(req.Context())
+	w := newWatchdog(t.timeout, cancel)
+	var conn *activeConn
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		if conn = asActive(info.Conn); conn != nil {
+			conn.watch(w)
+		}
+	}})
+	release := func() {
+		if conn != nil {
+			conn.unwatch(w)
+		}
+	}
+	r := req.WithContext(ctx)
+	if req.Body != nil && req.Body != http.NoBody {
+		r.Body = &watchedBody{ReadCloser: req.Body, w: w}
+	}
+	if req.GetBody != nil {
+		r.GetBody = func() (io.ReadCloser, error) {
+			b, err := req.GetBody()
+			if err != nil || b == nil || b == http.NoBody {
+				return b, err
+			}
+			return &watchedBody{ReadCloser: b, w: w}, nil
+		}
+	}
+	resp, err := t.next.RoundTrip(r)
+	if err != nil {
+		w.stop()
+		release()
+		cancel(nil)
+		if errors.Is(context.Cause(ctx), errStalled) && req.Context().Err() == nil {
+			return nil, &StallError{Timeout: t.timeout}
+		}
+		return nil, err
+	}
+	w.kick()
+	resp.Body = &watchedBody{ReadCloser: resp.Body, w: w, done: func() { release(); cancel(nil) }, stalled: func() error {
+		if errors.Is(context.Cause(ctx), errStalled) && req.Context().Err() == nil {
+			return &StallError{Timeout: t.timeout}
+		}
+		return nil
+	}}
+	return resp, nil
+}
+
+// watchdog cancels its request once no byte has moved for its timeout.
+type watchdog struct {
+	timeout time.Duration
+	last    atomic.Int64 // unix nanoseconds of the last byte moved
+	cancel  context.CancelCauseFunc
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+func newWatchdog(d time.Duration, cancel context.CancelCauseFunc) *watchdog {
+	w := &watchdog{timeout: d, cancel: cancel}
+	w.last.Store(time.Now().UnixNano())
+	w.timer = time.AfterFunc(d, w.check)
+	return w
+}
+
+// kick notes that bytes moved. It is called on every read, so it only
+// stores a time; the timer checks it when it fires.
+func (w *watchdog) kick() { w.last.Store(time.Now().UnixNano()) }
+
+func (w *watchdog) check() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	idle := time.Since(time.Unix(0, w.last.Load()))
+	if idle >= w.timeout {
+		w.stopped = true
+		w.cancel(errStalled)
+		return
+	}
+	w.timer.Reset(w.timeout - idle)
+}
+
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.timer.Stop()
+	w.mu.Unlock()
+}
+
+// watchedBody reports every byte read through it to the watchdog.
+type watchedBody struct {
+	io.ReadCloser
+	w       *watchdog
+	done    func()       // on Close: release the request's context
+	stalled func() error // the error to report when the watchdog fired
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.w.kick()
+	}
+	if err != nil && err != io.EOF && b.stalled != nil {
+		if se := b.stalled(); se != nil {
+			return n, se
+		}
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	err := b.ReadCloser.Close()
+	if b.done != nil {
+		b.w.stop()
+		b.done()
+	}
+	return err
+}
+
+// watchConns wraps the connections dial makes so that their traffic kicks
+// the watchdogs of the requests using them.
+func watchConns(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &activeConn{Conn: c}, nil
+	}
+}
+
+// activeConn reports its traffic to the watchdogs of the requests on it
+// (one at a time over HTTP/1.1, several over HTTP/2).
+type activeConn struct {
+	net.Conn
+	mu   sync.Mutex
+	dogs []*watchdog
+}
+
+// asActive finds the activeConn under c (a TLS connection wraps it).
+func asActive(c net.Conn) *activeConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	ac, _ := c.(*activeConn)
+	return ac
+}
+
+func (c *activeConn) watch(w *watchdog) {
+	c.mu.Lock()
+	c.dogs = append(c.dogs, w)
+	c.mu.Unlock()
+}
+
+func (c *activeConn) unwatch(w *watchdog) {
+	c.mu.Lock()
+	for i, d := range c.dogs {
+		if d == w {
+			c.dogs = append(c.dogs[:i], c.dogs[i+1:]...)
+			break
+		}
+	}
+	c.mu.Unlock()
+}
+
+func (c *activeConn) kick() {
+	c.mu.Lock()
+	for _, d := range c.dogs {
+		d.kick()
+	}
+	c.mu.Unlock()
+}
+
+// maxPiece bounds one write to the socket, so that a slow link reports
+// progress at least every maxPiece bytes.
+const maxPiece = 64 << 10
+
+func (c *activeConn) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		piece := p[:min(len(p), maxPiece)]
+		n, err := c.Conn.Write(piece)
+		written += n
+		if n > 0 {
+			c.kick()
+		}
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
+}
+
+func (c *activeConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.kick()
+	}
+	return n, err
+}
