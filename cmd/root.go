@@ -34,8 +34,14 @@ type uploadOptions struct {
 	MaxFileSize       string
 	Retries           int64
 	RateLimit         float64
+	ThrottleBudget    time.Duration
+	OutageBudget      time.Duration
 	NoExternalID      bool
 	Checksum          bool
+	Source            string
+	Reconcile         bool
+	Delete            bool
+	MaxDelete         string
 	Shard             string
 	Include           []string
 	Exclude           []string
@@ -61,7 +67,7 @@ func newUploadOptions() *uploadOptions {
 	return &uploadOptions{
 		BatchSize: 10, MaxFails: 1, MaxFileSize: "100MB",
 		Retries: int64(pace.DefaultPolicy().Retries), ProgressInterval: 5 * time.Second,
-		LogFormat: "text", WaitTimeout: 30 * time.Minute,
+		LogFormat: "text", WaitTimeout: 30 * time.Minute, MaxDelete: "25%", ThrottleBudget: 12 * time.Hour, OutageBudget: 5 * time.Minute,
 	}
 }
 
@@ -124,9 +130,15 @@ func (o *uploadOptions) bind(f *pflag.FlagSet) {
 	f.BoolVar(&o.SkipHidden, "skip-hidden", false, "skip files and folders whose name starts with a dot")
 	f.BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "follow symbolic links (loops are detected and skipped)")
 	f.Var(intValue{&o.Retries}, "retries", "retries of an upload after a transient error (throttling, 5xx, dropped connection)")
-	f.Var(floatValue{&o.RateLimit}, "rate-limit", "maximum requests per second across all workers (0: no limit)")
+	f.Var(floatValue{&o.RateLimit}, "rate-limit", "maximum requests per second across all workers, when you know the quota (0: learn it from the service)")
+	f.DurationVar(&o.ThrottleBudget, "throttle-budget", o.ThrottleBudget, "stop (exit 1, resumable) when the service has refused every request as over quota for this long")
+	f.DurationVar(&o.OutageBudget, "outage-budget", o.OutageBudget, "stop (exit 1, resumable) when the service has been unavailable for this long")
 	f.BoolVar(&o.NoExternalID, "no-external-id", false, "do not send external_metadata (for instances that reject it); lost answers then cannot be reconciled")
-	f.BoolVar(&o.Checksum, "checksum", false, "compare files with the state file by content (sha256), not size and modification time")
+	f.BoolVar(&o.Checksum, "checksum", false, "compare every file with its document by content (sha256), not size and modification time")
+	f.StringVar(&o.Source, "source", "", "name of this tree in the workspace, when several trees share one (identities are paths within it)")
+	f.BoolVar(&o.Reconcile, "reconcile", false, "list the workspace's documents and compare, even with a state file (always done without one)")
+	f.BoolVar(&o.Delete, "delete", false, "delete the documents this tool uploaded from this tree whose file is gone (never others)")
+	f.StringVar(&o.MaxDelete, "max-delete", o.MaxDelete, "with --delete, refuse (exit 2) to delete more than this: a count (100) or a share (10%), or all")
 	f.StringVar(&o.Shard, "shard", "", "upload only shard K of N (K/N, K from 1; auto/N takes K from JOB_COMPLETION_INDEX), to split a tree across machines")
 	f.BoolVar(&o.DryRun, "dry-run", false, "scan, filter and consult the state file; print what would be uploaded or skipped; send nothing")
 	f.BoolVar(&o.Wait, "wait", false, "after uploading, follow processing until every document is embedded or failed (exit 3 if any failed)")
@@ -141,10 +153,11 @@ func (o *uploadOptions) bind(f *pflag.FlagSet) {
 
 // settings is the validated form of uploadOptions.
 type settings struct {
-	shard   scan.Shard
-	filter  scan.Filter
-	tags    []int64
-	retries int
+	shard     scan.Shard
+	filter    scan.Filter
+	tags      []int64
+	retries   int
+	maxDelete upload.DeleteCap
 }
 
 func (o *uploadOptions) validate(getenv func(string) string) (*settings, error) {
@@ -181,6 +194,12 @@ func (o *uploadOptions) validate(getenv func(string) string) (*settings, error) 
 	}
 	if o.ProgressInterval < 100*time.Millisecond {
 		return nil, usageErrorf("--progress-interval must be at least 100ms (got %s)", o.ProgressInterval)
+	}
+	if o.ThrottleBudget <= 0 {
+		return nil, usageErrorf("--throttle-budget must be positive (got %s)", o.ThrottleBudget)
+	}
+	if o.OutageBudget <= 0 {
+		return nil, usageErrorf("--outage-budget must be positive (got %s)", o.OutageBudget)
 	}
 	if o.Retries < 0 || o.Retries > 100 {
 		return nil, usageErrorf("--retries must be between 0 and 100 (got %d)", o.Retries)
@@ -222,6 +241,15 @@ func (o *uploadOptions) validate(getenv func(string) string) (*settings, error) 
 		return nil, usageErrorf("--newer-than: %v", err)
 	}
 	s.filter.SkipHidden, s.filter.FollowSymlinks = o.SkipHidden, o.FollowSymlinks
+	if s.maxDelete, err = upload.ParseDeleteCap(o.MaxDelete); err != nil {
+		return nil, usageErrorf("--max-delete: %v", err)
+	}
+	if o.Delete && o.NoExternalID {
+		return nil, usageErrorf("--delete needs the external ids that --no-external-id leaves out")
+	}
+	if strings.ContainsAny(o.Source, "\x00\n\r") {
+		return nil, usageErrorf("--source must be one line of text")
+	}
 	if s.shard, err = scan.ParseShard(o.Shard, getenv); err != nil {
 		return nil, usageErrorf("--shard: %v", err)
 	}
@@ -248,10 +276,12 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 		Upload: upload.Options{
 			Root: o.FilesDir, Filter: s.filter, Shard: s.shard, WorkspaceID: o.WorkspaceID, Tags: s.tags,
 			Parser: o.Parser, BatchSize: int(o.BatchSize), MaxFails: int(o.MaxFails), NoExternalID: o.NoExternalID,
-			Checksum: o.Checksum, DryRun: o.DryRun,
+			Checksum: o.Checksum, DryRun: o.DryRun, Source: o.Source, Reconcile: o.Reconcile, Delete: o.Delete,
+			MaxDelete: s.maxDelete,
 		},
-		Policy: pol, RateLimit: o.RateLimit, StateFile: o.StateFile,
-		Wait: o.Wait, WaitTimeout: o.WaitTimeout, Report: o.Report, Tool: "paradigm-upload " + version,
+		Policy: pol, RateLimit: o.RateLimit, ThrottleBudget: o.ThrottleBudget, OutageBudget: o.OutageBudget,
+		StateFile: o.StateFile,
+		Wait:      o.Wait, WaitTimeout: o.WaitTimeout, Report: o.Report, Tool: "paradigm-upload " + version,
 		Quiet: o.Quiet, Verbose: o.Verbose, NoProgress: o.NoProgress, JSONLog: o.LogFormat == "json",
 		ProgressInterval: o.ProgressInterval, Stop: sig.Stop, Grace: sig.Grace,
 	}, streams.run())

@@ -67,6 +67,21 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"id":%d,"filename":%q,"status":"pending","upload_session_uuid":"11111111-2222-4333-8444-555555555555"}`, id, fh.Filename)
 }
 
+// emptyList answers the reads of a fake service (a listing of its
+// documents, a workspace): an empty workspace. It reports whether it
+// answered.
+func emptyList(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/v3/workspaces/") {
+		_, _ = w.Write([]byte(`{"id":42,"name":"w","workspace_type":"custom"}`))
+		return true
+	}
+	_, _ = w.Write([]byte(`{"count":0,"next":null,"previous":null,"results":[]}`))
+	return true
+}
+
 // runCmd runs the command in-process and returns exit code, stdout, stderr.
 func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
@@ -160,6 +175,9 @@ func TestCommandExitCodes(t *testing.T) {
 	assert.Empty(t, rc.got)
 
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if emptyList(w, r) {
+			return
+		}
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(400)
 		_, _ = w.Write([]byte(`{"error":"uploads_disabled","detail":"Uploads are disabled."}`))
@@ -250,6 +268,9 @@ func TestNonTerminalStderrGetsPlainLinesWithoutControlCharacters(t *testing.T) {
 	}
 	root := writeTree(t, files)
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if emptyList(w, r) {
+			return
+		}
 		_, _ = io.Copy(io.Discard, r.Body)
 		time.Sleep(60 * time.Millisecond)
 		w.WriteHeader(201)

@@ -281,6 +281,34 @@ type File struct {
 	CreatedAt         time.Time         `json:"created_at"`
 	UpdatedAt         time.Time         `json:"updated_at"`
 	Message           string            `json:"message,omitempty"`
+	Tags              []Tag             `json:"tags,omitempty"`
+	// PendingReprocess is set (e.g. "update") between a replacement of
+	// the content and the start of its processing: Status is then the
+	// previous content's.
+	PendingReprocess string `json:"-"`
+}
+
+// Tag is a tag as a file object carries it.
+type Tag struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name,omitempty"`
+}
+
+// UnmarshalJSON reads a file object; pending_reprocess may be null.
+func (f *File) UnmarshalJSON(b []byte) error {
+	type plain File
+	var v struct {
+		plain
+		PendingReprocess *string `json:"pending_reprocess"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*f = File(v.plain)
+	if v.PendingReprocess != nil {
+		f.PendingReprocess = *v.PendingReprocess
+	}
+	return nil
 }
 
 // Page is one page of a list answer.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -75,7 +76,7 @@ func TestUploadSendsDocumentedFields(t *testing.T) {
 	p := writeTemp(t, "report.pdf", content)
 	var sent atomic.Int64
 	res, err := c.Upload(context.Background(), UploadRequest{
-		Path: p, Filename: "report.pdf", Size: int64(len(content)), WorkspaceID: 42, Tags: []int64{1, 2, 3},
+		Path: p, Filename: "report.pdf", WorkspaceID: 42, Tags: []int64{1, 2, 3},
 		Parser: "v2.2.1", External: &ExternalMetadata{ExternalID: "pu1-abc", AdditionalMetadata: map[string]any{"path": "a/report.pdf"}},
 		Sent: func(n int64) { sent.Add(n) },
 	})
@@ -107,23 +108,70 @@ func TestUploadOmitsOptionalFields(t *testing.T) {
 		_, _ = w.Write([]byte(`{"id": 1}`))
 	})
 	p := writeTemp(t, "a.txt", []byte("x"))
-	res, err := c.Upload(context.Background(), UploadRequest{Path: p, Size: 1, WorkspaceID: 3})
+	res, err := c.Upload(context.Background(), UploadRequest{Path: p, WorkspaceID: 3})
 	require.NoError(t, err)
 	assert.Equal(t, 200, res.StatusCode)
 	assert.Equal(t, map[string][]string{"workspace_id": {"3"}}, form)
 }
 
-func TestUploadDetectsAFileThatChangedSize(t *testing.T) {
+// A file written to while it is sent: the request is cut before its closing
+// boundary (the service stores nothing of a mixed content) and the error
+// says why.
+func TestUploadOfAFileThatChangesWhileItIsSentIsCut(t *testing.T) {
+	const size = 32 << 20
+	started := make(chan struct{})
+	resume := make(chan struct{})
+	var complete atomic.Bool
 	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
+		buf := make([]byte, 64<<10)
+		_, _ = io.ReadFull(r.Body, buf)
+		close(started)
+		<-resume
+		if _, err := io.Copy(io.Discard, r.Body); err == nil {
+			complete.Store(true) // the body arrived whole: it must not
+		}
 		w.WriteHeader(http.StatusCreated)
 		_, _ = w.Write([]byte(`{"id": 1}`))
 	})
-	p := writeTemp(t, "a.txt", []byte("0123456789"))
-	for _, size := range []int64{5, 20} { // grew since the scan; shrank since the scan
-		_, err := c.Upload(context.Background(), UploadRequest{Path: p, Size: size, WorkspaceID: 1})
-		require.ErrorIs(t, err, ErrFileChanged, "size %d", size)
-	}
+	p := writeTemp(t, "a.pdf", bytes.Repeat([]byte("a"), size))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Upload(context.Background(), UploadRequest{Path: p, WorkspaceID: 1})
+		errc <- err
+	}()
+	<-started
+	// Rewritten in place, at the same size, while most of it is unsent.
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt(bytes.Repeat([]byte("b"), size), 0)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	later := time.Now().Add(time.Minute)
+	require.NoError(t, os.Chtimes(p, later, later))
+	close(resume)
+	require.ErrorIs(t, <-errc, ErrFileChanged)
+	assert.False(t, complete.Load(), "the request was cut before its end")
+}
+
+func TestUploadReportsWhatItSent(t *testing.T) {
+	content := []byte("the content")
+	var ext string
+	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		require.NoError(t, r.ParseMultipartForm(1<<20))
+		ext = r.FormValue("external_metadata")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id": 4}`))
+	})
+	p := writeTemp(t, "a.pdf", content)
+	res, err := c.Upload(context.Background(), UploadRequest{Path: p, WorkspaceID: 1, HashKey: "sha256",
+		External: &ExternalMetadata{ExternalID: "id-1", AdditionalMetadata: map[string]any{"path": "a.pdf"}}})
+	require.NoError(t, err)
+	sum := sha256.Sum256(content)
+	want := hex.EncodeToString(sum[:])
+	assert.Equal(t, want, res.SHA256, "hashed as it streamed")
+	assert.Equal(t, int64(len(content)), res.Size)
+	assert.JSONEq(t, `{"external_id":"id-1","additional_metadata":{"path":"a.pdf","sha256":"`+want+`"}}`, ext,
+		"the hash travels in external_metadata, sent after the file")
 }
 
 func TestErrorBodies(t *testing.T) {
@@ -174,7 +222,7 @@ func TestErrorBodies(t *testing.T) {
 				_, _ = w.Write([]byte(tc.body))
 			})
 			p := writeTemp(t, "a.pdf", []byte("x"))
-			_, err := c.Upload(context.Background(), UploadRequest{Path: p, Size: 1, WorkspaceID: 1})
+			_, err := c.Upload(context.Background(), UploadRequest{Path: p, WorkspaceID: 1})
 			ae, ok := AsError(err)
 			require.True(t, ok, "got %v", err)
 			assert.Equal(t, tc.wantMsg, ae.Error())
@@ -199,7 +247,7 @@ func TestTransportErrorIsTypedAndMarkedSent(t *testing.T) {
 	c, err := NewClient(srv.URL, testKey, srv.Client())
 	require.NoError(t, err)
 	p := writeTemp(t, "a.pdf", []byte("x"))
-	_, err = c.Upload(context.Background(), UploadRequest{Path: p, Size: 1, WorkspaceID: 1})
+	_, err = c.Upload(context.Background(), UploadRequest{Path: p, WorkspaceID: 1})
 	var te *TransportError
 	require.ErrorAs(t, err, &te)
 	assert.True(t, te.Sent)
@@ -345,7 +393,7 @@ func TestUploadKeepsUnusualFileNames(t *testing.T) {
 			_, _ = w.Write([]byte(`{"id":1}`))
 		})
 		p := writeTemp(t, "f.bin", []byte("x"))
-		_, err := c.Upload(context.Background(), UploadRequest{Path: p, Filename: name, Size: 1, WorkspaceID: 1})
+		_, err := c.Upload(context.Background(), UploadRequest{Path: p, Filename: name, WorkspaceID: 1})
 		require.NoError(t, err, name)
 		want := strings.NewReplacer("\n", "%0A").Replace(name)
 		assert.Equal(t, want, got)
@@ -360,12 +408,13 @@ func BenchmarkMultipartBody(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(content)))
 	for i := 0; i < b.N; i++ {
-		f, err := os.Open(p)
+		f, info, err := OpenRegular(p)
 		if err != nil {
 			b.Fatal(err)
 		}
-		body, err := newMultipartBody(UploadRequest{Path: p, Size: 4096, WorkspaceID: 42, Tags: []int64{1, 2},
-			External: &ExternalMetadata{ExternalID: "pu1-0123456789abcdef0123456789abcdef"}}, f)
+		body, err := newMultipartBody(UploadRequest{Path: p, WorkspaceID: 42, Tags: []int64{1, 2},
+			External: &ExternalMetadata{ExternalID: "pu1-0123456789abcdef0123456789abcdef",
+				AdditionalMetadata: map[string]any{"path": "a/doc.pdf"}}, HashKey: "sha256"}, f, info, "0123456789abcdef")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -429,7 +478,7 @@ func TestTransportIsSizedForThePoolAndSpeaksHTTP2OverTLS(t *testing.T) {
 	c, err := NewClient(srv.URL, testKey, &http.Client{Transport: tr})
 	require.NoError(t, err)
 	p := writeTemp(t, "a.pdf", []byte("x"))
-	res, err := c.Upload(context.Background(), UploadRequest{Path: p, Size: 1, WorkspaceID: 1})
+	res, err := c.Upload(context.Background(), UploadRequest{Path: p, WorkspaceID: 1})
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), res.File.ID, "the request went over HTTP/2")
 }

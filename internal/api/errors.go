@@ -122,6 +122,9 @@ func (e *Error) IsUnsupportedType() bool {
 	return false
 }
 
+// IsNotFound reports a 404: the document (or route) does not exist.
+func (e *Error) IsNotFound() bool { return e.StatusCode == http.StatusNotFound }
+
 // IsTransient reports whether the same request may succeed later.
 func (e *Error) IsTransient() bool {
 	switch e.StatusCode {

@@ -55,7 +55,7 @@ func TestRedirectsAreNeverFollowed(t *testing.T) {
 		c, err := NewClient(redirecting.URL, testKey, nil)
 		require.NoError(t, err)
 		p := writeTemp(t, "a.pdf", []byte("x"))
-		_, err = c.Upload(context.Background(), UploadRequest{Path: p, Size: 1, WorkspaceID: 1})
+		_, err = c.Upload(context.Background(), UploadRequest{Path: p, WorkspaceID: 1})
 		var re *RedirectError
 		require.ErrorAs(t, err, &re, "HTTP %d", code)
 		assert.Equal(t, other.URL+"/api/v3/files", re.Location)
@@ -87,7 +87,7 @@ func TestUnreadableSuccessAnswersAreUnknown(t *testing.T) {
 				_, _ = w.Write([]byte(body))
 			})
 			p := writeTemp(t, "a.pdf", []byte("x"))
-			res, err := c.Upload(context.Background(), UploadRequest{Path: p, Size: 1, WorkspaceID: 1})
+			res, err := c.Upload(context.Background(), UploadRequest{Path: p, WorkspaceID: 1})
 			var ae *AnswerError
 			require.ErrorAs(t, err, &ae, "got %+v", res)
 			assert.Nil(t, res)
@@ -152,7 +152,7 @@ func TestASilentServerIsAbandonedAfterTheStallTimeout(t *testing.T) {
 	for _, size := range []int{10, 64 << 20} { // a small body, and one the socket cannot swallow
 		p := writeTemp(t, "a.pdf", make([]byte, size))
 		within(t, 20*time.Second, func() {
-			_, err := c.Upload(context.Background(), UploadRequest{Path: p, Size: int64(size), WorkspaceID: 1})
+			_, err := c.Upload(context.Background(), UploadRequest{Path: p, WorkspaceID: 1})
 			var te *TransportError
 			require.ErrorAs(t, err, &te, "size %d", size)
 			assert.True(t, te.Sent, "an abandoned upload may have reached the service")
@@ -219,7 +219,7 @@ func TestASlowUploadThatKeepsMovingIsNeverCut(t *testing.T) {
 	require.NoError(t, err)
 	p := writeTemp(t, "slow.pdf", make([]byte, size))
 	start := time.Now()
-	res, err := c.Upload(context.Background(), UploadRequest{Path: p, Size: size, WorkspaceID: 1})
+	res, err := c.Upload(context.Background(), UploadRequest{Path: p, WorkspaceID: 1})
 	require.NoError(t, err)
 	assert.Equal(t, int64(5), res.File.ID)
 	assert.GreaterOrEqual(t, got.Load(), int64(size), "every byte arrived")

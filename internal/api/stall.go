@@ -18,11 +18,14 @@ import (
 // direction, for the stall timeout: a server that accepts the connection and
 // then never reads, never answers, or stops halfway through its answer.
 type StallError struct {
-	Timeout time.Duration
+	After time.Duration
 }
 
+// Timeout reports that this is a timeout, as net.Error does.
+func (e *StallError) Timeout() bool { return true }
+
 func (e *StallError) Error() string {
-	return fmt.Sprintf("no byte sent or received for %s (--timeout)", e.Timeout)
+	return fmt.Sprintf("no byte sent or received for %s (--timeout)", e.After)
 }
 
 // WithStallTimeout wraps next so that a request is abandoned when no byte
@@ -79,14 +82,14 @@ func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		release()
 		cancel(nil)
 		if errors.Is(context.Cause(ctx), errStalled) && req.Context().Err() == nil {
-			return nil, &StallError{Timeout: t.timeout}
+			return nil, &StallError{After: t.timeout}
 		}
 		return nil, err
 	}
 	w.kick()
 	resp.Body = &watchedBody{ReadCloser: resp.Body, w: w, done: func() { release(); cancel(nil) }, stalled: func() error {
 		if errors.Is(context.Cause(ctx), errStalled) && req.Context().Err() == nil {
-			return &StallError{Timeout: t.timeout}
+			return &StallError{After: t.timeout}
 		}
 		return nil
 	}}

@@ -3,11 +3,14 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"os"
@@ -15,25 +18,39 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
-// UploadRequest describes one upload.
+// UploadRequest describes one upload: a new document (POST), or new content
+// for an existing one (PATCH, when Replace is set).
 type UploadRequest struct {
 	// Path is the file on disk; it is opened by Upload, so every attempt
-	// reads it afresh.
+	// reads it afresh. Opening never blocks: anything but a regular file
+	// (a FIFO put there since the scan) is refused with ErrNotRegular.
 	Path string
 	// Filename is the name sent to the service (the file's base name).
-	Filename string
-	// Size is the file's size when it was scanned. The body is framed for
-	// exactly this many bytes; a file that changes size meanwhile fails with
-	// ErrFileChanged instead of sending a truncated document.
-	Size        int64
-	WorkspaceID int64
+	Filename    string
+	WorkspaceID int64 // POST only
 	Tags        []int64
-	Parser      string
-	External    *ExternalMetadata
-	// Sent, when set, is called with the number of file bytes as they go out.
+	// SetTags sends Tags with a replacement (PATCH), where they replace
+	// every tag (an empty list clears them). A new document always gets
+	// Tags.
+	SetTags bool
+	Parser  string
+	// External is sent after the file, so that HashKey can carry the
+	// content's hash computed while the file streams.
+	External *ExternalMetadata
+	// HashKey, when set, is the key of External.AdditionalMetadata that
+	// receives the hex sha256 of the content sent; SizeKey and MTimeKey
+	// receive the file's size (in bytes) and modification time (RFC 3339)
+	// as found when it is opened for sending.
+	HashKey, SizeKey, MTimeKey string
+	// Replace is the id of the document whose content this replaces in
+	// place (PATCH /api/v3/files/{id}); 0 uploads a new document.
+	Replace int64
+	// Sent, when set, is called with the number of file bytes as they go
+	// out (negative when an attempt is sent again from the start).
 	Sent func(n int64)
 }
 
@@ -41,100 +58,161 @@ type UploadRequest struct {
 type UploadResult struct {
 	File File
 	// StatusCode is 201 (queued), 200 (already present, matched by external
-	// id) or 207 (uploaded, but tags were not applied).
+	// id; or replaced) or 207 (uploaded, but tags were not applied).
 	StatusCode int
+	// Size, ModTime and SHA256 describe the content sent: the file as it
+	// was when opened (and unchanged until its last byte was read).
+	Size    int64
+	ModTime time.Time
+	SHA256  string
 }
 
-// ErrFileChanged reports that a file's size changed while it was uploaded.
-var ErrFileChanged = errors.New("file changed size while it was being uploaded")
+// ErrFileChanged reports that a file changed while it was being sent: the
+// request was cut before its end, so the service stored nothing of it.
+var ErrFileChanged = errors.New("the file changed while it was being uploaded")
+
+// ErrNotRegular reports that what is at a path is no longer a regular file.
+var ErrNotRegular = errors.New("not a regular file (it changed since the scan)")
+
+// hashPlaceholder stands for the content's hash in the framing until the
+// file has been read; the hash has the same length.
+var hashPlaceholder = strings.Repeat("0", sha256.Size*2)
 
 // Upload sends one file as a streamed multipart request with a known
-// Content-Length. The file is never held in memory.
+// Content-Length. The file is never held in memory, and is hashed as it
+// goes out. The request can be sent again (GetBody reopens the file).
 func (c *Client) Upload(ctx context.Context, r UploadRequest) (*UploadResult, error) {
-	f, err := os.Open(r.Path)
+	var cur *multipartBody
+	var rnd [24]byte
+	_, _ = rand.Read(rnd[:])
+	boundary := hex.EncodeToString(rnd[:]) // one for every sending: the header names it
+	open := func() (*multipartBody, error) {
+		var length int64 = -1
+		if cur != nil {
+			length = cur.Len()
+			cur.Close()
+			if r.Sent != nil && cur.sentFile > 0 {
+				r.Sent(-cur.sentFile)
+			}
+		}
+		f, info, err := OpenRegular(r.Path)
+		if err != nil {
+			return nil, err
+		}
+		b, err := newMultipartBody(r, f, info, boundary)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if length >= 0 && b.Len() != length {
+			// Sent again after it changed size: the request's length no
+			// longer holds.
+			b.Close()
+			return nil, ErrFileChanged
+		}
+		cur = b
+		return b, nil
+	}
+	body, err := open()
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	body, err := newMultipartBody(r, f)
-	if err != nil {
-		return nil, err
+	defer func() { cur.Close() }()
+	method, target, op := http.MethodPost, c.endpoint("/api/v3/files", nil), "upload"
+	ok := []int{http.StatusCreated, http.StatusOK, http.StatusMultiStatus}
+	if r.Replace != 0 {
+		method, target, op = http.MethodPatch, c.endpoint("/api/v3/files/"+strconv.FormatInt(r.Replace, 10), nil), "replace"
+		ok = []int{http.StatusOK, http.StatusMultiStatus}
 	}
-	req, err := c.newRequest(ctx, http.MethodPost, c.endpoint("/api/v3/files", nil), body)
+	req, err := c.newRequest(ctx, method, target, body)
 	if err != nil {
 		return nil, err
 	}
 	req.ContentLength = body.Len()
 	req.Header.Set("Content-Type", body.contentType)
+	req.GetBody = func() (io.ReadCloser, error) { return open() }
 	// Only what the tool uses is decoded from the answer: on a pool of
 	// small uploads, decoding the whole file object is a visible cost.
 	var ans struct {
-		ID                int64  `json:"id"`
-		Filename          string `json:"filename"`
-		Status            string `json:"status"`
-		UploadSessionUUID string `json:"upload_session_uuid"`
-		Message           string `json:"message"`
+		ID                int64             `json:"id"`
+		Filename          string            `json:"filename"`
+		Status            string            `json:"status"`
+		UploadSessionUUID string            `json:"upload_session_uuid"`
+		Message           string            `json:"message"`
+		ExternalMetadata  *ExternalMetadata `json:"external_metadata"`
+		Tags              []Tag             `json:"tags"`
+		PendingReprocess  *string           `json:"pending_reprocess"`
 	}
-	code, err := c.do(req, "upload", &ans, http.StatusCreated, http.StatusOK, http.StatusMultiStatus)
-	if body.err != nil {
+	code, err := c.do(req, op, &ans, ok...)
+	if errors.Is(err, ErrFileChanged) {
+		return nil, ErrFileChanged
+	}
+	if cur.err != nil {
 		// The body failed to read (the file changed or became unreadable):
 		// that, not the transport's view of it, is the cause.
-		return nil, body.err
+		return nil, cur.err
 	}
 	if err != nil {
 		return nil, err
 	}
 	if ans.ID <= 0 {
-		return nil, &AnswerError{Op: "upload", StatusCode: code, Msg: "the answer names no document (no id)"}
+		return nil, &AnswerError{Op: op, StatusCode: code, Msg: "the answer names no document (no id)"}
 	}
-	return &UploadResult{StatusCode: code, File: File{
-		ID: ans.ID, Filename: ans.Filename, Status: ans.Status, UploadSessionUUID: ans.UploadSessionUUID, Message: ans.Message,
-	}}, nil
+	f := File{ID: ans.ID, Filename: ans.Filename, Status: ans.Status, UploadSessionUUID: ans.UploadSessionUUID,
+		Message: ans.Message, ExternalMetadata: ans.ExternalMetadata, Tags: ans.Tags}
+	if ans.PendingReprocess != nil {
+		f.PendingReprocess = *ans.PendingReprocess
+	}
+	return &UploadResult{StatusCode: code, File: f, Size: cur.size, ModTime: cur.mtime, SHA256: cur.sum()}, nil
 }
 
-// multipartBody streams: framing computed up front, then the file, then the
-// closing boundary.
+// multipartBody streams: the framing computed up front, then the file
+// (hashed as it goes), then the fields that follow it — the hash filled in
+// — and the closing boundary.
 type multipartBody struct {
 	pre, post   []byte
 	f           *os.File
 	size        int64
+	mtime       time.Time
 	sent        func(int64)
 	contentType string
+	h           hash.Hash
+	hashAt      int // where the hash goes in post; -1: nowhere
 
-	off int64 // bytes of the whole body already read
-	err error // why reading the file failed, if it did
+	off      int64 // bytes of the whole body already read
+	sentFile int64 // bytes of the file already read
+	err      error // why reading the file failed, if it did
+	digest   string
+	closed   bool
 }
 
-func newMultipartBody(r UploadRequest, f *os.File) (*multipartBody, error) {
-	var rnd [24]byte
-	_, _ = rand.Read(rnd[:])
-	boundary := hex.EncodeToString(rnd[:])
+func newMultipartBody(r UploadRequest, f *os.File, info os.FileInfo, boundary string) (*multipartBody, error) {
 	// The framing is written by hand: the fields are plain ASCII, and the
 	// file name is quoted as multipart.Writer and browsers do (raw UTF-8,
 	// quotes and backslashes escaped), with line breaks percent-encoded.
+	field := func(dst []byte, name, value string) []byte {
+		dst = append(dst, "--"...)
+		dst = append(dst, boundary...)
+		dst = append(dst, "\r\nContent-Disposition: form-data; name=\""...)
+		dst = append(dst, name...)
+		dst = append(dst, "\"\r\n\r\n"...)
+		dst = append(dst, value...)
+		return append(dst, "\r\n"...)
+	}
 	pre := make([]byte, 0, 512)
-	field := func(name, value string) {
-		pre = append(pre, "--"...)
-		pre = append(pre, boundary...)
-		pre = append(pre, "\r\nContent-Disposition: form-data; name=\""...)
-		pre = append(pre, name...)
-		pre = append(pre, "\"\r\n\r\n"...)
-		pre = append(pre, value...)
-		pre = append(pre, "\r\n"...)
-	}
-	field("workspace_id", strconv.FormatInt(r.WorkspaceID, 10))
-	for _, t := range r.Tags {
-		field("tags", strconv.FormatInt(t, 10))
-	}
-	if r.Parser != "" {
-		field("parser", r.Parser)
-	}
-	if r.External != nil {
-		b, err := r.External.appendJSON(nil)
-		if err != nil {
-			return nil, fmt.Errorf("encode external metadata: %w", err)
+	if r.Replace == 0 {
+		pre = field(pre, "workspace_id", strconv.FormatInt(r.WorkspaceID, 10))
+		if r.Parser != "" {
+			pre = field(pre, "parser", r.Parser)
 		}
-		field("external_metadata", string(b))
+	}
+	if r.Replace == 0 || r.SetTags {
+		for _, t := range r.Tags {
+			pre = field(pre, "tags", strconv.FormatInt(t, 10))
+		}
+		if r.Replace != 0 && len(r.Tags) == 0 {
+			pre = field(pre, "tags", "0") // a lone 0 clears the tags: an empty list vanishes from a form
+		}
 	}
 	name := r.Filename
 	if name == "" {
@@ -152,9 +230,47 @@ func newMultipartBody(r UploadRequest, f *os.File) (*multipartBody, error) {
 	pre = append(pre, "\r\nContent-Type: "...)
 	pre = append(pre, ct...)
 	pre = append(pre, "\r\n\r\n"...)
+
+	post := []byte("\r\n")
+	hashAt := -1
+	if r.External != nil {
+		ext := *r.External
+		if r.HashKey != "" || r.SizeKey != "" || r.MTimeKey != "" {
+			ext.AdditionalMetadata = maps.Clone(ext.AdditionalMetadata)
+			if ext.AdditionalMetadata == nil {
+				ext.AdditionalMetadata = map[string]any{}
+			}
+		}
+		if r.SizeKey != "" {
+			ext.AdditionalMetadata[r.SizeKey] = strconv.FormatInt(info.Size(), 10)
+		}
+		if r.MTimeKey != "" {
+			ext.AdditionalMetadata[r.MTimeKey] = info.ModTime().UTC().Format(time.RFC3339Nano)
+		}
+		if r.HashKey != "" {
+			ext.AdditionalMetadata[r.HashKey] = hashPlaceholder
+		}
+		b, err := ext.appendJSON(nil)
+		if err != nil {
+			return nil, fmt.Errorf("encode external metadata: %w", err)
+		}
+		start := len(post)
+		post = field(post, "external_metadata", string(b))
+		if r.HashKey != "" {
+			marker := strconv.Quote(r.HashKey) + ":\"" + hashPlaceholder
+			i := strings.Index(string(post[start:]), marker)
+			if i < 0 {
+				return nil, errors.New("encode external metadata: the hash has no place")
+			}
+			hashAt = start + i + len(marker) - len(hashPlaceholder)
+		}
+	}
+	post = append(post, "--"...)
+	post = append(post, boundary...)
+	post = append(post, "--\r\n"...)
 	return &multipartBody{
-		pre: pre, post: []byte("\r\n--" + boundary + "--\r\n"), f: f, size: r.Size, sent: r.Sent,
-		contentType: "multipart/form-data; boundary=" + boundary,
+		pre: pre, post: post, f: f, size: info.Size(), mtime: info.ModTime(), sent: r.Sent,
+		contentType: "multipart/form-data; boundary=" + boundary, h: sha256.New(), hashAt: hashAt,
 	}, nil
 }
 
@@ -258,6 +374,11 @@ func (b *multipartBody) readPart(p []byte) (int, error) {
 	case b.off < pre:
 		n := copy(p, b.pre[b.off:])
 		b.off += int64(n)
+		if b.off == pre && b.size == 0 {
+			if err := b.finishFile(); err != nil {
+				return n, err
+			}
+		}
 		return n, nil
 	case b.off < pre+b.size:
 		left := pre + b.size - b.off
@@ -274,6 +395,8 @@ func (b *multipartBody) readPart(p []byte) (int, error) {
 			return 0, b.err
 		}
 		b.off += int64(n)
+		b.h.Write(p[:n])
+		b.sentFile += int64(n)
 		if n > 0 && b.sent != nil {
 			b.sent(int64(n))
 		}
@@ -285,12 +408,17 @@ func (b *multipartBody) readPart(p []byte) (int, error) {
 			b.err = fmt.Errorf("read %s: %w", filepath.Base(b.f.Name()), err)
 			return n, b.err
 		}
-		if b.off == pre+b.size && int64(len(want)) <= left {
-			// The buffer had no room for the proof: read it separately.
-			var one [1]byte
-			if m, _ := b.f.Read(one[:]); m > 0 {
-				b.err = ErrFileChanged
-				return n, b.err
+		if b.off == pre+b.size {
+			if int64(len(want)) <= left {
+				// The buffer had no room for the proof: read it separately.
+				var one [1]byte
+				if m, _ := b.f.Read(one[:]); m > 0 {
+					b.err = ErrFileChanged
+					return n, b.err
+				}
+			}
+			if err := b.finishFile(); err != nil {
+				return n, err
 			}
 		}
 		return n, nil
@@ -303,4 +431,39 @@ func (b *multipartBody) readPart(p []byte) (int, error) {
 		b.off += int64(n)
 		return n, nil
 	}
+}
+
+// finishFile runs once the file's last byte is read, before anything after
+// it is sent: a file written to while it was read (its size or time no
+// longer what they were at open) fails the request, which then ends short
+// of its closing boundary — the service stores nothing of a mixed content.
+// Otherwise the hash takes its place in the fields that follow.
+func (b *multipartBody) finishFile() error {
+	info, err := b.f.Stat()
+	if err != nil {
+		b.err = fmt.Errorf("read %s: %w", filepath.Base(b.f.Name()), err)
+		return b.err
+	}
+	if info.Size() != b.size || !info.ModTime().Equal(b.mtime) {
+		b.err = ErrFileChanged
+		return b.err
+	}
+	b.digest = hex.EncodeToString(b.h.Sum(nil))
+	if b.hashAt >= 0 {
+		copy(b.post[b.hashAt:], b.digest)
+	}
+	return nil
+}
+
+// sum returns the hex sha256 of the file sent.
+func (b *multipartBody) sum() string { return b.digest }
+
+// Close closes the file. The transport closes a request's body when it is
+// done with it; Upload closes it in any case.
+func (b *multipartBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	return b.f.Close()
 }

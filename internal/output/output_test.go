@@ -49,7 +49,7 @@ func TestSummaryGolden(t *testing.T) {
 		upload.Result{Rel: "b.pdf", Size: 1_000_000, Outcome: upload.Uploaded, UploadSessionUUID: sess},
 		upload.Result{Rel: "notes/tagged.md", Size: 200_000, Outcome: upload.Uploaded, UploadSessionUUID: sess,
 			Warning: "uploaded, but the tags were not applied"},
-		upload.Result{Rel: "c.docx", Size: 1_000_000, Outcome: upload.Changed, UploadSessionUUID: sess},
+		upload.Result{Rel: "c.docx", Size: 1_000_000, Outcome: upload.Replaced, UploadSessionUUID: sess},
 		upload.Result{Rel: "old.txt", Size: 5, Outcome: upload.AlreadyDone},
 		upload.Result{Rel: "x.exe", Outcome: upload.Skipped, Reason: "unsupported extension"},
 		upload.Result{Rel: "y.exe", Outcome: upload.Skipped, Reason: "unsupported extension"},

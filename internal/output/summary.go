@@ -85,6 +85,9 @@ func WriteSummary(w io.Writer, s *upload.Summary, o SummaryOptions) {
 		}
 		b = fmt.Appendf(b, "Upload sessions: %s\n", strings.Join(quoted, ", "))
 	}
+	for _, n := range s.Notes {
+		b = fmt.Appendf(b, "Note:         %s\n", Text(n))
+	}
 	if s.DryRun {
 		b = append(b, "Dry run: nothing was sent.\n"...)
 	} else {

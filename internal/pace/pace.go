@@ -6,6 +6,9 @@ package pace
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -56,23 +59,129 @@ func (p Policy) Delay(n int, retryAfter time.Duration) time.Duration {
 // Options configure a Pacer.
 type Options struct {
 	Policy Policy
-	// RateLimit caps requests per second across the pool; 0 means none.
+	// RateLimit caps requests per second across the run; 0 means none.
+	// The pacer never goes above it, whatever it learns.
 	RateLimit float64
+	// ThrottleBudget ends the run when the service has refused every
+	// request for overload (429) for this long; 0 means 12 hours.
+	ThrottleBudget time.Duration
+	// OutageBudget ends the run when the service has been unavailable for
+	// this long; 0 means 5 minutes.
+	OutageBudget time.Duration
+}
+
+// Signal is what an answer says about the service's capacity.
+type Signal uint8
+
+// The signals.
+const (
+	// OK: the service answered, whatever it said (but the two below).
+	OK Signal = iota
+	// Throttled: 429, the quota is spent.
+	Throttled
+	// Unavailable: 502, 503, 504, a dropped connection, a stall — the
+	// service, or the way to it, is down.
+	Unavailable
+	// Unreachable: no connection could be made (refused, no route, name
+	// unknown). Once the service has answered in this run, it is an
+	// outage like Unavailable; before, it is a mistake of setup (nothing
+	// listens at the base URL), not to be waited out.
+	Unreachable
+)
+
+// Tuning of the learning. The run starts at full speed. At the first 429
+// it learns a rate: the requests the service accepted between two
+// refusals, over the time between them, is the rate it sustains (a token
+// bucket is empty at both ends of that interval); the pacer runs just under
+// it (learnMargin), holds it for holdFor, then probes upward (probeGrowth a
+// second, compounding) so that a quota that grows is found; the next 429
+// starts the cycle again. Each 429 also holds the whole pool for its
+// Retry-After (the floor).
+const (
+	learnMargin  = 0.98
+	decrease     = 0.7 // when two refusals come too close to measure
+	measureAfter = time.Second
+	holdFor      = 20 * time.Second
+	probeGrowth  = 0.08
+	minRate      = 1.0 / 60
+	// An outage is declared after outageAfter unavailable answers in a
+	// row; then one request at a time probes, firstProbe after, doubling
+	// up to maxProbe.
+	outageAfter = 3
+	firstProbe  = time.Second
+	maxProbe    = 8 * time.Second
+	probePoll   = 100 * time.Millisecond
+)
+
+// ErrBudget is wrapped by the error Wait returns when the service has
+// refused or been unavailable for longer than the run allows.
+var ErrBudget = errors.New("time budget exhausted")
+
+// BudgetError says which budget ran out.
+type BudgetError struct {
+	// What is "throttled" or "unavailable".
+	What string
+	// For is how long it lasted; Flag names the flag that sets the budget.
+	For  time.Duration
+	Flag string
+}
+
+func (e *BudgetError) Error() string {
+	if e.What == "throttled" {
+		return fmt.Sprintf("the service refused every request for overload (429) for %s (%s); the rerun resumes", e.For.Round(time.Second), e.Flag)
+	}
+	return fmt.Sprintf("the service was unavailable for %s (%s); the rerun resumes", e.For.Round(time.Second), e.Flag)
+}
+
+func (e *BudgetError) Unwrap() error { return ErrBudget }
+
+// Ticket is a permission to send one request; hand it back to Done.
+type Ticket struct{ probe bool }
+
+// Status is what the pacer is doing, for displays and reports.
+type Status struct {
+	// Rate is the learned rate in requests a second (0: not throttled so
+	// far, full speed); Ceiling is --rate-limit (0: none).
+	Rate, Ceiling float64
+	// PausedUntil is the end of the pool's pause, zero when none.
+	PausedUntil time.Time
+	// Outage is set while the service is unavailable, since OutageSince.
+	Outage      bool
+	OutageSince time.Time
+	// Requests counts permissions given; Throttled and Unavailable count
+	// the answers of each kind; Waited sums the time requests waited.
+	Requests, Throttled, Unavailable int64
+	Waited                           time.Duration
 }
 
 // Pacer is shared by every request of a run. It is safe for concurrent use.
 type Pacer struct {
-	clock  clock.Clock
-	policy Policy
+	clock clock.Clock
+	o     Options
+	start time.Time
 
 	mu    sync.Mutex
 	until time.Time // no request goes before this moment
-	// The rate limit: a token bucket of burst tokens refilled at rate a
-	// second, kept as the time at which it is next full enough.
-	rate   float64
-	burst  float64
-	tokens float64
-	filled time.Time // when tokens was computed
+	next  time.Time // the next free slot of the pacing
+
+	// learning
+	learned     float64   // 0: full speed
+	lastEpisode time.Time // the last refusal that changed the rate
+	episodeEnd  time.Time // refusals before this belong to the last episode
+	accepted    int64     // answers since the last episode
+	holdUntil   time.Time
+	refusedAt   time.Time // the first 429 since the last answer, zero if none
+
+	// outage
+	answered  bool // the service has answered (anything) in this run
+	streak    int  // unavailable answers in a row
+	outage    bool
+	since     time.Time
+	probing   bool
+	probeWait time.Duration
+	nextProbe time.Time
+
+	st Status
 }
 
 // New returns a pacer on c.
@@ -80,71 +189,211 @@ func New(c clock.Clock, o Options) *Pacer {
 	if c == nil {
 		c = clock.Real{}
 	}
-	p := &Pacer{clock: c, policy: o.Policy}
-	if o.RateLimit > 0 {
-		p.rate = o.RateLimit
-		p.burst = max(1, float64(int(o.RateLimit)))
-		p.tokens = p.burst
-		p.filled = c.Now()
+	if o.ThrottleBudget <= 0 {
+		o.ThrottleBudget = 12 * time.Hour
 	}
-	return p
+	if o.OutageBudget <= 0 {
+		o.OutageBudget = 5 * time.Minute
+	}
+	return &Pacer{clock: c, o: o, start: c.Now()}
 }
 
 // Policy returns the retry schedule.
-func (p *Pacer) Policy() Policy { return p.policy }
+func (p *Pacer) Policy() Policy { return p.o.Policy }
 
-// Wait returns when a request may be sent: once no pause is in force and the
-// rate limit allows one more request; or when ctx is done, with its error.
-func (p *Pacer) Wait(ctx context.Context) error {
+// rateAt returns the pacing rate at now, in requests a second; 0: none.
+// p.mu must be held.
+func (p *Pacer) rateAt(now time.Time) float64 {
+	r := p.learned
+	if r > 0 && now.After(p.holdUntil) {
+		r *= math.Pow(1+probeGrowth, now.Sub(p.holdUntil).Seconds())
+	}
+	if c := p.o.RateLimit; c > 0 && (r == 0 || r > c) {
+		r = c
+	}
+	return r
+}
+
+// Wait returns when a request may be sent: no pause in force, the pacing
+// rate allows one more request, and, during an outage, it is the one probe
+// allowed. It returns ctx's error when ctx is done first, and a
+// *BudgetError when a budget ran out.
+func (p *Pacer) Wait(ctx context.Context) (Ticket, error) {
+	reserved := false
 	for {
 		p.mu.Lock()
-		d := p.until.Sub(p.clock.Now())
-		p.mu.Unlock()
+		now := p.clock.Now()
+		if err := p.overBudget(now); err != nil {
+			p.mu.Unlock()
+			return Ticket{}, err
+		}
+		var d time.Duration
+		var t Ticket
+		switch {
+		case now.Before(p.until):
+			d = p.until.Sub(now)
+		case p.outage && p.probing:
+			d = probePoll
+		case p.outage && now.Before(p.nextProbe):
+			d = p.nextProbe.Sub(now)
+		case p.outage:
+			p.probing = true
+			t.probe = true
+		case !reserved:
+			if r := p.rateAt(now); r > 0 {
+				slot := p.next
+				if slot.Before(now) {
+					slot = now
+				}
+				p.next = slot.Add(time.Duration(float64(time.Second) / r))
+				d = slot.Sub(now)
+				reserved = true
+			}
+		}
 		if d <= 0 {
-			break
+			p.st.Requests++
+			p.mu.Unlock()
+			return t, ctx.Err()
 		}
+		p.st.Waited += d
+		p.mu.Unlock()
 		if err := p.clock.Sleep(ctx, d); err != nil {
-			return err
+			return Ticket{}, err
 		}
 	}
-	if d := p.reserve(); d > 0 {
-		if err := p.clock.Sleep(ctx, d); err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
 }
 
-// reserve takes a token of the rate limit, and returns how long the caller
-// must wait for it to be there.
-func (p *Pacer) reserve() time.Duration {
+// overBudget returns the error of a budget run out. p.mu must be held.
+func (p *Pacer) overBudget(now time.Time) error {
+	if p.outage && now.Sub(p.since) > p.o.OutageBudget {
+		return &BudgetError{What: "unavailable", For: now.Sub(p.since), Flag: "--outage-budget"}
+	}
+	if !p.refusedAt.IsZero() && now.Sub(p.refusedAt) > p.o.ThrottleBudget {
+		return &BudgetError{What: "throttled", For: now.Sub(p.refusedAt), Flag: "--throttle-budget"}
+	}
+	return nil
+}
+
+// Done reports the answer to a request sent with t: what it says about the
+// service's capacity, and the Retry-After it carried (0: none).
+func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.rate <= 0 {
-		return 0
-	}
 	now := p.clock.Now()
-	if el := now.Sub(p.filled).Seconds(); el > 0 {
-		p.tokens = min(p.burst, p.tokens+el*p.rate)
-		p.filled = now
+	if t.probe {
+		p.probing = false
 	}
-	p.tokens--
-	if p.tokens >= 0 {
-		return 0
+	if s == Unreachable {
+		if !p.answered {
+			return
+		}
+		s = Unavailable
+	} else {
+		p.answered = true
 	}
-	return time.Duration(-p.tokens / p.rate * float64(time.Second))
+	switch s {
+	case OK:
+		p.accepted++
+		p.streak = 0
+		p.refusedAt = time.Time{}
+		p.outage = false
+	case Throttled:
+		p.st.Throttled++
+		if p.refusedAt.IsZero() {
+			p.refusedAt = now
+		}
+		pause := retryAfter
+		if pause <= 0 {
+			pause = p.o.Policy.Delay(1, 0) + 500*time.Millisecond
+		}
+		if !now.Before(p.episodeEnd) {
+			p.learn(now)
+		}
+		p.pauseUntil(now.Add(pause))
+		p.episodeEnd = p.until
+	case Unavailable:
+		p.st.Unavailable++
+		p.streak++
+		if retryAfter > 0 {
+			p.pauseUntil(now.Add(retryAfter))
+		}
+		switch {
+		case p.outage && t.probe:
+			p.probeWait = min(2*p.probeWait, maxProbe)
+			p.nextProbe = now.Add(p.probeWait)
+		case !p.outage && p.streak >= outageAfter:
+			p.outage, p.since = true, now
+			p.probeWait = firstProbe
+			p.nextProbe = now.Add(firstProbe)
+		}
+	}
 }
 
-// Throttled reports that the service refused a request for overload (429)
-// on its attempt-th try: no request of the pool goes before the service's
-// Retry-After (or a backoff, when it gave none) has passed.
-func (p *Pacer) Throttled(attempt int, retryAfter time.Duration) {
-	t := p.clock.Now().Add(p.policy.Delay(attempt, retryAfter))
-	p.mu.Lock()
+// learn sets the rate after a refusal: the rate the service accepted since
+// the previous refusal, when they are far enough apart to measure it;
+// otherwise a decrease. p.mu must be held.
+func (p *Pacer) learn(now time.Time) {
+	before := p.learned
+	switch dt := now.Sub(p.lastEpisode); {
+	case !p.lastEpisode.IsZero() && dt >= measureAfter && p.accepted > 0:
+		p.learned = learnMargin * float64(p.accepted) / dt.Seconds()
+	case p.learned == 0:
+		// The first refusal of a run at full speed: a first guess, the
+		// rate so far over at least a second; the next refusal measures.
+		p.learned = float64(p.accepted) / max(now.Sub(p.start).Seconds(), 1)
+	default:
+		p.learned = decrease * p.rateAt(now)
+	}
+	if c := p.o.RateLimit; c > 0 {
+		p.learned = min(p.learned, c)
+	}
+	p.learned = max(p.learned, minRate)
+	p.lastEpisode, p.accepted = now, 0
+	p.holdUntil = now.Add(holdFor)
+	if before > 0 && p.learned > 1.05*before {
+		// The quota grew (the measure spans the time before it did, so it
+		// is low): probe upward at once rather than hold.
+		p.holdUntil = now
+	}
+	p.next = now
+}
+
+func (p *Pacer) pauseUntil(t time.Time) {
 	if t.After(p.until) {
 		p.until = t
 	}
-	p.mu.Unlock()
+}
+
+// Answered reports whether the service has answered anything in this run.
+func (p *Pacer) Answered() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.answered
+}
+
+// Outage reports whether the service is taken to be down.
+func (p *Pacer) Outage() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.outage
+}
+
+// Status returns what the pacer is doing.
+func (p *Pacer) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clock.Now()
+	st := p.st
+	st.Rate = 0
+	if p.learned > 0 {
+		st.Rate = p.rateAt(now)
+	}
+	st.Ceiling = p.o.RateLimit
+	if now.Before(p.until) {
+		st.PausedUntil = p.until
+	}
+	st.Outage, st.OutageSince = p.outage, p.since
+	return st
 }
 
 // PausedUntil returns the end of the pool's pause; it is in the past when
@@ -158,5 +407,5 @@ func (p *Pacer) PausedUntil() time.Time {
 // Backoff waits before retry n of a request that failed with a transient
 // error, honouring the service's Retry-After when it gave one.
 func (p *Pacer) Backoff(ctx context.Context, n int, retryAfter time.Duration) error {
-	return p.clock.Sleep(ctx, p.policy.Delay(n, retryAfter))
+	return p.clock.Sleep(ctx, p.o.Policy.Delay(n, retryAfter))
 }

@@ -2,6 +2,8 @@ package pace
 
 import (
 	"context"
+	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -36,44 +38,213 @@ func TestDelayFullJitterBounds(t *testing.T) {
 	}
 }
 
-func TestThrottledHoldsEveryRequestUntilThePauseEnds(t *testing.T) {
-	clk := clocktest.New(time.Unix(1000, 0))
-	p := New(clk, Options{Policy: Policy{Retries: 3, Base: time.Second, Max: time.Minute}})
-	require.NoError(t, p.Wait(context.Background()))
-	assert.Empty(t, clk.Slept(), "no pause, no wait")
-
-	p.Throttled(1, 5*time.Second)
-	p.Throttled(1, 2*time.Second) // a shorter pause never shortens a longer one
-	require.NoError(t, p.Wait(context.Background()))
-	assert.Equal(t, []time.Duration{5 * time.Second}, clk.Slept())
-	require.NoError(t, p.Wait(context.Background()))
-	assert.Len(t, clk.Slept(), 1, "the pause is over")
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	p.Throttled(1, time.Minute)
-	assert.ErrorIs(t, p.Wait(ctx), context.Canceled)
+func wait(t *testing.T, p *Pacer) Ticket {
+	t.Helper()
+	tk, err := p.Wait(context.Background())
+	require.NoError(t, err)
+	return tk
 }
 
-func TestRateLimitSpacesRequestsOnTheInjectedClock(t *testing.T) {
+// A 429 holds every request of the pool, not just the one refused, until
+// the service's Retry-After has passed.
+func TestAThrottleHoldsTheWholePool(t *testing.T) {
 	clk := clocktest.New(time.Unix(1000, 0))
-	p := New(clk, Options{Policy: DefaultPolicy(), RateLimit: 4}) // burst of 4, then one every 250 ms
-	for i := 0; i < 4; i++ {
-		require.NoError(t, p.Wait(context.Background()))
-	}
-	assert.Empty(t, clk.Slept(), "the burst goes at once")
-	for i := 0; i < 3; i++ {
-		require.NoError(t, p.Wait(context.Background()))
-	}
-	assert.Equal(t, []time.Duration{250 * time.Millisecond, 250 * time.Millisecond, 250 * time.Millisecond}, clk.Slept())
+	p := New(clk, Options{Policy: DefaultPolicy()})
+	a, b := wait(t, p), wait(t, p)
+	assert.Empty(t, clk.Slept(), "full speed: nobody waits")
+	p.Done(a, Throttled, 7*time.Second)
+	p.Done(b, OK, 0) // b was already on its way
+	start := clk.Now()
+	wait(t, p) // anybody's next request
+	assert.False(t, clk.Now().Before(start.Add(7*time.Second)), "held for the Retry-After")
+	assert.Equal(t, int64(1), p.Status().Throttled)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p.Done(wait(t, p), Throttled, time.Minute)
+	_, err := p.Wait(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+}
 
-	// Idle for a while: the bucket refills, up to the burst only.
-	clk.Advance(time.Hour)
-	for i := 0; i < 5; i++ {
-		require.NoError(t, p.Wait(context.Background()))
+// bucket is a token-bucket quota, as a service enforces one, on the fake
+// clock: perMin a minute, burst at most.
+type bucket struct {
+	perMin, burst float64
+	tokens        float64
+	last          time.Time
+}
+
+func (b *bucket) take(now time.Time) (ok bool, retryAfter time.Duration) {
+	b.tokens = math.Min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.perMin/60)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
 	}
-	assert.Len(t, clk.Slept(), 4, "four from the refilled burst, the fifth waits")
-	assert.Equal(t, 250*time.Millisecond, clk.Slept()[3])
+	secs := math.Ceil((1 - b.tokens) / (b.perMin / 60))
+	return false, time.Duration(secs) * time.Second
+}
+
+// drive sends requests one after the other (each taking rtt) through the
+// pacer against the quota, until the clock reaches end; it returns the
+// requests accepted and refused after from.
+func drive(t *testing.T, p *Pacer, clk *clocktest.Fake, q *bucket, rtt time.Duration, from, end time.Time, change func(time.Time)) (accepted, refused int) {
+	t.Helper()
+	for clk.Now().Before(end) {
+		if change != nil {
+			change(clk.Now())
+		}
+		tk := wait(t, p)
+		clk.Advance(rtt)
+		ok, ra := q.take(clk.Now())
+		counted := !clk.Now().Before(from)
+		if ok {
+			p.Done(tk, OK, 0)
+			if counted {
+				accepted++
+			}
+		} else {
+			p.Done(tk, Throttled, ra)
+			if counted {
+				refused++
+			}
+		}
+	}
+	return accepted, refused
+}
+
+// From full speed, the pacer learns the quota and runs at it: at least 95%
+// of it, with under 5% of the requests refused.
+func TestThePacerLearnsTheQuotaAndRunsAtIt(t *testing.T) {
+	start := time.Unix(1000, 0)
+	clk := clocktest.New(start)
+	p := New(clk, Options{Policy: DefaultPolicy()})
+	q := &bucket{perMin: 600, burst: 60, tokens: 60, last: start}
+	accepted, refused := drive(t, p, clk, q, 2*time.Millisecond, start.Add(30*time.Second), start.Add(330*time.Second), nil)
+	rate := float64(accepted) / 300 * 60
+	t.Logf("steady state: %d accepted (%.0f/min of a 600/min quota), %d refused (%.1f%%), learned %.1f/s",
+		accepted, rate, refused, 100*float64(refused)/float64(accepted+refused), p.Status().Rate)
+	assert.GreaterOrEqual(t, rate, 0.95*600)
+	assert.Less(t, float64(refused)/float64(accepted+refused), 0.05)
+}
+
+// A quota that changes mid-run (600, then 300, then 600 a minute): the rate
+// follows each change within 30 seconds.
+func TestThePacerFollowsAQuotaThatChanges(t *testing.T) {
+	start := time.Unix(1000, 0)
+	clk := clocktest.New(start)
+	p := New(clk, Options{Policy: DefaultPolicy()})
+	q := &bucket{perMin: 600, burst: 60, tokens: 60, last: start}
+	quota := func(now time.Time) {
+		switch s := now.Sub(start); {
+		case s >= 240*time.Second:
+			q.perMin = 600
+		case s >= 120*time.Second:
+			q.perMin, q.burst = 300, 30
+		}
+	}
+	window := func(from, to int) float64 {
+		a, _ := drive(t, p, clk, q, 2*time.Millisecond, start.Add(time.Duration(from)*time.Second),
+			start.Add(time.Duration(to)*time.Second), quota)
+		return float64(a) / float64(to-from) * 60
+	}
+	before := window(0, 120)
+	drop := window(120, 150)
+	afterDrop := window(150, 240)
+	rise := window(240, 270)
+	afterRise := window(270, 360)
+	t.Logf("per minute: %.0f at 600, %.0f in the 30 s after the drop to 300, then %.0f; %.0f in the 30 s after the rise to 600, then %.0f",
+		before, drop, afterDrop, rise, afterRise)
+	assert.InDelta(t, 300, afterDrop, 0.05*300, "follows the drop")
+	assert.GreaterOrEqual(t, afterRise, 0.95*600, "follows the rise")
+	assert.GreaterOrEqual(t, rise, 0.5*600, "and within 30 s")
+}
+
+// --rate-limit is a ceiling, whatever the pacer learns.
+func TestRateLimitIsACeiling(t *testing.T) {
+	start := time.Unix(1000, 0)
+	clk := clocktest.New(start)
+	p := New(clk, Options{Policy: DefaultPolicy(), RateLimit: 4})
+	n := 0
+	for clk.Now().Before(start.Add(10 * time.Second)) {
+		p.Done(wait(t, p), OK, 0)
+		n++
+	}
+	assert.InDelta(t, 40, n, 1, "4 a second from the start, no burst")
+}
+
+// An outage: after a few unavailable answers in a row the pool stops; one
+// request at a time probes, with growing waits; the first answer ends the
+// outage; the budget ends the run.
+func TestAnOutageIsProbedOneRequestAtATime(t *testing.T) {
+	start := time.Unix(1000, 0)
+	clk := clocktest.New(start)
+	p := New(clk, Options{Policy: DefaultPolicy(), OutageBudget: time.Minute})
+	for i := 0; i < outageAfter; i++ {
+		p.Done(wait(t, p), Unavailable, 0)
+	}
+	require.True(t, p.Outage())
+	var probes []time.Duration
+	for i := 0; i < 5; i++ {
+		tk := wait(t, p)
+		require.True(t, tk.probe)
+		probes = append(probes, clk.Now().Sub(start))
+		p.Done(tk, Unavailable, 0)
+	}
+	assert.Equal(t, []time.Duration{1, 3, 7, 15, 23}, seconds(probes), "probes after 1, 2, 4, 8, 8 s")
+	// While a probe is out, nobody else goes.
+	tk := wait(t, p)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		other, err := p.Wait(context.Background())
+		assert.NoError(t, err)
+		assert.False(t, other.probe, "the outage is over when it goes")
+	}()
+	p.Done(tk, OK, 0) // the service is back
+	<-done
+	assert.False(t, p.Outage())
+
+	for i := 0; i < outageAfter; i++ {
+		p.Done(wait(t, p), Unavailable, 0)
+	}
+	var err error
+	for err == nil {
+		var tk Ticket
+		tk, err = p.Wait(context.Background())
+		if err == nil {
+			p.Done(tk, Unavailable, 0)
+		}
+	}
+	var be *BudgetError
+	require.ErrorAs(t, err, &be)
+	assert.ErrorIs(t, err, ErrBudget)
+	assert.Contains(t, err.Error(), "unavailable for")
+	assert.Contains(t, err.Error(), "--outage-budget")
+}
+
+func seconds(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d / time.Second
+	}
+	return out
+}
+
+func TestAThrottleThatNeverEndsEndsTheRun(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: DefaultPolicy(), ThrottleBudget: time.Hour})
+	var err error
+	for i := 0; err == nil && i < 100000; i++ {
+		var tk Ticket
+		tk, err = p.Wait(context.Background())
+		if err == nil {
+			p.Done(tk, Throttled, time.Minute)
+		}
+	}
+	var be *BudgetError
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, "throttled", be.What)
+	assert.True(t, errors.Is(err, ErrBudget))
 }
 
 func TestBackoffSleepsTheDelay(t *testing.T) {

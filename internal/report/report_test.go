@@ -22,7 +22,7 @@ func sample() (Meta, *upload.Summary, []upload.Result, []track.Doc) {
 		FilesDir: "./contracts", StartedAt: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	results := []upload.Result{
 		{Rel: "b/msa.docx", Size: 2048, Outcome: upload.Uploaded, DocumentID: 12, UploadSessionUUID: "550e8400-e29b-41d4-a716-446655440000", Attempts: 1, Duration: 120 * time.Millisecond},
-		{Rel: "a/nda.pdf", Size: 1000, Outcome: upload.Changed, DocumentID: 13, UploadSessionUUID: "550e8400-e29b-41d4-a716-446655440000", Attempts: 3, Duration: 2 * time.Second},
+		{Rel: "a/nda.pdf", Size: 1000, Outcome: upload.Replaced, DocumentID: 13, UploadSessionUUID: "550e8400-e29b-41d4-a716-446655440000", Attempts: 3, Duration: 2 * time.Second},
 		{Rel: "scan.pdf", Size: 500, Outcome: upload.Uploaded, DocumentID: 14, UploadSessionUUID: "550e8400-e29b-41d4-a716-446655440000", Attempts: 1, Duration: 80 * time.Millisecond, Warning: "uploaded, but the tags were not applied"},
 		{Rel: "tool.exe", Size: 10, Outcome: upload.Skipped, Reason: "unsupported extension"},
 		{Rel: "old.txt", Size: 5, Outcome: upload.AlreadyDone, Reason: "recorded in the state file", DocumentID: 3, UploadSessionUUID: "0e0e0e0e-0000-4000-8000-000000000000"},
@@ -58,7 +58,7 @@ func TestReportGolden(t *testing.T) {
 	var back Report
 	require.NoError(t, json.Unmarshal(got, &back))
 	assert.Equal(t, SchemaVersion, back.SchemaVersion)
-	assert.Equal(t, "changed", back.Files[0].Outcome, "a/nda.pdf sorts first and was changed")
+	assert.Equal(t, "replaced", back.Files[0].Outcome, "a/nda.pdf sorts first and was replaced")
 	assert.Equal(t, "embedded", back.Files[0].ProcessingStatus)
 	assert.Equal(t, 6, back.Totals.Found)
 	assert.Equal(t, int64(3548), back.Totals.Bytes, "the bytes sent: uploads and changes")
@@ -67,6 +67,6 @@ func TestReportGolden(t *testing.T) {
 		assert.True(t, ok, "every outcome has a total, %s included", o)
 	}
 	assert.Equal(t, 2, back.Totals.Outcomes["uploaded"])
-	assert.Equal(t, 1, back.Totals.Outcomes["changed"])
+	assert.Equal(t, 1, back.Totals.Outcomes["replaced"])
 	assert.Equal(t, map[string]int{"unsupported extension": 1}, back.Totals.SkippedBy)
 }

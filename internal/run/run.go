@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/clock"
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/track"
 )
 
@@ -93,12 +95,20 @@ type Conn struct {
 	Timeout time.Duration
 }
 
-// client builds the API client, with wrap (when set) around the transport.
-func (c Conn) client(wrap func(http.RoundTripper) http.RoundTripper) (*api.Client, error) {
+// client builds the API client: every request paced by pacer (a default
+// one when nil), each exchange under the stall timeout, and wrap (when
+// set) around each exchange — for --verbose, which so shows every 429 too.
+func (c Conn) client(pacer *pace.Pacer, wrap func(http.RoundTripper) http.RoundTripper) (*api.Client, error) {
 	rt := api.WithStallTimeout(c.Transport, c.Timeout)
 	if wrap != nil {
 		rt = wrap(rt)
 	}
+	if pacer == nil {
+		pacer = pace.New(clock.Real{}, pace.Options{Policy: pace.DefaultPolicy()})
+	}
+	rt = &pace.Transport{Pacer: pacer, Next: rt, RetryAfter: func(h http.Header) time.Duration {
+		return api.ParseRetryAfter(h.Get("Retry-After"), time.Now())
+	}}
 	cl, err := api.NewClient(c.BaseURL, c.Key, &http.Client{Transport: rt})
 	if err != nil {
 		return nil, Exitf(ExitUsage, "--base-url: %v", err)

@@ -30,7 +30,7 @@ func Status(ctx context.Context, o StatusOptions, streams Streams) error {
 	if err != nil {
 		return err
 	}
-	client, err := conn.client(nil)
+	client, err := conn.client(nil, nil)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func Status(ctx context.Context, o StatusOptions, streams Streams) error {
 
 // Workspaces lists the workspaces the key can use.
 func Workspaces(ctx context.Context, conn Conn, asJSON bool, streams Streams) error {
-	client, err := conn.client(nil)
+	client, err := conn.client(nil, nil)
 	if err != nil {
 		return err
 	}

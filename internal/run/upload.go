@@ -28,7 +28,10 @@ type UploadOptions struct {
 	Upload    upload.Options
 	Policy    pace.Policy
 	RateLimit float64
-	StateFile string
+	// ThrottleBudget and OutageBudget bound how long the run waits on a
+	// throttling or unavailable service (see pace.Options).
+	ThrottleBudget, OutageBudget time.Duration
+	StateFile                    string
 
 	Wait        bool
 	WaitTimeout time.Duration
@@ -63,13 +66,16 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 			return &output.HTTPLog{Next: next, W: streams.ErrOut, Log: jsonLog}
 		}
 	}
-	client, err := o.Conn.client(wrap)
+	pacer := pace.New(clock.Real{}, pace.Options{Policy: o.Policy, RateLimit: o.RateLimit,
+		ThrottleBudget: o.ThrottleBudget, OutageBudget: o.OutageBudget})
+	client, err := o.Conn.client(pacer, wrap)
 	if err != nil {
 		return err
 	}
 	baseURL := client.BaseURL()
 
-	store, recorded, err := openState(o.StateFile, state.Header{BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID}, o.Upload.DryRun)
+	store, recorded, err := openState(o.StateFile, state.Header{BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID,
+		Source: o.Upload.Source}, o.Upload.DryRun)
 	if err != nil {
 		return err
 	}
@@ -95,7 +101,7 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	if recorded != nil {
 		uo.Recorded = recorded
 	}
-	uo.Pacer = pace.New(clock.Real{}, pace.Options{Policy: o.Policy, RateLimit: o.RateLimit})
+	uo.Pacer = pacer
 	sum, runErr := upload.Run(ctx, uo)
 	closeDisplay()
 	_ = lines.Flush()
@@ -153,6 +159,11 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 		}
 	}
 	switch {
+	case errors.Is(runErr, upload.ErrDeleteRefused):
+		return Exit(ExitUsage, runErr)
+	case errors.Is(runErr, pace.ErrBudget):
+		// The service was throttling or down for longer than allowed.
+		return Exit(ExitFailures, runErr)
 	case runErr != nil:
 		// A rejected key, an unverifiable certificate, a base URL that
 		// redirects, a state file that cannot be written: the run as a

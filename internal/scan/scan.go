@@ -18,8 +18,11 @@ import (
 
 // Entry is one thing found under the root.
 type Entry struct {
-	Path    string // path on disk
-	Rel     string // path relative to the root, with forward slashes
+	Path string // path on disk
+	Rel  string // path relative to the root, with forward slashes
+	// Key is the file's identity: Rel with each name in one stable form
+	// (see key.go). It is Rel itself for the usual printable ASCII names.
+	Key     string
 	Size    int64
 	ModTime time.Time
 	// Skip says why the entry is not a candidate; ReasonNone when it is.
@@ -64,7 +67,7 @@ func Walk(ctx context.Context, root string, f Filter, fn func(Entry) error) erro
 		return fmt.Errorf("%s: %w", root, ErrNotDir)
 	}
 	w := &walker{ctx: ctx, f: f, fn: fn}
-	return w.dir(root, "", st)
+	return w.dir(root, "", "", st)
 }
 
 type walker struct {
@@ -82,58 +85,67 @@ func join(rel, name string) string {
 	return rel + "/" + name
 }
 
-func (w *walker) dir(path, rel string, info os.FileInfo) error {
+func (w *walker) dir(path, rel, key string, info os.FileInfo) error {
 	entries, err := os.ReadDir(path)
 	if err != nil && len(entries) == 0 {
 		if rel == "" {
 			return err
 		}
-		return w.fn(Entry{Path: path, Rel: rel, Err: err})
+		return w.fn(Entry{Path: path, Rel: rel, Key: key, Err: err})
 	}
 	w.ancestors = append(w.ancestors, info)
 	defer func() { w.ancestors = w.ancestors[:len(w.ancestors)-1] }()
-	for _, d := range entries {
+	names := make([]string, len(entries))
+	for i, d := range entries {
+		names[i] = d.Name()
+	}
+	keys := componentKeys(names)
+	for i, d := range entries {
 		if cerr := w.ctx.Err(); cerr != nil {
 			return cerr
 		}
-		if err := w.entry(path, rel, d); err != nil {
+		r := join(rel, names[i])
+		k := r // the usual case: the key is the path, one string
+		if key != rel || keys[i] != names[i] {
+			k = joinKey(key, keys[i])
+		}
+		if err := w.entry(path, r, k, d); err != nil {
 			return err
 		}
 	}
 	if err != nil {
 		// Listed in part: what was read is walked, the rest is reported.
-		return w.fn(Entry{Path: path, Rel: rel, Err: err})
+		return w.fn(Entry{Path: path, Rel: rel, Key: key, Err: err})
 	}
 	return nil
 }
 
-func (w *walker) entry(dir, rel string, d fs.DirEntry) error {
+func (w *walker) entry(dir, r, k string, d fs.DirEntry) error {
 	name := d.Name()
 	p := filepath.Join(dir, name)
-	r := join(rel, name)
 	if w.f.SkipHidden && strings.HasPrefix(name, ".") {
-		return w.fn(Entry{Path: p, Rel: r, Skip: ReasonHidden})
+		return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonHidden})
 	}
 	var info os.FileInfo
 	var err error
 	if d.Type()&fs.ModeSymlink != 0 {
 		if !w.f.FollowSymlinks {
-			return w.fn(Entry{Path: p, Rel: r, Skip: ReasonSymlink})
+			return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonSymlink})
 		}
 		info, err = os.Stat(p)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return w.fn(Entry{Path: p, Rel: r, Skip: ReasonBrokenLink})
+				return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonBrokenLink})
 			}
-			return w.fn(Entry{Path: p, Rel: r, Err: err})
+			return w.fn(Entry{Path: p, Rel: r, Key: k, Err: err})
 		}
 		if info.IsDir() {
 			for _, a := range w.ancestors {
 				if os.SameFile(a, info) {
-					return w.fn(Entry{Path: p, Rel: r, Skip: ReasonSymlinkLoop})
+					return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonSymlinkLoop})
 				}
 			}
-			return w.dir(p, r, info)
+			return w.dir(p, r, k, info)
 		}
 	} else {
 		info, err = d.Info()
@@ -141,13 +153,13 @@ func (w *walker) entry(dir, rel string, d fs.DirEntry) error {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // deleted since the folder was listed
 			}
-			return w.fn(Entry{Path: p, Rel: r, Err: err})
+			return w.fn(Entry{Path: p, Rel: r, Key: k, Err: err})
 		}
 		if info.IsDir() {
-			return w.dir(p, r, info)
+			return w.dir(p, r, k, info)
 		}
 	}
-	e := Entry{Path: p, Rel: r, Size: info.Size(), ModTime: info.ModTime()}
+	e := Entry{Path: p, Rel: r, Key: k, Size: info.Size(), ModTime: info.ModTime()}
 	if !info.Mode().IsRegular() {
 		e.Skip = ReasonNotRegular
 		return w.fn(e)

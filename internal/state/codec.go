@@ -41,6 +41,10 @@ func appendRecord(dst []byte, r Record) []byte {
 		dst = append(dst, `,"upload_session_uuid":`...)
 		dst = appendString(dst, r.UploadSessionUUID)
 	}
+	if r.Tags != "" {
+		dst = append(dst, `,"tags":`...)
+		dst = appendString(dst, r.Tags)
+	}
 	dst = append(dst, `,"at":"`...)
 	dst = r.At.AppendFormat(dst, time.RFC3339Nano)
 	return append(dst, `"}`...)
@@ -105,7 +109,7 @@ func decodeFast(b []byte, r *Record) error {
 				return errSlow
 			}
 			r.Op = Op(v)
-		case "path", "external_id", "sha256", "upload_session_uuid":
+		case "path", "external_id", "sha256", "upload_session_uuid", "tags":
 			var v []byte
 			if v, rest, ok = readString(rest); !ok {
 				return errSlow
@@ -117,6 +121,8 @@ func decodeFast(b []byte, r *Record) error {
 				r.ExternalID = string(v)
 			case "sha256":
 				r.SHA256 = string(v)
+			case "tags":
+				r.Tags = string(v)
 			default:
 				r.UploadSessionUUID = string(v)
 			}

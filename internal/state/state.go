@@ -30,16 +30,21 @@ import (
 // Format identifies a state file in its header.
 const Format = "paradigm-upload-state"
 
-// Version is the version of the format this package writes.
-const Version = 1
+// Version is the version of the format this package writes. Version 2
+// added the header's source, the records' tags and the "deleted" record;
+// version 1 files are read as they are.
+const Version = 2
 
 // Header is the first line of a state file.
 type Header struct {
-	Format      string    `json:"format"`
-	Version     int       `json:"version"`
-	BaseURL     string    `json:"base_url"`
-	WorkspaceID int64     `json:"workspace_id"`
-	CreatedAt   time.Time `json:"created_at"`
+	Format      string `json:"format"`
+	Version     int    `json:"version"`
+	BaseURL     string `json:"base_url"`
+	WorkspaceID int64  `json:"workspace_id"`
+	// Source names the tree the file records (--source), within which
+	// paths identify documents; empty for the default.
+	Source    string    `json:"source,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Op is the kind of a record.
@@ -50,6 +55,7 @@ const (
 	OpStarted Op = "started" // an upload was sent; its outcome is not yet known
 	OpDone    Op = "done"    // the service confirmed the upload
 	OpAborted Op = "aborted" // a started upload is known not to have created a document
+	OpDeleted Op = "deleted" // the document was deleted (its file is gone)
 )
 
 // Record is one line of the journal after the header.
@@ -60,10 +66,13 @@ type Record struct {
 	// ModTime is the file's modification time when it was uploaded.
 	ModTime    time.Time `json:"mtime"`
 	ExternalID string    `json:"external_id,omitempty"`
-	// SHA256 is the content's hash, when it was computed (--checksum).
+	// SHA256 is the content's hash (hex; the whole of it or its first 32
+	// digits), when known.
 	SHA256            string `json:"sha256,omitempty"`
 	DocumentID        int64  `json:"document_id,omitempty"`
 	UploadSessionUUID string `json:"upload_session_uuid,omitempty"`
+	// Tags are the tag ids this tool applied, as "1,2".
+	Tags string `json:"tags,omitempty"`
 	// At is when the event happened (the upload time for OpDone).
 	At time.Time `json:"at"`
 }
@@ -76,6 +85,7 @@ type Entry struct {
 	SHA256            string
 	DocumentID        int64
 	UploadSessionUUID string
+	Tags              string
 	UploadedAt        time.Time
 }
 
@@ -105,6 +115,10 @@ type MismatchError struct {
 }
 
 func (e *MismatchError) Error() string {
+	if e.Have.Source != e.Want.Source && e.Have.WorkspaceID == e.Want.WorkspaceID {
+		return fmt.Sprintf("state file %s records the source %q, not %q; use another --state-file or the same --source",
+			e.Path, e.Have.Source, e.Want.Source)
+	}
 	return fmt.Sprintf("state file %s belongs to %s workspace %d, not %s workspace %d; use another --state-file",
 		e.Path, e.Have.BaseURL, e.Have.WorkspaceID, e.Want.BaseURL, e.Want.WorkspaceID)
 }
@@ -218,7 +232,8 @@ func (s *Store) load(want Header) error {
 // SameTarget reports whether two headers name the same instance and
 // workspace.
 func (h Header) SameTarget(o Header) bool {
-	return h.WorkspaceID == o.WorkspaceID && strings.TrimRight(h.BaseURL, "/") == strings.TrimRight(o.BaseURL, "/")
+	return h.WorkspaceID == o.WorkspaceID && strings.TrimRight(h.BaseURL, "/") == strings.TrimRight(o.BaseURL, "/") &&
+		h.Source == o.Source
 }
 
 // parse reads the header and the records. It reports whether a partial last
@@ -302,7 +317,7 @@ func (s *Store) apply(b []byte) error {
 		return errors.New("record without a path")
 	}
 	s.records++
-	if r.Op != OpDone && r.Op != OpStarted && r.Op != OpAborted {
+	if r.Op != OpDone && r.Op != OpStarted && r.Op != OpAborted && r.Op != OpDeleted {
 		return fmt.Errorf("unknown record kind %q", r.Op)
 	}
 	s.applyRecord(r)
@@ -316,24 +331,28 @@ func (s *Store) applyRecord(r Record) {
 	case OpDone:
 		s.done.put(r.Path, Entry{
 			Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, SHA256: r.SHA256, DocumentID: r.DocumentID,
-			UploadSessionUUID: r.UploadSessionUUID, UploadedAt: r.At,
+			UploadSessionUUID: r.UploadSessionUUID, Tags: r.Tags, UploadedAt: r.At,
 		})
 		if s.started.sameExternalID(r.Path, r.ExternalID) {
 			s.started.del(r.Path)
 		}
 	case OpStarted:
-		s.started.put(r.Path, Entry{Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, UploadedAt: r.At})
+		s.started.put(r.Path, Entry{Size: r.Size, ModTime: r.ModTime, ExternalID: r.ExternalID, SHA256: r.SHA256, UploadedAt: r.At})
 	case OpAborted:
 		if s.started.sameExternalID(r.Path, r.ExternalID) {
 			s.started.del(r.Path)
 		}
+	case OpDeleted:
+		s.done.del(r.Path)
+		s.started.del(r.Path)
 	}
 }
 
-// initTables makes the empty tables, sharing one set of session ids.
+// initTables makes the empty tables, sharing the lists of session ids and
+// of tags.
 func (s *Store) initTables() {
-	ss := newSessions()
-	s.done, s.started = newTable(ss), newTable(ss)
+	ss, tags := newSessions(), newSessions()
+	s.done, s.started = newTable(ss, tags), newTable(ss, tags)
 }
 
 // rewrite writes the whole state compactly to a temporary file and renames
@@ -363,11 +382,12 @@ func (s *Store) rewrite() error {
 	for _, p := range s.done.sortedKeys() {
 		e, _ := s.done.get(p)
 		enc(Record{Op: OpDone, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID, SHA256: e.SHA256,
-			DocumentID: e.DocumentID, UploadSessionUUID: e.UploadSessionUUID, At: e.UploadedAt})
+			DocumentID: e.DocumentID, UploadSessionUUID: e.UploadSessionUUID, Tags: e.Tags, At: e.UploadedAt})
 	}
 	for _, p := range s.started.sortedKeys() {
 		e, _ := s.started.get(p)
-		enc(Record{Op: OpStarted, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID, At: e.UploadedAt})
+		enc(Record{Op: OpStarted, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID, SHA256: e.SHA256,
+			At: e.UploadedAt})
 	}
 	if err := w.Flush(); err != nil {
 		tmp.Close()
@@ -429,13 +449,25 @@ func Read(path string) (*Snapshot, error) {
 
 // Done returns what is recorded as uploaded for path.
 func (s *Snapshot) Done(path string) (Entry, bool) {
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
 	return s.store.done.get(path)
 }
 
 // Each calls fn for every uploaded path, in no particular order.
 func (s *Snapshot) Each(fn func(path string, e Entry)) {
-	s.store.done.each(fn)
+	s.store.Each(fn)
 }
+
+// Len returns the number of paths recorded as uploaded.
+func (s *Snapshot) Len() int { return s.store.Len() }
+
+// MarkSeen notes, in memory only, that a scan found path (see
+// Store.MarkSeen).
+func (s *Snapshot) MarkSeen(path string) bool { return s.store.MarkSeen(path) }
+
+// EachUnseen calls fn for every uploaded path not marked seen.
+func (s *Snapshot) EachUnseen(fn func(path string, e Entry)) { s.store.EachUnseen(fn) }
 
 // Header returns the header of the open file.
 func (s *Store) Header() Header { return s.hdr }
@@ -486,6 +518,10 @@ func (s *Store) append(r Record) (uint64, error) {
 	s.buf = append(s.buf, line...)
 	s.records++
 	s.applyRecord(r)
+	if r.Op == OpDone {
+		// What this run records, it found.
+		s.done.markSeen(r.Path)
+	}
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -518,6 +554,28 @@ func (s *Store) RecordAborted(r Record) error {
 	r.Op = OpAborted
 	_, err := s.append(r)
 	return err
+}
+
+// RecordDeleted records that the document of a path was deleted.
+func (s *Store) RecordDeleted(path string, at time.Time) error {
+	_, err := s.append(Record{Op: OpDeleted, Path: path, At: at})
+	return err
+}
+
+// MarkSeen notes that this run's scan found path; it reports whether the
+// state records it as uploaded. EachUnseen then lists the others.
+func (s *Store) MarkSeen(path string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done.markSeen(path)
+}
+
+// EachUnseen calls fn for every uploaded path the scan did not find, in no
+// particular order. fn must not call the store.
+func (s *Store) EachUnseen(fn func(path string, e Entry)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.done.eachUnseen(fn)
 }
 
 func (s *Store) waitDurable(b uint64) error {

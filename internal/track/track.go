@@ -111,7 +111,13 @@ func Collect(ctx context.Context, c Service, r Request) ([]Doc, error) {
 			}
 			f = *got
 		}
-		docs = append(docs, Doc{Path: p, DocumentID: id, Filename: f.Filename, Status: f.Status,
+		st := f.Status
+		if f.PendingReprocess != "" {
+			// New content waits to be processed: the status is the
+			// previous content's.
+			st = "pending"
+		}
+		docs = append(docs, Doc{Path: p, DocumentID: id, Filename: f.Filename, Status: st,
 			StatusDetail: f.StatusDetail, Session: f.UploadSessionUUID})
 	}
 	sort.Slice(docs, func(i, j int) bool { return docs[i].Path < docs[j].Path })

@@ -4,20 +4,55 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
-	"golang.org/x/text/unicode/norm"
+	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/state"
 )
 
-// Identity: how a file is named to the state file and to the service.
+// Identity: how a file is named to the service and to the state file, and
+// how the version the service holds is written down beside it.
+//
+// A file is its key (its path in the tree, in one stable form: see
+// scan/key.go) within a source (--source, so that two trees can share a
+// workspace). The external id is derived from those two alone: editing,
+// touching or restoring the file never changes it, so the service holds
+// one document per file. The version the document holds — size,
+// modification time, content hash, the tags this tool applied — travels in
+// additional_metadata, so the service alone can tell what it has (the state
+// file is a cache of it).
 
-// ExternalID is the identifier sent as external_metadata.external_id: stable
-// for a given file (its path in the tree, size and modification time), so a
-// repeated upload of the same file is recognised by the service, and a
-// changed file gets a new one.
-func ExternalID(rel string, size int64, mtime time.Time) string {
+// uploadedBy marks the documents this tool uploaded; --delete touches no
+// other.
+const uploadedBy = "paradigm-upload"
+
+// The keys of additional_metadata.
+const (
+	metaPath       = "path"
+	metaSource     = "source"
+	metaSize       = "size"
+	metaMTime      = "mtime"
+	metaSHA256     = "sha256"
+	metaTags       = "tags"
+	metaUploadedBy = "uploaded_by"
+)
+
+// ExternalID is the external id of the file at key in source.
+func ExternalID(source, key string) string {
+	h := sha256.New()
+	h.Write([]byte("pu2\x00"))
+	h.Write([]byte(source))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return "pu2-" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// legacyExternalID is the external id of version 1 (path, size and time):
+// documents and state files of that version are recognised and adopted.
+func legacyExternalID(rel string, size int64, mtime time.Time) string {
 	h := sha256.New()
 	h.Write([]byte(rel))
 	h.Write([]byte{0})
@@ -27,19 +62,115 @@ func ExternalID(rel string, size int64, mtime time.Time) string {
 	return "pu1-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// ContentExternalID is the external id under --checksum: stable for a given
-// path and content, whatever the file's modification time.
-func ContentExternalID(rel, sha string) string {
-	h := sha256.New()
-	h.Write([]byte(rel))
-	h.Write([]byte{0})
-	h.Write([]byte(sha))
-	return "pu1-" + hex.EncodeToString(h.Sum(nil)[:16])
+// externalMetadata is what is sent for a file: its identity and the
+// version (the hash is filled in as the file streams: api's HashKey).
+func externalMetadata(source, key string, size int64, mtime time.Time, tags string) *api.ExternalMetadata {
+	m := map[string]any{
+		metaPath: key, metaSize: strconv.FormatInt(size, 10), metaMTime: mtime.UTC().Format(time.RFC3339Nano),
+		metaUploadedBy: uploadedBy, metaTags: tags,
+	}
+	if source != "" {
+		m[metaSource] = source
+	}
+	return &api.ExternalMetadata{ExternalID: ExternalID(source, key), AdditionalMetadata: m}
 }
 
-// fileSHA256 hashes a file's content.
+// known is what is known of the document of a file: from the state file,
+// or from the service's listing.
+type known struct {
+	docID   int64
+	size    int64
+	mtime   time.Time
+	sha     string // hex, possibly its first 32 digits; "" unknown
+	tags    string // the tags this tool applied, "1,2"
+	extID   string // the external id the document carries
+	session string
+}
+
+func knownFromState(e state.Entry) known {
+	return known{docID: e.DocumentID, size: e.Size, mtime: e.ModTime, sha: e.SHA256, tags: e.Tags,
+		extID: e.ExternalID, session: e.UploadSessionUUID}
+}
+
+// knownFromFile reads what a document says of itself.
+func knownFromFile(f *api.File) known {
+	k := known{docID: f.ID, session: f.UploadSessionUUID}
+	if f.ExternalMetadata == nil {
+		return k
+	}
+	k.extID = f.ExternalMetadata.ExternalID
+	am := f.ExternalMetadata.AdditionalMetadata
+	k.sha, _ = am[metaSHA256].(string)
+	k.tags, _ = am[metaTags].(string)
+	if s, ok := am[metaSize].(string); ok {
+		k.size, _ = strconv.ParseInt(s, 10, 64)
+	}
+	if s, ok := am[metaMTime].(string); ok {
+		k.mtime, _ = time.Parse(time.RFC3339Nano, s)
+	}
+	return k
+}
+
+// ours reports whether a document was uploaded by this tool from source,
+// and returns the key it was uploaded from.
+func ours(em *api.ExternalMetadata, source string) (key string, ok bool) {
+	if em == nil {
+		return "", false
+	}
+	am := em.AdditionalMetadata
+	if by, _ := am[metaUploadedBy].(string); by != uploadedBy {
+		return "", false
+	}
+	src, _ := am[metaSource].(string)
+	key, _ = am[metaPath].(string)
+	return key, src == source && key != ""
+}
+
+// tagsString writes tag ids as the state and the metadata keep them.
+func tagsString(tags []int64) string {
+	s := slices.Clone(tags)
+	slices.Sort(s)
+	s = slices.Compact(s)
+	parts := make([]string, len(s))
+	for i, t := range s {
+		parts[i] = strconv.FormatInt(t, 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseTags reads what tagsString wrote.
+func parseTags(s string) []int64 {
+	var out []int64
+	for _, p := range strings.Split(s, ",") {
+		if n, err := strconv.ParseInt(p, 10, 64); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// retag returns the tags a document should have: those it has, less those
+// this tool applied before, plus those it applies now — tags a person added
+// stay.
+func retag(current []api.Tag, before, now string) []int64 {
+	drop := map[int64]bool{}
+	for _, t := range parseTags(before) {
+		drop[t] = true
+	}
+	var out []int64
+	for _, t := range current {
+		if !drop[t.ID] {
+			out = append(out, t.ID)
+		}
+	}
+	out = append(out, parseTags(now)...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// fileSHA256 hashes a file's content; opening never blocks.
 func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, _, err := api.OpenRegular(path)
 	if err != nil {
 		return "", err
 	}
@@ -49,13 +180,4 @@ func fileSHA256(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// normRel puts a relative path in one Unicode normal form, so that the same
-// tree copied between macOS (NFD) and Linux (NFC) is recognised.
-func normRel(rel string) string {
-	if norm.NFC.IsNormalString(rel) {
-		return rel
-	}
-	return norm.NFC.String(rel)
 }

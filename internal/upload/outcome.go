@@ -14,10 +14,16 @@ type Outcome uint8
 // and the exit code read the table.
 const (
 	Uploaded Outcome = iota
-	Changed
+	Replaced
+	Updated
+	Deleted
+	Unchanged
 	Present
 	AlreadyDone
 	WouldUpload
+	WouldReplace
+	WouldUpdate
+	WouldDelete
 	Skipped
 	Failed
 	Interrupted
@@ -63,13 +69,25 @@ type Spec struct {
 var outcomes = [numOutcomes]Spec{
 	Uploaded: {Name: "uploaded", Label: "Uploaded", Verb: "uploaded", Sends: true, Always: true,
 		Progress: "uploaded"},
-	Changed: {Name: "changed", Label: "Changed", Verb: "changed", Sends: true,
-		Note: "uploaded again: changed since their last upload", Progress: "changed"},
+	Replaced: {Name: "replaced", Label: "Replaced", Verb: "replaced", Sends: true,
+		Note: "edited since their upload: new content, same document", Progress: "replaced"},
+	Updated: {Name: "updated", Label: "Updated", Verb: "updated",
+		Note: "same content; tags or identity brought up to date", Progress: "updated"},
+	Deleted: {Name: "deleted", Label: "Deleted", Verb: "deleted",
+		Note: "their file is gone from the folder (--delete)", Progress: "deleted"},
+	Unchanged: {Name: "unchanged", Label: "Unchanged", Verb: "unchanged",
+		Note: "same content under a new modification time: nothing sent", Progress: "unchanged"},
 	Present: {Name: "already_on_service", Label: "Already there", Verb: "already there",
-		Note: "the service already had them, matched by external id: nothing new stored", Progress: "already there"},
+		Note: "the service already had them: nothing new stored", Progress: "already there"},
 	AlreadyDone: {Name: "already_done", Label: "Already done", Verb: "already done",
 		Note: "recorded in the state file", Progress: "already done"},
 	WouldUpload: {Name: "would_upload", Label: "Would upload", Verb: "would upload", DryRun: true, Always: true},
+	WouldReplace: {Name: "would_replace", Label: "Would replace", Verb: "would replace", DryRun: true,
+		Note: "edited since their upload"},
+	WouldUpdate: {Name: "would_update", Label: "Would update", Verb: "would update", DryRun: true,
+		Note: "tags or identity out of date"},
+	WouldDelete: {Name: "would_delete", Label: "Would delete", Verb: "would delete", DryRun: true,
+		Note: "their file is gone (--delete)"},
 	Skipped: {Name: "skipped", Label: "Skipped", Verb: "skipped", Always: true, Progress: "skipped",
 		Detail: DetailByReason},
 	Failed: {Name: "failed", Label: "Failed", Verb: "failed", Failure: true, Always: true, Progress: "failed",
@@ -151,6 +169,8 @@ type Summary struct {
 	Sessions []string
 	Stopped  StopReason
 	DryRun   bool
+	// Notes are what the run decided not to do, and why.
+	Notes []string
 
 	seen map[string]struct{}
 }

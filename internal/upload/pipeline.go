@@ -1,12 +1,14 @@
-// Package upload runs an upload of a directory tree: the scan feeds a bounded
-// queue, a pool of workers uploads what passes the filters and the state
-// file, each file ends as exactly one outcome (see the table in outcome.go),
-// and the run stops early on --max-fails, a rejected key, or an
-// interruption. It owns the pipeline (this file), one file's attempt
-// (attempt.go) and the files' identity (identity.go). It talks to the service
-// through the Service interface, waits through internal/pace, remembers
-// through internal/state, and reports through the Progress interface; it
-// prints nothing.
+// Package upload mirrors a directory tree into a workspace: the scan feeds
+// a bounded queue, each file is compared with what is known of its document
+// (the state file, or a listing of the service when there is none to
+// trust), a pool of workers uploads new files, replaces edited ones in
+// place and updates stale metadata, --delete removes the documents of files
+// that are gone, and each file ends as exactly one outcome (the table in
+// outcome.go). It owns the pipeline (this file), one file's attempt
+// (attempt.go), deletion (delete.go) and the files' identity (identity.go).
+// It talks to the service through the Service interface, waits through
+// internal/pace, remembers through internal/state, and reports through the
+// Progress interface; it prints nothing.
 package upload
 
 import (
@@ -31,7 +33,8 @@ import (
 type Progress interface {
 	// Found is called as the scan finds candidate files.
 	Found(files int, bytes int64)
-	// Sent is called as bytes of file content are sent.
+	// Sent is called as bytes of file content are sent (negative when an
+	// upload starts again from its beginning).
 	Sent(bytes int64)
 	// Done is called once per file the run considered.
 	Done(r Result)
@@ -78,27 +81,40 @@ type Options struct {
 	// scan.All mean every file. Files of other shards are not considered.
 	Shard       scan.Shard
 	WorkspaceID int64
-	Tags        []int64
-	Parser      string
+	// Source names the tree within the workspace (--source): the files'
+	// identities are their paths within it.
+	Source string
+	Tags   []int64
+	Parser string
 	// BatchSize is the number of concurrent uploads.
 	BatchSize int
 	// MaxFails stops the run (no new upload starts) after this many failures.
 	MaxFails int
 	// NoExternalID stops sending external_metadata (for instances that
-	// reject it); lost answers can then not be reconciled.
+	// reject it): files are then only uploaded, never replaced, deleted or
+	// reconciled with the service.
 	NoExternalID bool
-	// Checksum compares files with the state file by content (sha256)
-	// rather than by size and modification time, and derives external ids
-	// from the content.
+	// Checksum compares every file with what is known of it by content
+	// (sha256), not by size and modification time.
 	Checksum bool
+	// Reconcile lists the service's documents of the source even with a
+	// state file that has records (without one, or with an empty one, the
+	// run always does).
+	Reconcile bool
+	// Delete deletes the documents this tool uploaded from the source whose
+	// file is gone; MaxDelete caps them (see DeleteCap).
+	Delete    bool
+	MaxDelete DeleteCap
 
 	Service Service
-	// Pacer paces every request and its retries; nil: the default retry
-	// policy, no rate limit.
+	// Pacer holds the retry policy, waits between retries, and says when
+	// the service is down as a whole (its Transport paces the requests
+	// themselves); nil: the default policy.
 	Pacer *pace.Pacer
 	State *state.Store // nil: no state file
-	// DryRun sends nothing and writes nothing: candidates end as
-	// WouldUpload. Recorded, when set, is consulted instead of State.
+	// DryRun sends nothing and writes nothing (but the listing it needs):
+	// what would be done ends as Would* outcomes. Recorded, when set, is
+	// consulted instead of State.
 	DryRun   bool
 	Recorded Recorded
 	Progress Progress // nil: Nop
@@ -111,6 +127,9 @@ type Options struct {
 // Recorded is what the state file says was uploaded.
 type Recorded interface {
 	Done(path string) (state.Entry, bool)
+	Len() int
+	MarkSeen(path string) bool
+	EachUnseen(fn func(path string, e state.Entry))
 }
 
 // ErrAuth wraps the service's refusal of the API key.
@@ -129,6 +148,8 @@ type runner struct {
 	clock    clock.Clock
 	pacer    *pace.Pacer
 	recorded Recorded // nil: no state file
+	remote   *remote  // nil: no listing
+	tags     string   // the tags to apply, as recorded
 
 	fails atomic.Int64
 	// dispatch is done once no new upload may start; stopDispatch ends it.
@@ -137,18 +158,21 @@ type runner struct {
 	mu           sync.Mutex
 	sum          Summary
 	fatal        error // the first error that ended the run as a whole
+	scanned      atomic.Int64
+	unreadable   atomic.Int64
 }
 
-// Run uploads the tree. It returns the summary, and an error only for what
+// Run mirrors the tree. It returns the summary, and an error only for what
 // ends the run as a whole (a rejected key, a state file that cannot be
-// written, a folder that cannot be scanned); per-file failures are in the
-// summary. When the run stops early — interrupted, --max-fails, or such an
-// error — uploads in flight finish, and the files it did not start end as
-// NotAttempted: the summary is whole either way.
+// written, a folder that cannot be scanned, --max-delete exceeded);
+// per-file failures are in the summary. When the run stops early —
+// interrupted, --max-fails, or such an error — uploads in flight finish,
+// and the files it did not start end as NotAttempted: the summary is whole
+// either way.
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	o.BatchSize = max(o.BatchSize, 1)
 	o.MaxFails = max(o.MaxFails, 1)
-	r := &runner{o: o, prog: o.Progress, clock: o.Clock, pacer: o.Pacer}
+	r := &runner{o: o, prog: o.Progress, clock: o.Clock, pacer: o.Pacer, tags: tagsString(o.Tags)}
 	if r.prog == nil {
 		r.prog = Nop{}
 	}
@@ -166,6 +190,15 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	r.sum.DryRun = o.DryRun
 	start := r.clock.Now()
+
+	if !o.NoExternalID && (r.recorded == nil || r.recorded.Len() == 0 || o.Reconcile) {
+		// No state to trust: the service says what it has.
+		rm, err := loadRemote(ctx, o.Service, o.WorkspaceID, o.Source, o.Shard)
+		if err != nil {
+			return r.result(start, ctx, fmt.Errorf("list the workspace's documents: %w", classify(err).asError(err)))
+		}
+		r.remote = rm
+	}
 
 	// stopDispatch ends the dispatch of new uploads without touching
 	// uploads in flight; the scan goes on, to account for every file.
@@ -185,7 +218,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	g.SetLimit(o.BatchSize)
 	// The scan runs ahead of the uploads through a bounded queue, so memory
 	// stays flat however large the tree is.
-	queue := make(chan scan.Entry, 1024)
+	queue := make(chan job, 1024)
 	scanCtx, stopScan := context.WithCancel(ctx)
 	defer stopScan()
 	var scanErr error
@@ -199,16 +232,16 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		})
 	}()
 
-	for e := range queue {
+	for j := range queue {
 		if r.maxFailsReached() {
 			r.setStopped(StopMaxFails)
 		}
 		if r.halted() {
-			r.finish(Result{Rel: e.Rel, Size: e.Size, Outcome: NotAttempted})
+			r.finish(Result{Rel: j.e.Key, Size: j.e.Size, Outcome: NotAttempted})
 			continue
 		}
 		g.Go(func() error {
-			if err := r.attempt(ctx, e); err != nil {
+			if err := r.attempt(ctx, j); err != nil {
 				r.stop(err)
 			}
 			return nil
@@ -218,12 +251,25 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if r.maxFailsReached() {
 		r.setStopped(StopMaxFails)
 	}
+	if scanErr == nil && o.Delete && !r.halted() {
+		if err := r.deleteGone(ctx); err != nil {
+			r.stop(err)
+		}
+	}
+	var err error
+	if scanErr != nil && !errors.Is(scanErr, context.Canceled) {
+		err = fmt.Errorf("scan %s: %w", o.Root, scanErr)
+	}
+	return r.result(start, ctx, err)
+}
+
+// result ends the run: the summary, and the error that ended it, if any.
+func (r *runner) result(start time.Time, ctx context.Context, err error) (*Summary, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sum.Duration = r.clock.Now().Sub(start)
-	err := r.fatal
-	if err == nil && scanErr != nil && !errors.Is(scanErr, context.Canceled) {
-		err = fmt.Errorf("scan %s: %w", o.Root, scanErr)
+	if r.fatal != nil {
+		err = r.fatal
 	}
 	if ctx.Err() != nil {
 		r.sum.Stopped = StopInterrupted
@@ -259,50 +305,130 @@ func (r *runner) setStopped(s StopReason) {
 	r.mu.Unlock()
 }
 
-// triage runs in the scanner: it settles every file that needs no upload
-// and queues the others.
-func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- scan.Entry) error {
-	e.Rel = normRel(e.Rel)
-	if !r.o.Shard.Has(e.Rel) {
+// jobKind is what a file needs.
+type jobKind uint8
+
+const (
+	jobUpload  jobKind = iota // no document yet: upload
+	jobReplace                // content changed (its size did): replace in place
+	jobCheck                  // maybe changed: hash, then replace, update or record
+	jobUpdate                 // same content, stale metadata: update it
+	jobAsk                    // an earlier run left it unconfirmed: ask the service
+)
+
+// job is a file on its way to a worker, with what is known of its document.
+type job struct {
+	e     scan.Entry
+	kind  jobKind
+	known known
+}
+
+// triage runs in the scanner: it settles every file that needs nothing
+// from the service and queues the others.
+func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- job) error {
+	if !r.o.Shard.Has(e.Key) {
 		return nil
 	}
+	r.scanned.Add(1)
+	k, found := r.known(e.Key)
 	switch {
 	case e.Err != nil:
+		r.unreadable.Add(1)
 		r.prog.Found(1, 0)
-		r.finish(Result{Rel: e.Rel, Outcome: Failed, Reason: "cannot be read: " + unwrapPathError(e.Err)})
+		r.finish(Result{Rel: e.Key, Outcome: Failed, Reason: "cannot be read: " + unwrapPathError(e.Err)})
 		return nil
 	case e.Skip != scan.ReasonNone:
 		r.prog.Found(1, 0)
-		r.finish(Result{Rel: e.Rel, Size: e.Size, Outcome: Skipped, Reason: string(e.Skip)})
+		r.finish(Result{Rel: e.Key, Size: e.Size, Outcome: Skipped, Reason: string(e.Skip)})
 		return nil
 	}
-	changed := false
-	if r.recorded != nil {
-		d, ok := r.recorded.Done(e.Rel)
-		if ok && r.unchanged(&e, d) {
-			r.prog.Found(1, 0)
-			r.finish(Result{Rel: e.Rel, Size: e.Size, Outcome: AlreadyDone, Reason: "recorded in the state file",
-				DocumentID: d.DocumentID, UploadSessionUUID: d.UploadSessionUUID})
-			return nil
+	j := job{e: e, known: k}
+	sameFile := found && k.size == e.Size && k.mtime.Equal(e.ModTime) && k.sha != "" && !r.o.Checksum
+	switch {
+	case r.o.NoExternalID:
+		if found && k.size == e.Size && k.mtime.Equal(e.ModTime) {
+			return r.settle(e, Result{Rel: e.Key, Size: e.Size, Outcome: AlreadyDone, Reason: "recorded in the state file",
+				DocumentID: k.docID, UploadSessionUUID: k.session})
 		}
-		changed = ok
+		j.kind = jobUpload
+	case r.startedEarlier(e.Key):
+		j.kind = jobAsk
+	case !found:
+		j.kind = jobUpload
+	case sameFile && k.tags == r.tags && k.extID == ExternalID(r.o.Source, e.Key):
+		reason := "recorded in the state file"
+		if r.remote != nil && r.recorded == nil {
+			reason = "the service has this version"
+		}
+		return r.settle(e, Result{Rel: e.Key, Size: e.Size, Outcome: AlreadyDone, Reason: reason,
+			DocumentID: k.docID, UploadSessionUUID: k.session})
+	case sameFile:
+		j.kind = jobUpdate
+	case k.size != e.Size && k.sha != "":
+		j.kind = jobReplace
+	default:
+		j.kind = jobCheck
 	}
-	if r.o.DryRun {
-		r.prog.Found(1, 0)
-		res := Result{Rel: e.Rel, Size: e.Size, Outcome: WouldUpload}
-		if changed {
-			res.Reason = "changed since its recorded upload"
-		}
-		r.finish(res)
-		return nil
+	if r.o.DryRun && (j.kind == jobUpload || j.kind == jobReplace || j.kind == jobUpdate) {
+		// Nothing to read to know what would happen.
+		return r.settle(e, r.wouldResult(j))
 	}
 	r.prog.Found(1, e.Size)
 	select {
-	case queue <- e:
+	case queue <- j:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// settle finishes a file the scan could decide alone.
+func (r *runner) settle(e scan.Entry, res Result) error {
+	r.prog.Found(1, 0)
+	r.finish(res)
+	return nil
+}
+
+// wouldResult is the outcome of a job in a dry run.
+func (r *runner) wouldResult(j job) Result {
+	res := Result{Rel: j.e.Key, Size: j.e.Size, DocumentID: j.known.docID}
+	switch j.kind {
+	case jobReplace:
+		res.Outcome = WouldReplace
+	case jobUpdate:
+		res.Outcome = WouldUpdate
+	default:
+		res.Outcome = WouldUpload
+	}
+	return res
+}
+
+// known returns what is known of the document of the file at key, from the
+// state file or else the listing, and notes that the scan found the file.
+func (r *runner) known(key string) (known, bool) {
+	if r.recorded != nil {
+		r.recorded.MarkSeen(key)
+		if d, ok := r.recorded.Done(key); ok {
+			if r.remote != nil {
+				r.remote.find(r.o.Source, key) // marks it seen there too
+			}
+			return knownFromState(d), true
+		}
+	}
+	if r.remote != nil {
+		return r.remote.find(r.o.Source, key)
+	}
+	return known{}, false
+}
+
+// startedEarlier reports an upload an earlier run started but never saw
+// confirmed.
+func (r *runner) startedEarlier(key string) bool {
+	if r.o.State == nil {
+		return false
+	}
+	_, ok := r.o.State.Started(key)
+	return ok
 }
 
 // count walks the tree ahead of the uploads and reports how much work the
@@ -311,15 +437,14 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- scan.Ent
 func (r *runner) count(ctx context.Context, counter Counter, start time.Time) {
 	var c Count
 	err := scan.Walk(ctx, r.o.Root, r.o.Filter, func(e scan.Entry) error {
-		rel := normRel(e.Rel)
-		if !r.o.Shard.Has(rel) {
+		if !r.o.Shard.Has(e.Key) {
 			return nil
 		}
 		c.Files++
 		if e.Err == nil && e.Skip == scan.ReasonNone {
 			// What this run records as it goes is work it does, not work
 			// an earlier run did.
-			d, ok := r.recordedDone(rel)
+			d, ok := r.recordedDone(e.Key)
 			if !ok || !d.UploadedAt.Before(start) || d.Size != e.Size || !d.ModTime.Equal(e.ModTime) {
 				c.Work++
 				c.WorkBytes += e.Size
@@ -334,30 +459,12 @@ func (r *runner) count(ctx context.Context, counter Counter, start time.Time) {
 	counter.Counted(c)
 }
 
-// recordedDone returns what the state file records for rel, if any.
-func (r *runner) recordedDone(rel string) (state.Entry, bool) {
+// recordedDone returns what the state file records for key, if any.
+func (r *runner) recordedDone(key string) (state.Entry, bool) {
 	if r.recorded == nil {
 		return state.Entry{}, false
 	}
-	return r.recorded.Done(rel)
-}
-
-// unchanged reports whether the file is the one recorded: same size and
-// modification time, or, under --checksum, same content. A hash computed
-// here is kept in e for the upload.
-func (r *runner) unchanged(e *scan.Entry, d state.Entry) bool {
-	if d.Size != e.Size {
-		return false
-	}
-	if !r.o.Checksum || d.SHA256 == "" {
-		return d.ModTime.Equal(e.ModTime)
-	}
-	sum, err := fileSHA256(e.Path)
-	if err != nil {
-		return false // the upload will report why the file cannot be read
-	}
-	e.SHA256 = sum
-	return sum == d.SHA256
+	return r.recorded.Done(key)
 }
 
 func unwrapPathError(err error) string {
@@ -383,9 +490,6 @@ func (r *runner) finish(res Result) {
 
 // lookup asks the service for the document with this external id.
 func (r *runner) lookup(ctx context.Context, extID string) (*api.File, error) {
-	if err := r.pacer.Wait(ctx); err != nil {
-		return nil, err
-	}
 	f, err := r.o.Service.FindByExternalID(ctx, r.o.WorkspaceID, extID)
 	if ae, ok := api.AsError(err); ok && ae.IsAuth() {
 		return nil, fmt.Errorf("%w (%s)", ErrAuth, ae.Error())

@@ -184,7 +184,7 @@ func TestRunUploadsEveryFileOnceAndSkipsTheRest(t *testing.T) {
 	assert.Equal(t, map[string]int{"a.pdf": 1, "b.txt": 1, "c.md": 1}, f.names())
 	for _, g := range f.got {
 		assert.Equal(t, []string{"1", "2"}, g.tags)
-		assert.True(t, strings.HasPrefix(g.extID, "pu1-"))
+		assert.True(t, strings.HasPrefix(g.extID, "pu2-"))
 	}
 	assert.Equal(t, 3, sum.Count(Uploaded))
 	assert.Equal(t, 3, sum.Count(Skipped))
@@ -289,69 +289,6 @@ func TestRunRetriesTransientErrors(t *testing.T) {
 	assert.Equal(t, map[string]int{"a.txt": 1, "b.txt": 1}, f.names())
 }
 
-// memService is an in-memory Service whose answers a test scripts.
-type memService struct {
-	upload func(r api.UploadRequest) (*api.UploadResult, error)
-	find   func(extID string) (*api.File, error)
-}
-
-func (m *memService) Upload(_ context.Context, r api.UploadRequest) (*api.UploadResult, error) {
-	return m.upload(r)
-}
-
-func (m *memService) FindByExternalID(_ context.Context, _ int64, extID string) (*api.File, error) {
-	if m.find == nil {
-		return nil, nil
-	}
-	return m.find(extID)
-}
-
-// When one upload is throttled, the others wait too: b's retry, whose own
-// backoff is zero, still waits for the pause a's 429 set.
-func TestA429PausesThePoolNotJustItsWorker(t *testing.T) {
-	root := tree(t, map[string]string{"a.txt": "a", "b.txt": "b"})
-	clk := clocktest.New(time.Unix(1e9, 0))
-	pacer := pace.New(clk, pace.Options{Policy: pace.Policy{Retries: 3, Base: time.Second, Max: time.Minute,
-		Rand: func() float64 { return 0 }}})
-	var mu sync.Mutex
-	calls := map[string][]time.Time{}
-	var throttledAt time.Time
-	svc := &memService{upload: func(r api.UploadRequest) (*api.UploadResult, error) {
-		mu.Lock()
-		calls[r.Filename] = append(calls[r.Filename], clk.Now())
-		n := len(calls[r.Filename])
-		mu.Unlock()
-		switch {
-		case r.Filename == "a.txt" && n == 1:
-			mu.Lock()
-			throttledAt = clk.Now()
-			mu.Unlock()
-			return nil, &api.Error{StatusCode: 429, RetryAfter: 7 * time.Second}
-		case r.Filename == "b.txt" && n == 1:
-			// Answer only once a's 429 paused the pool, then fail in a way
-			// whose own backoff is zero.
-			deadline := time.Now().Add(5 * time.Second)
-			for pacer.PausedUntil().IsZero() {
-				if time.Now().After(deadline) {
-					return nil, fmt.Errorf("the pool was never paused")
-				}
-				time.Sleep(time.Millisecond)
-			}
-			return nil, &api.Error{StatusCode: 503}
-		}
-		return &api.UploadResult{StatusCode: 201, File: api.File{ID: int64(n), UploadSessionUUID: "s"}}, nil
-	}}
-	sum, err := Run(context.Background(), Options{Root: root, WorkspaceID: 42, BatchSize: 2, MaxFails: 10,
-		Service: svc, Pacer: pacer, Clock: clk})
-	require.NoError(t, err)
-	require.Equal(t, 2, sum.Count(Uploaded), "%+v", sum.Listed)
-	require.Len(t, calls["b.txt"], 2)
-	assert.False(t, calls["b.txt"][1].Before(throttledAt.Add(7*time.Second)),
-		"b's retry went at %s, before the end of the pause a's 429 set at %s", calls["b.txt"][1], throttledAt)
-	require.Len(t, calls["a.txt"], 2)
-	assert.False(t, calls["a.txt"][1].Before(throttledAt.Add(7*time.Second)), "a waits for its Retry-After")
-}
-
 func TestRunGivesUpAfterRetries(t *testing.T) {
 	f := &fakeAPI{answer: func(string, int) int { return 503 }}
 	o := options(t, f, tree(t, map[string]string{"a.txt": "a"}))
@@ -378,43 +315,6 @@ func TestRunReconcilesALostAnswerInsteadOfDuplicating(t *testing.T) {
 	assert.Positive(t, f.lookups.Load())
 }
 
-func TestRunResumesFromTheStateFile(t *testing.T) {
-	root := tree(t, map[string]string{"a.txt": "a", "b.txt": "b", "c.txt": "c"})
-	statePath := filepath.Join(t.TempDir(), "state.json")
-	f := &fakeAPI{}
-	o := options(t, f, root)
-	open := func() *state.Store {
-		s, err := state.Open(statePath, state.Header{BaseURL: o.Service.(*api.Client).BaseURL(), WorkspaceID: 42}, state.Options{})
-		require.NoError(t, err)
-		return s
-	}
-	o.State = open()
-	sum, err := Run(context.Background(), o)
-	require.NoError(t, err)
-	require.NoError(t, o.State.Close())
-	assert.Equal(t, 3, sum.Count(Uploaded))
-
-	o.State = open()
-	sum, err = Run(context.Background(), o)
-	require.NoError(t, err)
-	assert.Equal(t, 0, sum.Count(Uploaded))
-	assert.Equal(t, 3, sum.Count(AlreadyDone))
-	require.NoError(t, o.State.Close())
-	assert.Len(t, f.names(), 3, "the second run sent nothing")
-
-	// A changed file is uploaded again and reported as changed.
-	later := time.Now().Add(time.Hour)
-	require.NoError(t, os.WriteFile(filepath.Join(root, "b.txt"), []byte("bb"), 0o644))
-	require.NoError(t, os.Chtimes(filepath.Join(root, "b.txt"), later, later))
-	o.State = open()
-	sum, err = Run(context.Background(), o)
-	require.NoError(t, err)
-	require.NoError(t, o.State.Close())
-	assert.Equal(t, 0, sum.Count(Uploaded))
-	assert.Equal(t, 1, sum.Count(Changed))
-	assert.Equal(t, 2, sum.Count(AlreadyDone))
-}
-
 func TestRunStopGently(t *testing.T) {
 	files := map[string]string{}
 	for i := 0; i < 50; i++ {
@@ -437,92 +337,6 @@ func TestRunStopGently(t *testing.T) {
 	assert.Equal(t, 0, sum.Count(Failed), "uploads in flight finish")
 	assert.Equal(t, 0, sum.Count(Interrupted), "uploads in flight finish")
 	assert.Len(t, f.names(), sum.Count(Uploaded))
-}
-
-func TestExternalIDIsStable(t *testing.T) {
-	m := time.Unix(1700000000, 5)
-	a := ExternalID("dir/a.pdf", 10, m)
-	assert.Equal(t, a, ExternalID("dir/a.pdf", 10, m))
-	assert.NotEqual(t, a, ExternalID("dir/a.pdf", 11, m))
-	assert.NotEqual(t, a, ExternalID("dir/b.pdf", 10, m))
-	assert.NotEqual(t, a, ExternalID("dir/a.pdf", 10, m.Add(time.Second)))
-	assert.Len(t, a, 36)
-}
-
-func TestNormRelUnifiesUnicodeForms(t *testing.T) {
-	nfd := "cafe\u0301.txt" // as macOS writes it
-	nfc := "caf\u00e9.txt"
-	assert.Equal(t, nfc, normRel(nfd))
-	assert.Equal(t, nfc, normRel(nfc))
-}
-
-func TestChecksumComparesContentNotTimes(t *testing.T) {
-	root := tree(t, map[string]string{"a.txt": "alpha", "b.txt": "bravo"})
-	statePath := filepath.Join(t.TempDir(), "state.json")
-	f := &fakeAPI{}
-	o := options(t, f, root)
-	o.Checksum = true
-	runOnce := func() *Summary {
-		t.Helper()
-		s, err := state.Open(statePath, state.Header{BaseURL: o.Service.(*api.Client).BaseURL(), WorkspaceID: 42}, state.Options{})
-		require.NoError(t, err)
-		o.State = s
-		sum, err := Run(context.Background(), o)
-		require.NoError(t, err)
-		require.NoError(t, s.Close())
-		return sum
-	}
-	sum := runOnce()
-	require.Equal(t, 2, sum.Count(Uploaded))
-
-	// Touched, same content: nothing to do under --checksum.
-	later := time.Now().Add(time.Hour)
-	require.NoError(t, os.Chtimes(filepath.Join(root, "a.txt"), later, later))
-	sum = runOnce()
-	assert.Equal(t, 0, sum.Count(Uploaded))
-	assert.Equal(t, 2, sum.Count(AlreadyDone))
-
-	// Same size and time, other content: uploaded again, as changed.
-	st, err := os.Stat(filepath.Join(root, "b.txt"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(root, "b.txt"), []byte("BRAVO"), 0o644))
-	require.NoError(t, os.Chtimes(filepath.Join(root, "b.txt"), st.ModTime(), st.ModTime()))
-	sum = runOnce()
-	assert.Equal(t, 0, sum.Count(Uploaded))
-	assert.Equal(t, 1, sum.Count(Changed))
-	assert.Equal(t, map[string]int{"a.txt": 1, "b.txt": 2}, f.names())
-	var bIDs []string
-	f.mu.Lock()
-	for _, g := range f.got {
-		if g.name == "b.txt" {
-			bIDs = append(bIDs, g.extID)
-		}
-	}
-	f.mu.Unlock()
-	require.Len(t, bIDs, 2)
-	assert.NotEqual(t, bIDs[0], bIDs[1], "new content, new external id")
-}
-
-func TestRateLimitCapsRequestsAcrossThePool(t *testing.T) {
-	files := map[string]string{}
-	for i := 0; i < 9; i++ {
-		files[fmt.Sprintf("f%d.txt", i)] = "x"
-	}
-	f := &fakeAPI{}
-	o := options(t, f, tree(t, files))
-	clk := o.Clock.(*clocktest.Fake)
-	o.BatchSize = 9
-	o.Pacer = pace.New(clk, pace.Options{Policy: pace.DefaultPolicy(), RateLimit: 5}) // burst of 5, then one every 200 ms
-	sum, err := Run(context.Background(), o)
-	require.NoError(t, err)
-	assert.Equal(t, 9, sum.Count(Uploaded))
-	waits := 0
-	for _, d := range clk.Slept() {
-		if d > 0 {
-			waits++
-		}
-	}
-	assert.Equal(t, 4, waits, "the 4 requests past the burst wait for the rate limit, on the run's clock")
 }
 
 // countingProgress records the counts of the walk that runs ahead.
@@ -569,67 +383,4 @@ func TestCountingWalkReportsTheWholeRunAhead(t *testing.T) {
 	for i := 1; i < len(p.counts); i++ {
 		assert.GreaterOrEqual(t, p.counts[i].Files, p.counts[i-1].Files, "totals only grow")
 	}
-}
-
-// An answer the tool cannot read is an unknown outcome: the service is
-// asked before the file is sent again, and only a confirmed document is
-// recorded.
-func TestAnUnreadableAnswerIsAskedAboutNotAssumed(t *testing.T) {
-	for _, found := range []bool{true, false} {
-		root := tree(t, map[string]string{"a.txt": "a"})
-		clk := clocktest.New(time.Unix(1e9, 0))
-		var uploads, lookups atomic.Int32
-		svc := &memService{
-			upload: func(r api.UploadRequest) (*api.UploadResult, error) {
-				if uploads.Add(1) == 1 {
-					return nil, &api.AnswerError{Op: "upload", StatusCode: 200, Msg: "the answer names no document (no id)"}
-				}
-				return &api.UploadResult{StatusCode: 201, File: api.File{ID: 8, UploadSessionUUID: "s"}}, nil
-			},
-			find: func(string) (*api.File, error) {
-				lookups.Add(1)
-				if found {
-					return &api.File{ID: 7, UploadSessionUUID: "s"}, nil
-				}
-				return nil, nil
-			},
-		}
-		st, err := state.Open(filepath.Join(t.TempDir(), "state"), state.Header{BaseURL: "http://x", WorkspaceID: 42}, state.Options{})
-		require.NoError(t, err)
-		sum, err := Run(context.Background(), Options{Root: root, WorkspaceID: 42, BatchSize: 1, MaxFails: 1, Service: svc,
-			Pacer: pace.New(clk, pace.Options{Policy: pace.Policy{Retries: 3, Base: time.Second, Max: time.Minute}}),
-			Clock: clk, State: st})
-		require.NoError(t, err)
-		assert.Equal(t, int32(1), lookups.Load(), "asked once before sending again")
-		d, ok := st.Done("a.txt")
-		require.True(t, ok)
-		require.NoError(t, st.Close())
-		if found {
-			assert.Equal(t, int32(1), uploads.Load(), "the service had it: not sent again")
-			assert.Equal(t, int64(7), d.DocumentID, "the document the service confirmed")
-		} else {
-			assert.Equal(t, int32(2), uploads.Load(), "not there: sent again")
-			assert.Equal(t, int64(8), d.DocumentID)
-		}
-		assert.Equal(t, 1, sum.Count(Uploaded))
-	}
-}
-
-// A first answer 200 is the service's own document for that external id:
-// nothing new was stored, and the summary says so rather than "uploaded".
-func TestAnIdempotentAnswerIsAlreadyThereNotUploaded(t *testing.T) {
-	root := tree(t, map[string]string{"a.txt": "a", "b.txt": "b"})
-	clk := clocktest.New(time.Unix(1e9, 0))
-	svc := &memService{upload: func(r api.UploadRequest) (*api.UploadResult, error) {
-		if r.Filename == "a.txt" {
-			return &api.UploadResult{StatusCode: 200, File: api.File{ID: 3, UploadSessionUUID: "old"}}, nil
-		}
-		return &api.UploadResult{StatusCode: 201, File: api.File{ID: 4, UploadSessionUUID: "new"}}, nil
-	}}
-	sum, err := Run(context.Background(), Options{Root: root, WorkspaceID: 42, BatchSize: 1, MaxFails: 1, Service: svc,
-		Pacer: pace.New(clk, pace.Options{Policy: pace.DefaultPolicy()}), Clock: clk})
-	require.NoError(t, err)
-	assert.Equal(t, 1, sum.Count(Present))
-	assert.Equal(t, 1, sum.Count(Uploaded))
-	assert.Equal(t, []string{"new"}, sum.Sessions, "only this run's uploads count as sent")
 }

@@ -1,0 +1,139 @@
+package pace
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/clock/clocktest"
+)
+
+// script answers requests in turn with the given statuses, then 201.
+type script struct {
+	mu     sync.Mutex
+	codes  []int
+	bodies []string
+}
+
+func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	s.bodies = append(s.bodies, string(b))
+	code := 201
+	if len(s.codes) > 0 {
+		code, s.codes = s.codes[0], s.codes[1:]
+	}
+	s.mu.Unlock()
+	if code == 429 || code == 503 {
+		w.Header().Set("Retry-After", "3")
+	}
+	w.WriteHeader(code)
+}
+
+func newTransport(clk *clocktest.Fake) (*Transport, *Pacer) {
+	p := New(clk, Options{Policy: Policy{Retries: 2, Base: time.Second, Max: time.Minute}})
+	return &Transport{Pacer: p, Next: http.DefaultTransport}, p
+}
+
+func post(t *testing.T, tr http.RoundTripper, url string, replayable bool) *http.Response {
+	t.Helper()
+	var body io.Reader = strings.NewReader("the body")
+	if !replayable {
+		body = io.MultiReader(strings.NewReader("the body")) // no GetBody
+	}
+	req, err := http.NewRequest(http.MethodPost, url, body)
+	require.NoError(t, err)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp
+}
+
+// Throttling never reaches the caller: the transport waits (on the pacer's
+// clock) and sends the same body again, as many times as the service asks.
+func TestThrottlingIsRiddenOutInsideTheTransport(t *testing.T) {
+	s := &script{codes: []int{429, 429, 429, 429, 429, 429, 429, 429}} // more than any retry count
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	clk := clocktest.New(time.Unix(1000, 0))
+	tr, p := newTransport(clk)
+	resp := post(t, tr, srv.URL, true)
+	assert.Equal(t, 201, resp.StatusCode)
+	assert.Len(t, s.bodies, 9)
+	for _, b := range s.bodies {
+		assert.Equal(t, "the body", b, "the same body each time")
+	}
+	assert.Equal(t, int64(8), p.Status().Throttled)
+	assert.GreaterOrEqual(t, clk.Now().Sub(time.Unix(1000, 0)), 8*3*time.Second, "each Retry-After honoured")
+}
+
+func TestA503IsSentAgainAFewTimesOutsideAnOutage(t *testing.T) {
+	s := &script{codes: []int{503, 503, 503, 503}}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	clk := clocktest.New(time.Unix(1000, 0))
+	tr, p := newTransport(clk)
+	resp := post(t, tr, srv.URL, true)
+	// Three 503 in a row make an outage: then the probes go on until the
+	// service answers.
+	assert.Equal(t, 201, resp.StatusCode)
+	assert.Len(t, s.bodies, 5)
+	assert.False(t, p.Outage(), "over once it answered")
+}
+
+func TestABodyThatCannotBeReplayedIsSentOnce(t *testing.T) {
+	s := &script{codes: []int{429}}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	tr, _ := newTransport(clocktest.New(time.Unix(1000, 0)))
+	resp := post(t, tr, srv.URL, false)
+	assert.Equal(t, 429, resp.StatusCode, "returned to the caller, who decides")
+	assert.Len(t, s.bodies, 1)
+}
+
+// A refused connection never reached the service: it counts toward an
+// outage and is tried again; the run goes on once the service is back.
+func TestARefusedConnectionIsAnOutageSignal(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: Policy{Retries: 2, Base: time.Second, Max: time.Minute}, OutageBudget: time.Minute})
+	tries := 0
+	// Before the service ever answered, a refused connection is a setup
+	// mistake: one try, and the error.
+	tr := &Transport{Pacer: p, Next: http.DefaultTransport}
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/x", nil)
+	require.NoError(t, err)
+	_, err = tr.RoundTrip(req)
+	require.Error(t, err)
+	assert.Equal(t, int64(0), p.Status().Unavailable)
+	// Once it has answered, the same is an outage, waited out.
+	p.Done(Ticket{}, OK, 0)
+	tr = &Transport{Pacer: p, Next: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		tries++
+		if tries == 6 {
+			// The service is back: listen again and answer.
+			return &http.Response{StatusCode: 201, Body: io.NopCloser(bytes.NewReader(nil)), Request: r}, nil
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	resp := post(t, tr, "http://"+addr+"/x", true)
+	assert.Equal(t, 201, resp.StatusCode)
+	assert.Equal(t, 6, tries)
+	assert.Equal(t, int64(5), p.Status().Unavailable)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -1,0 +1,283 @@
+package upload
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/api"
+)
+
+// docs is an in-memory Service that behaves as API-NOTES.md says the
+// service does: one document per external id in the workspace (a POST of a
+// known id answers 200 with the existing document and drops the bytes),
+// PATCH replaces content in place, bulk delete is all or nothing. Tests
+// read its documents and count its requests, and may script faults.
+type docs struct {
+	mu      sync.Mutex
+	next    int64
+	byID    map[int64]*doc
+	calls   map[string]int
+	history []string // every content-changing request: "POST a.txt", "PATCH 3"
+
+	// fault, when set, may fail a request before it is handled.
+	fault func(op string, r *api.UploadRequest) error
+}
+
+type doc struct {
+	id      int64
+	name    string
+	content []byte
+	sha     string
+	ext     *api.ExternalMetadata
+	tags    []int64
+	session string
+}
+
+func newDocs() *docs { return &docs{byID: map[int64]*doc{}, calls: map[string]int{}} }
+
+func (d *docs) call(op string, r *api.UploadRequest) error {
+	d.mu.Lock()
+	d.calls[op]++
+	f := d.fault
+	d.mu.Unlock()
+	if f != nil {
+		return f(op, r)
+	}
+	return nil
+}
+
+// count returns how many requests of op were made.
+func (d *docs) count(op string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.calls[op]
+}
+
+// requests returns how many requests of any kind were made.
+func (d *docs) requests() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, c := range d.calls {
+		n += c
+	}
+	return n
+}
+
+// byKey returns the documents by the path in their metadata.
+func (d *docs) byKey() map[string][]*doc {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string][]*doc{}
+	for _, x := range d.byID {
+		k, _ := x.ext.AdditionalMetadata[metaPath].(string)
+		out[k] = append(out[k], x)
+	}
+	return out
+}
+
+func (x *doc) file() *api.File {
+	f := &api.File{ID: x.id, Filename: x.name, Status: "pending", UploadSessionUUID: x.session}
+	if x.ext != nil {
+		cp := *x.ext
+		f.ExternalMetadata = &cp
+	}
+	for _, t := range x.tags {
+		f.Tags = append(f.Tags, api.Tag{ID: t})
+	}
+	return f
+}
+
+func (d *docs) Upload(_ context.Context, r api.UploadRequest) (*api.UploadResult, error) {
+	op := "POST"
+	if r.Replace != 0 {
+		op = "PATCH"
+	}
+	if err := d.call(op, &r); err != nil {
+		return nil, err
+	}
+	content, err := os.ReadFile(r.Path)
+	if err != nil {
+		return nil, err
+	}
+	info, err := os.Stat(r.Path)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(content)
+	sha := hex.EncodeToString(sum[:])
+	var ext *api.ExternalMetadata
+	if r.External != nil {
+		cp := *r.External
+		cp.AdditionalMetadata = map[string]any{}
+		for k, v := range r.External.AdditionalMetadata {
+			cp.AdditionalMetadata[k] = v
+		}
+		if r.HashKey != "" {
+			cp.AdditionalMetadata[r.HashKey] = sha
+		}
+		if r.SizeKey != "" {
+			cp.AdditionalMetadata[r.SizeKey] = strconv.FormatInt(info.Size(), 10)
+		}
+		if r.MTimeKey != "" {
+			cp.AdditionalMetadata[r.MTimeKey] = info.ModTime().UTC().Format(time.RFC3339Nano)
+		}
+		ext = &cp
+	}
+	res := &api.UploadResult{Size: info.Size(), ModTime: info.ModTime(), SHA256: sha}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r.Replace != 0 {
+		x, ok := d.byID[r.Replace]
+		if !ok {
+			return nil, &api.Error{StatusCode: 404, Kind: "not_found"}
+		}
+		x.content, x.sha, x.name = content, sha, r.Filename
+		if ext != nil {
+			x.ext = ext // merged: every key is sent
+		}
+		if r.SetTags {
+			x.tags = slices.Clone(r.Tags)
+		}
+		d.history = append(d.history, fmt.Sprintf("PATCH %d", x.id))
+		res.StatusCode, res.File = 200, *x.file()
+		return res, nil
+	}
+	if ext != nil {
+		for _, x := range d.byID {
+			if x.ext != nil && x.ext.ExternalID == ext.ExternalID {
+				res.StatusCode, res.File = 200, *x.file() // the existing document; the bytes are dropped
+				return res, nil
+			}
+		}
+	}
+	d.next++
+	x := &doc{id: d.next, name: r.Filename, content: content, sha: sha, ext: ext, tags: slices.Clone(r.Tags), session: "s-1"}
+	if x.ext == nil {
+		x.ext = &api.ExternalMetadata{AdditionalMetadata: map[string]any{metaPath: r.Filename}}
+	}
+	d.byID[x.id] = x
+	d.history = append(d.history, "POST "+r.Filename)
+	res.StatusCode, res.File = 201, *x.file()
+	return res, nil
+}
+
+func (d *docs) FindByExternalID(_ context.Context, _ int64, id string) (*api.File, error) {
+	if err := d.call("FIND", nil); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, x := range d.byID {
+		if x.ext != nil && x.ext.ExternalID == id {
+			return x.file(), nil
+		}
+	}
+	return nil, nil
+}
+
+func (d *docs) GetFile(_ context.Context, id int64) (*api.File, error) {
+	if err := d.call("GET", nil); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	x, ok := d.byID[id]
+	if !ok {
+		return nil, &api.Error{StatusCode: 404, Kind: "not_found"}
+	}
+	return x.file(), nil
+}
+
+func (d *docs) UpdateFile(_ context.Context, id int64, u api.FileUpdate) (*api.File, error) {
+	if err := d.call("UPDATE", nil); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	x, ok := d.byID[id]
+	if !ok {
+		return nil, &api.Error{StatusCode: 404, Kind: "not_found"}
+	}
+	if u.Tags != nil {
+		x.tags = slices.Clone(*u.Tags)
+	}
+	if u.External != nil {
+		cp := *u.External
+		x.ext = &cp
+	}
+	d.history = append(d.history, fmt.Sprintf("UPDATE %d", id))
+	return x.file(), nil
+}
+
+func (d *docs) DeleteFiles(_ context.Context, ids []int64) error {
+	if err := d.call("BULK", nil); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(ids) == 0 {
+		return &api.Error{StatusCode: 400, Kind: "empty"}
+	}
+	for _, id := range ids {
+		if _, ok := d.byID[id]; !ok {
+			return &api.Error{StatusCode: 404, Kind: "not_found", Detail: fmt.Sprintf("unknown id %d", id)}
+		}
+	}
+	for _, id := range ids {
+		delete(d.byID, id)
+		d.history = append(d.history, fmt.Sprintf("DELETE %d", id))
+	}
+	return nil
+}
+
+func (d *docs) DeleteFile(_ context.Context, id int64) error {
+	if err := d.call("DELETE", nil); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.byID[id]; !ok {
+		return &api.Error{StatusCode: 404, Kind: "not_found"}
+	}
+	delete(d.byID, id)
+	d.history = append(d.history, fmt.Sprintf("DELETE %d", id))
+	return nil
+}
+
+func (d *docs) ListFiles(_ context.Context, q api.ListQuery, fn func([]api.File) error) error {
+	if err := d.call("LIST", nil); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	ids := make([]int64, 0, len(d.byID))
+	for id := range d.byID {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var page []api.File
+	for _, id := range ids {
+		x := d.byID[id]
+		if q.ExternalID != "" && (x.ext == nil || x.ext.ExternalID != q.ExternalID) {
+			continue
+		}
+		page = append(page, *x.file())
+	}
+	d.mu.Unlock()
+	size := max(q.PageSize, 1)
+	for len(page) > 0 {
+		n := min(size, len(page))
+		if err := fn(page[:n]); err != nil {
+			return err
+		}
+		page = page[n:]
+	}
+	return nil
+}
