@@ -30,6 +30,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/formats"
 )
 
 // Workspace is a workspace the server knows.
@@ -365,14 +367,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-var supported = map[string]bool{}
-
-func init() {
-	for _, e := range strings.Split("pdf doc docx ppt pptx xls xlsx csv txt md markdown html htm xhtml rtf odt ods odp json yaml yml jpg jpeg png", " ") {
-		supported[e] = true
-	}
-}
-
 // upload is what the multipart body carried.
 type upload struct {
 	workspace, parser, title, filename, extMeta string
@@ -415,7 +409,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	case f.resetBefore:
 		// Part of the request was read; the connection drops: nothing stored.
 		s.stats.resetsBefore.Add(1)
-		resetConn(w)
+		reset(w)
 		return
 	}
 	if err != nil {
@@ -468,7 +462,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	extn := strings.TrimPrefix(strings.ToLower(path.Ext(name)), ".")
-	if !supported[extn] {
+	if !formats.Supported(extn) {
 		s.stats.rejected.Add(1)
 		writeError(w, http.StatusUnprocessableEntity, "unsupported_file_type",
 			fmt.Sprintf("Files of type %q are not supported.", extn),
@@ -485,7 +479,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	if f.resetAfter {
 		// Stored, but the answer never reaches the client.
 		s.stats.resetsAfter.Add(1)
-		resetConn(w)
+		reset(w)
 		return
 	}
 	status, msg := http.StatusCreated, "File queued for processing"
@@ -503,9 +497,6 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	obj.Message = msg
 	writeJSON(w, status, obj)
 }
-
-// resetConn drops the connection; it is a variable so it reads well above.
-var resetConn = reset
 
 func parseTags(raw []string) ([]int64, error) {
 	var out []int64
