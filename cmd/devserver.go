@@ -42,19 +42,24 @@ func newDevserverCmd(sig Signals, streams IOStreams) *cobra.Command {
 		Use:   "devserver",
 		Short: "Run a local stand-in for Paradigm's Files API (for trying, testing and benchmarking)",
 		Long: `devserver serves, on loopback, what Paradigm's V3 Files API documents:
-POST /api/v3/files, GET /api/v3/files (filters and pagination),
-GET /api/v3/files/{id} and GET /api/v3/workspaces, with simulated processing
-(pending → parsing → embedding → embedded) and optional injected faults.
+POST/GET /api/v3/files (every documented filter), GET/PATCH/DELETE
+/api/v3/files/{id}, POST /api/v3/files/bulk-delete, file tags, GET
+/api/v3/tags and /api/v3/workspaces[/{id}], with simulated processing
+(pending → parsing → embedding → embedded) and optional faults.
 
-Workspaces 1 (personal) and 42 (custom) exist unless --workspace is given.
-GET /_devserver/stats returns counters of what arrived.`,
+Workspaces 1 (personal) and 42 (shared) exist unless --workspace is given.
+
+Endpoints for tests (no key): GET /_devserver/stats (counters),
+GET /_devserver/documents (current documents).`,
 		Example: `  paradigm-upload devserver --api-key dev-key
-  paradigm-upload devserver --api-key dev-key --throttle-rate 0.1 --reset-rate 0.05 --seed 7`,
+  paradigm-upload devserver --api-key dev-key --throttle-rate 0.1 --seed 7`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return devserverRun(o, sig, streams)
 		},
 	}
+	// Flag descriptions wrap at 80 columns, like the text above them.
+	c.SetUsageTemplate(strings.ReplaceAll(c.UsageTemplate(), ".FlagUsages ", ".FlagUsagesWrapped 80 "))
 	f := c.Flags()
 	f.SortFlags = false
 	f.StringVar(&o.Addr, "addr", o.Addr, "address to listen on (port 0 picks a free port)")
@@ -63,14 +68,14 @@ GET /_devserver/stats returns counters of what arrived.`,
 	f.StringVar(&o.MaxSize, "max-size", o.MaxSize, "largest file accepted (larger: 413)")
 	f.DurationVar(&o.Pace, "pace", 500*time.Millisecond, "time a document spends in each processing stage")
 	f.StringVar(&o.FailPattern, "fail-pattern", "", "documents whose file name matches this glob end in parsing_failed")
-	f.StringArrayVar(&o.Workspaces, "workspace", nil, "a workspace as ID:NAME[:TYPE] (repeatable)")
+	f.StringArrayVar(&o.Workspaces, "workspace", nil, "a workspace as ID:NAME[:TYPE], TYPE shared (default), personal or public (repeatable)")
 	f.DurationVar(&o.Latency, "latency", 0, "delay added to every API request")
 	f.Float64Var(&o.Throttle, "throttle-rate", 0, "share of requests answered 429 with Retry-After (0 to 1)")
-	f.DurationVar(&o.RetryAfter, "retry-after", time.Second, "Retry-After sent with a 429")
+	f.DurationVar(&o.RetryAfter, "retry-after", time.Second, "Retry-After sent with a --throttle-rate 429")
 	f.Float64Var(&o.ErrorRate, "error-rate", 0, "share of requests answered 503 (0 to 1)")
 	f.Float64Var(&o.ResetRate, "reset-rate", 0, "share of uploads whose connection is dropped, half before and half after the document is stored (0 to 1)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the fault injection, for reproducible runs")
-	f.StringVar(&o.DataDir, "data-dir", "", "keep received files and a manifest (with sha256) here")
+	f.StringVar(&o.DataDir, "data-dir", "", "keep every version of every received file, and a manifest of what happened (with sha256), here")
 	f.BoolVar(&o.Discard, "discard", false, "keep only counts and hashes of received files (benchmarks)")
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow listening on an address other than loopback")
 	return c
@@ -103,9 +108,12 @@ func (o *devserverOptions) config(getenv func(string) string) (devserver.Config,
 		if err != nil || id <= 0 || len(parts) < 2 || parts[1] == "" {
 			return cfg, usageErrorf("--workspace: %q is not ID:NAME[:TYPE]", w)
 		}
-		typ := "custom"
+		typ := "shared"
 		if len(parts) == 3 {
 			typ = parts[2]
+		}
+		if typ != "shared" && typ != "personal" && typ != "public" {
+			return cfg, usageErrorf("--workspace: %q: the type must be shared, personal or public", w)
 		}
 		cfg.Workspaces = append(cfg.Workspaces, devserver.Workspace{ID: id, Name: parts[1], Type: typ})
 	}
