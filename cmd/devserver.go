@@ -2,10 +2,8 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -34,6 +32,10 @@ type devserverOptions struct {
 	DataDir     string
 	Discard     bool
 	AllowRemote bool
+	Quota       string
+	QuotaBurst  float64
+	Outages     []string
+	OutageMode  string
 }
 
 func newDevserverCmd(sig Signals, streams IOStreams) *cobra.Command {
@@ -48,11 +50,20 @@ POST/GET /api/v3/files (every documented filter), GET/PATCH/DELETE
 (pending → parsing → embedding → embedded) and optional faults.
 
 Workspaces 1 (personal) and 42 (shared) exist unless --workspace is given.
+--quota counts every API request of the key (token bucket; 429 and
+Retry-After beyond it). --outage opens a maintenance window, START after
+the server starts, for DURATION: --outage-mode 503 answers the maintenance
+503, reset drops every connection, refuse stops listening.
 
 Endpoints for tests (no key): GET /_devserver/stats (counters),
-GET /_devserver/documents (current documents).`,
+GET /_devserver/documents (current documents), GET|PUT /_devserver/quota
+{"per_minute":N,"burst":B}, POST /_devserver/outage
+{"duration":"60s","mode":"503"} (DELETE ends it).`,
 		Example: `  paradigm-upload devserver --api-key dev-key
-  paradigm-upload devserver --api-key dev-key --throttle-rate 0.1 --seed 7`,
+  paradigm-upload devserver --api-key dev-key --throttle-rate 0.1 --seed 7
+  paradigm-upload devserver --api-key dev-key --quota 1000/min
+  paradigm-upload devserver --api-key dev-key --outage 30s+60s \
+    --outage-mode refuse`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return devserverRun(o, sig, streams)
@@ -77,6 +88,10 @@ GET /_devserver/documents (current documents).`,
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the fault injection, for reproducible runs")
 	f.StringVar(&o.DataDir, "data-dir", "", "keep every version of every received file, and a manifest of what happened (with sha256), here")
 	f.BoolVar(&o.Discard, "discard", false, "keep only counts and hashes of received files (benchmarks)")
+	f.StringVar(&o.Quota, "quota", "", "requests allowed per key, as N/min, N/s or N/h (429 beyond)")
+	f.Float64Var(&o.QuotaBurst, "quota-burst", 0, "requests allowed at once (default: a tenth of the per-minute quota, at least 1)")
+	f.StringArrayVar(&o.Outages, "outage", nil, "a maintenance window START+DURATION from the server's start, e.g. 30s+60s (repeatable)")
+	f.StringVar(&o.OutageMode, "outage-mode", "503", "what --outage windows do: 503, refuse (stop listening) or reset (drop connections)")
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow listening on an address other than loopback")
 	return c
 }
@@ -101,6 +116,26 @@ func (o *devserverOptions) config(getenv func(string) string) (devserver.Config,
 	var err error
 	if cfg.MaxSize, err = scan.ParseSize(o.MaxSize); err != nil {
 		return cfg, usageErrorf("--max-size: %v", err)
+	}
+	if o.Quota != "" {
+		if cfg.Quota.PerMinute, err = devserver.ParseQuota(o.Quota); err != nil {
+			return cfg, usageErrorf("--quota: %v", err)
+		}
+	}
+	if o.QuotaBurst < 0 {
+		return cfg, usageErrorf("--quota-burst must not be negative (got %g)", o.QuotaBurst)
+	}
+	cfg.Quota.Burst = o.QuotaBurst
+	mode, err := devserver.ParseOutageMode(o.OutageMode)
+	if err != nil {
+		return cfg, usageErrorf("--outage-mode: %v", err)
+	}
+	for _, v := range o.Outages {
+		out, err := devserver.ParseOutage(v, mode)
+		if err != nil {
+			return cfg, usageErrorf("--outage: %v", err)
+		}
+		cfg.Outages = append(cfg.Outages, out)
 	}
 	for _, w := range o.Workspaces {
 		parts := strings.SplitN(w, ":", 3)
@@ -149,18 +184,22 @@ func devserverRun(o *devserverOptions, sig Signals, streams IOStreams) error {
 		}
 	}
 	fmt.Fprintf(streams.ErrOut, "devserver listening on %s (Ctrl-C to stop)\n", url)
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-sig.Stop:
-	case <-sig.Ctx.Done():
+	if q := cfg.Quota; q.PerMinute > 0 {
+		fmt.Fprintf(streams.ErrOut, "quota: %g requests a minute per key\n", q.PerMinute)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	for _, out := range cfg.Outages {
+		fmt.Fprintf(streams.ErrOut, "outage: %s for %s from %s after start\n", out.Mode, out.Duration, out.Start)
+	}
+	ctx, cancel := context.WithCancel(sig.Ctx)
 	defer cancel()
-	if err := hs.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	go func() {
+		select {
+		case <-sig.Stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := devserver.Serve(ctx, ln, srv, devserver.ServeOptions{}); err != nil {
 		return err
 	}
 	st := srv.Stats()

@@ -16,19 +16,34 @@ func TestDevserverHelpFitsIn80Columns(t *testing.T) {
 	for i, line := range strings.Split(out, "\n") {
 		assert.LessOrEqual(t, utf8.RuneCountInString(line), 80, "line %d: %q", i+1, line)
 	}
-	for _, s := range []string{"--data-dir", "--discard", "/_devserver/stats", "/_devserver/documents"} {
+	for _, s := range []string{"--quota ", "--quota-burst", "--outage ", "--outage-mode", "--data-dir", "--discard",
+		"/_devserver/stats", "/_devserver/documents", "/_devserver/quota", "/_devserver/outage"} {
 		assert.Contains(t, out, s)
 	}
 }
 
 func TestDevserverFlagsMakeTheConfig(t *testing.T) {
-	o := &devserverOptions{APIKey: "k", MaxSize: "1MB", Workspaces: []string{"5:Five", "6:Six:personal"}}
+	o := &devserverOptions{APIKey: "k", MaxSize: "1MB", Quota: "20/s", QuotaBurst: 7, OutageMode: "reset",
+		Outages: []string{"1s+2s", "1m+1h"}, Workspaces: []string{"5:Five", "6:Six:personal"}}
 	cfg, err := o.config(func(string) string { return "" })
 	assert.NoError(t, err)
+	assert.InDelta(t, 1200, cfg.Quota.PerMinute, 1e-9)
+	assert.InDelta(t, 7, cfg.Quota.Burst, 1e-9)
+	if assert.Len(t, cfg.Outages, 2) {
+		assert.Equal(t, "reset", string(cfg.Outages[1].Mode))
+		assert.Equal(t, "1h0m0s", cfg.Outages[1].Duration.String())
+	}
 	if assert.Len(t, cfg.Workspaces, 2) {
 		assert.Equal(t, "shared", cfg.Workspaces[0].Type)
 		assert.Equal(t, "personal", cfg.Workspaces[1].Type)
 	}
-	_, err = (&devserverOptions{APIKey: "k", MaxSize: "1MB", Workspaces: []string{"3:Legal:custom"}}).config(func(string) string { return "" })
-	assert.Error(t, err)
+	for _, bad := range []*devserverOptions{
+		{APIKey: "k", MaxSize: "1MB", OutageMode: "503", QuotaBurst: -1},
+		{APIKey: "k", MaxSize: "1MB", OutageMode: "503", Quota: "fast"},
+		{APIKey: "k", MaxSize: "1MB", OutageMode: "off"},
+		{APIKey: "k", MaxSize: "1MB", OutageMode: "503", Outages: []string{"1s-2s"}},
+	} {
+		_, err := bad.config(func(string) string { return "" })
+		assert.Error(t, err, "%+v", bad)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -223,4 +224,22 @@ func TestLargeFileIsStreamed(t *testing.T) {
 	t.Logf("peak RSS uploading a 512 MiB file: %.1f MiB", float64(peak)/(1<<20))
 	assert.Less(t, peak, int64(128<<20))
 	assert.Equal(t, int64(size), d.stats(t)["bytes"], "every byte arrived")
+}
+
+// TestDevserverRefuseWindow: with --outage-mode refuse the devserver process
+// stops listening for the window (connections are refused), then listens
+// again on the same address.
+func TestDevserverRefuseWindow(t *testing.T) {
+	d := startDevserver(t, "--outage", "0s+1500ms", "--outage-mode", "refuse")
+	addr := strings.TrimPrefix(d.url, "http://")
+	dial := func() error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	waitFor(t, "connections refused", func() bool { return errors.Is(dial(), syscall.ECONNREFUSED) })
+	waitFor(t, "listening again", func() bool { return dial() == nil })
+	assert.Equal(t, int64(1), d.stats(t)["outage_listener_stops"])
 }

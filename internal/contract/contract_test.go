@@ -239,4 +239,28 @@ func check(t *testing.T, tg *target) {
 	// The key.
 	expectError(t, "GET /api/v3/files with a wrong key", tg.call(t, http.MethodGet, "/api/v3/files", nil, "", "wrong-key"), 401, c)
 	expectError(t, "GET /api/v3/files without a key", tg.call(t, http.MethodGet, "/api/v3/files", nil, "", ""), 401, c)
+
+	if !tg.local {
+		return
+	}
+	// What only the devserver can be made to answer: a 429 and a 503.
+	admin := func(method, path, body string) {
+		r := tg.call(t, method, path, strings.NewReader(body), "application/json", "")
+		if r.code != 200 {
+			t.Fatalf("%s %s: %d %s", method, path, r.code, r.raw)
+		}
+	}
+	admin(http.MethodPut, "/_devserver/quota", `{"per_minute": 1, "burst": 1}`)
+	tg.get(t, "/api/v3/files")
+	r := tg.get(t, "/api/v3/files")
+	expectError(t, "a request beyond the quota", r, 429, c)
+	if r.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	admin(http.MethodPut, "/_devserver/quota", `{}`)
+	admin(http.MethodPost, "/_devserver/outage", `{"duration": "1h", "mode": "503"}`)
+	r = tg.get(t, "/api/v3/files")
+	expect(t, "a request during maintenance (ServiceMaintenance503)", r, 503, c.maintenance)
+	expectError(t, "a request during maintenance (error shape)", r, 503, c)
+	admin(http.MethodDelete, "/_devserver/outage", "")
 }

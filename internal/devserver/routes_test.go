@@ -15,7 +15,7 @@ import (
 // with a good key an unknown route is a 404 and a known route with another
 // method a 405, both in the documented shape.
 func TestKeyFirstOnEveryAPIRoute(t *testing.T) {
-	c, s, _ := setup(t, Config{})
+	c, s, _ := setup(t, Config{Quota: Quota{PerMinute: 60, Burst: 1}, Outages: []Outage{{Start: 0, Duration: time.Hour, Mode: OutageUnavailable}}})
 	routes := [][2]string{
 		{"GET", "/api/v3/files"}, {"POST", "/api/v3/files"}, {"GET", "/api/v3/files/1"}, {"PATCH", "/api/v3/files/1"},
 		{"DELETE", "/api/v3/files/1"}, {"POST", "/api/v3/files/bulk-delete"}, {"GET", "/api/v3/files/1/download"},
@@ -31,7 +31,10 @@ func TestKeyFirstOnEveryAPIRoute(t *testing.T) {
 			assertErrorShape(t, a.body, "authentication_failed")
 		}
 	}
-	assert.Equal(t, int64(3*len(routes)), s.Stats().Unauthorized)
+	st := s.Stats()
+	assert.Equal(t, int64(3*len(routes)), st.Unauthorized)
+	assert.Zero(t, st.QuotaRefused, "a bad key never reaches the quota")
+	assert.Zero(t, st.Outage503, "nor the outage")
 
 	c2, _, _ := setup(t, Config{})
 	a := c2.get("/api/v3/nothing/here")
@@ -141,10 +144,10 @@ func TestTagList(t *testing.T) {
 
 // The key never appears in any answer, header or log line of the server.
 func TestKeyNeverEchoed(t *testing.T) {
-	c, _, _ := setup(t, Config{})
+	c, _, _ := setup(t, Config{Quota: Quota{PerMinute: 1, Burst: 1}})
 	var all strings.Builder
 	for _, p := range []string{"/api/v3/workspaces", "/api/v3/workspaces/42", "/api/v3/files", "/api/v3/tags", "/_devserver/stats",
-		"/_devserver/documents", "/api/v3/x"} {
+		"/_devserver/quota", "/_devserver/outage", "/_devserver/documents", "/api/v3/x"} {
 		a := c.get(p)
 		all.Write(a.raw)
 		fmt.Fprint(&all, a.header)

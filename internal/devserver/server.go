@@ -14,11 +14,14 @@
 //   - simulated background processing: a document's status, and the
 //     pending_reprocess window after a replacement, derive from its age, so
 //     no goroutine runs and tests drive it with Config.Now;
-//   - injected faults (latency, throttling, 503s, connections dropped before
-//     and after a document is stored) reproducible from a seed;
+//   - a per-key request quota (token bucket) answering 429 with Retry-After,
+//     maintenance windows (503, dropped connections, or, through Serve, a
+//     listener that refuses connections), and injected faults (latency,
+//     throttling, 503s, connections dropped before and after a document is
+//     stored) reproducible from a seed;
 //   - what arrived: counters, the current documents, and with DataDir every
 //     version of every file and a manifest of what happened;
-//   - the /_devserver/ endpoints that tests and benchmarks read.
+//   - the /_devserver/ endpoints that tests and benchmarks read and steer.
 //
 // It serves the demo, the end-to-end tests and the benchmarks.
 package devserver
@@ -78,6 +81,11 @@ type Config struct {
 	ResetRate    float64       // share of uploads whose connection is dropped
 	Seed         uint64
 
+	// Quota limits the API requests of each key; none when PerMinute is 0.
+	Quota Quota
+	// Outages are maintenance windows, counted from the server's start.
+	Outages []Outage
+
 	// DataDir keeps every version of every received file and a manifest;
 	// nothing is kept on disk when empty.
 	DataDir string
@@ -94,23 +102,27 @@ type Stats struct {
 	Idempotent     int64 `json:"idempotent_hits"` // POSTs answered 200 with an existing document
 	Documents      int64 `json:"documents"`       // documents that exist now (not deleted)
 	Bytes          int64 `json:"bytes"`           // bytes of stored files, first versions and replacements
-	Throttled      int64 `json:"throttled"`
-	Errors503      int64 `json:"errors_503"`
+	Throttled      int64 `json:"throttled"`       // every 429: random throttling and quota refusals
+	Errors503      int64 `json:"errors_503"`      // every 503: random errors and maintenance windows
 	ResetsBefore   int64 `json:"resets_before_store"`
 	ResetsAfter    int64 `json:"resets_after_store"`
 	Unauthorized   int64 `json:"unauthorized"`
 	Rejected       int64 `json:"rejected"` // 4xx answers to uploads other than 401
 	DuplicateNames int64 `json:"duplicate_names"`
-	Patches        int64 `json:"patches"`      // PATCHes applied
-	Replaces       int64 `json:"replaces"`     // PATCHes that replaced the file
-	Deletes        int64 `json:"deletes"`      // documents deleted, one by one or in bulk
-	BulkDeletes    int64 `json:"bulk_deletes"` // bulk-delete calls applied
+	QuotaRefused   int64 `json:"quota_refused"`         // 429s of the quota
+	Outage503      int64 `json:"outage_503"`            // 503s of maintenance windows
+	OutageResets   int64 `json:"outage_resets"`         // connections dropped by maintenance windows
+	ListenerStops  int64 `json:"outage_listener_stops"` // times Serve stopped listening for a refuse window
+	Patches        int64 `json:"patches"`               // PATCHes applied
+	Replaces       int64 `json:"replaces"`              // PATCHes that replaced the file
+	Deletes        int64 `json:"deletes"`               // documents deleted, one by one or in bulk
+	BulkDeletes    int64 `json:"bulk_deletes"`          // bulk-delete calls applied
 }
 
 // Server is the stand-in. It is an http.Handler.
 type Server struct {
 	cfg   Config
-	start time.Time // Now() at New
+	start time.Time // Now() at New; outage windows count from it
 	mux   *http.ServeMux
 
 	mu          sync.Mutex
@@ -126,9 +138,13 @@ type Server struct {
 	caches      map[cacheKey]*sortCache
 	manifest    *os.File
 
+	quota   quotaState
+	outages outageState
+
 	stats struct {
 		requests, uploads, idempotent, bytes, throttled, errors503, resetsBefore, resetsAfter,
-		unauthorized, rejected, dupNames, patches, replaces, deletes, bulkDeletes atomic.Int64
+		unauthorized, rejected, dupNames, quotaRefused, outage503, outageResets, listenerStops,
+		patches, replaces, deletes, bulkDeletes atomic.Int64
 	}
 }
 
@@ -167,6 +183,14 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("fail pattern %q: %w", cfg.FailPattern, err)
 		}
 	}
+	if err := cfg.Quota.check(); err != nil {
+		return nil, err
+	}
+	for _, o := range cfg.Outages {
+		if err := o.check(); err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{
 		cfg: cfg, start: cfg.Now(), all: &index{}, byWS: map[int64]*index{}, bySession: map[string]*index{},
 		byExt: map[extKey]*document{},
@@ -176,6 +200,8 @@ func New(cfg Config) (*Server, error) {
 	for _, w := range cfg.Workspaces {
 		s.byWS[w.ID] = &index{updated: s.start.UnixNano()}
 	}
+	s.quota.set(cfg.Quota)
+	s.outages.init(s.start, cfg.Outages)
 	if cfg.DataDir != "" && !cfg.Discard {
 		if err := os.MkdirAll(filepath.Join(cfg.DataDir, "files"), 0o755); err != nil {
 			return nil, err
@@ -227,6 +253,10 @@ func (s *Server) routes() *http.ServeMux {
 	handle("/api/v3/workspaces/{id}", map[string]http.HandlerFunc{http.MethodGet: s.api(s.handleWorkspace)})
 
 	handle("/_devserver/stats", map[string]http.HandlerFunc{http.MethodGet: s.handleStats})
+	handle("/_devserver/quota", map[string]http.HandlerFunc{http.MethodGet: s.handleQuota, http.MethodPut: s.handleQuota})
+	handle("/_devserver/outage", map[string]http.HandlerFunc{
+		http.MethodGet: s.handleOutage, http.MethodPost: s.handleOutage, http.MethodDelete: s.handleOutage,
+	})
 	handle("/_devserver/documents", map[string]http.HandlerFunc{http.MethodGet: s.handleDocuments})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "No such endpoint on this devserver.", nil)
@@ -242,8 +272,9 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// ServeHTTP checks the key of every request under /api/ before anything
-// else (401, unknown routes included); then the route.
+// ServeHTTP checks, for every request under /api/ and in this order: the
+// key (401, before anything else, unknown routes included), a maintenance
+// window (503 or a dropped connection), the quota (429); then the route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_devserver/") {
 		s.mux.ServeHTTP(w, r)
@@ -254,6 +285,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {
 			s.stats.unauthorized.Add(1)
 			writeError(w, http.StatusUnauthorized, "authentication_failed", "Invalid or missing API key.", nil)
+			return
+		}
+		now := s.cfg.Now()
+		if s.inOutage(w, now) || s.overQuota(w, now) {
 			return
 		}
 	}
@@ -297,7 +332,8 @@ func (s *Server) Stats() Stats {
 		Documents: n, Bytes: st.bytes.Load(), Throttled: st.throttled.Load(), Errors503: st.errors503.Load(),
 		ResetsBefore: st.resetsBefore.Load(), ResetsAfter: st.resetsAfter.Load(),
 		Unauthorized: st.unauthorized.Load(), Rejected: st.rejected.Load(), DuplicateNames: st.dupNames.Load(),
-		Patches: st.patches.Load(), Replaces: st.replaces.Load(),
+		QuotaRefused: st.quotaRefused.Load(), Outage503: st.outage503.Load(), OutageResets: st.outageResets.Load(),
+		ListenerStops: st.listenerStops.Load(), Patches: st.patches.Load(), Replaces: st.replaces.Load(),
 		Deletes: st.deletes.Load(), BulkDeletes: st.bulkDeletes.Load(),
 	}
 }
