@@ -2,10 +2,8 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -34,6 +32,10 @@ type devserverOptions struct {
 	DataDir     string
 	Discard     bool
 	AllowRemote bool
+	Quota       string
+	QuotaBurst  float64
+	Outages     []string
+	OutageMode  string
 }
 
 func newDevserverCmd(sig Signals, streams IOStreams) *cobra.Command {
@@ -42,19 +44,33 @@ func newDevserverCmd(sig Signals, streams IOStreams) *cobra.Command {
 		Use:   "devserver",
 		Short: "Run a local stand-in for Paradigm's Files API (for trying, testing and benchmarking)",
 		Long: `devserver serves, on loopback, what Paradigm's V3 Files API documents:
-POST /api/v3/files, GET /api/v3/files (filters and pagination),
-GET /api/v3/files/{id} and GET /api/v3/workspaces, with simulated processing
-(pending → parsing → embedding → embedded) and optional injected faults.
+POST/GET /api/v3/files (every documented filter), GET/PATCH/DELETE
+/api/v3/files/{id}, POST /api/v3/files/bulk-delete, file tags, GET
+/api/v3/tags and /api/v3/workspaces[/{id}], with simulated processing
+(pending → parsing → embedding → embedded) and optional faults.
 
-Workspaces 1 (personal) and 42 (custom) exist unless --workspace is given.
-GET /_devserver/stats returns counters of what arrived.`,
+Workspaces 1 (personal) and 42 (shared) exist unless --workspace is given.
+--quota counts every API request of the key (token bucket; 429 and
+Retry-After beyond it). --outage opens a maintenance window, START after
+the server starts, for DURATION: --outage-mode 503 answers the maintenance
+503, reset drops every connection, refuse stops listening.
+
+Endpoints for tests (no key): GET /_devserver/stats (counters),
+GET /_devserver/documents (current documents), GET|PUT /_devserver/quota
+{"per_minute":N,"burst":B}, POST /_devserver/outage
+{"duration":"60s","mode":"503"} (DELETE ends it).`,
 		Example: `  paradigm-upload devserver --api-key dev-key
-  paradigm-upload devserver --api-key dev-key --throttle-rate 0.1 --reset-rate 0.05 --seed 7`,
+  paradigm-upload devserver --api-key dev-key --throttle-rate 0.1 --seed 7
+  paradigm-upload devserver --api-key dev-key --quota 1000/min
+  paradigm-upload devserver --api-key dev-key --outage 30s+60s \
+    --outage-mode refuse`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return devserverRun(o, sig, streams)
 		},
 	}
+	// Flag descriptions wrap at 80 columns, like the text above them.
+	c.SetUsageTemplate(strings.ReplaceAll(c.UsageTemplate(), ".FlagUsages ", ".FlagUsagesWrapped 80 "))
 	f := c.Flags()
 	f.SortFlags = false
 	f.StringVar(&o.Addr, "addr", o.Addr, "address to listen on (port 0 picks a free port)")
@@ -63,15 +79,19 @@ GET /_devserver/stats returns counters of what arrived.`,
 	f.StringVar(&o.MaxSize, "max-size", o.MaxSize, "largest file accepted (larger: 413)")
 	f.DurationVar(&o.Pace, "pace", 500*time.Millisecond, "time a document spends in each processing stage")
 	f.StringVar(&o.FailPattern, "fail-pattern", "", "documents whose file name matches this glob end in parsing_failed")
-	f.StringArrayVar(&o.Workspaces, "workspace", nil, "a workspace as ID:NAME[:TYPE] (repeatable)")
+	f.StringArrayVar(&o.Workspaces, "workspace", nil, "a workspace as ID:NAME[:TYPE], TYPE shared (default), personal or public (repeatable)")
 	f.DurationVar(&o.Latency, "latency", 0, "delay added to every API request")
 	f.Float64Var(&o.Throttle, "throttle-rate", 0, "share of requests answered 429 with Retry-After (0 to 1)")
-	f.DurationVar(&o.RetryAfter, "retry-after", time.Second, "Retry-After sent with a 429")
+	f.DurationVar(&o.RetryAfter, "retry-after", time.Second, "Retry-After sent with a --throttle-rate 429")
 	f.Float64Var(&o.ErrorRate, "error-rate", 0, "share of requests answered 503 (0 to 1)")
 	f.Float64Var(&o.ResetRate, "reset-rate", 0, "share of uploads whose connection is dropped, half before and half after the document is stored (0 to 1)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the fault injection, for reproducible runs")
-	f.StringVar(&o.DataDir, "data-dir", "", "keep received files and a manifest (with sha256) here")
+	f.StringVar(&o.DataDir, "data-dir", "", "keep every version of every received file, and a manifest of what happened (with sha256), here")
 	f.BoolVar(&o.Discard, "discard", false, "keep only counts and hashes of received files (benchmarks)")
+	f.StringVar(&o.Quota, "quota", "", "requests allowed per key, as N/min, N/s or N/h (429 beyond)")
+	f.Float64Var(&o.QuotaBurst, "quota-burst", 0, "requests allowed at once (default: a tenth of the per-minute quota, at least 1)")
+	f.StringArrayVar(&o.Outages, "outage", nil, "a maintenance window START+DURATION from the server's start, e.g. 30s+60s (repeatable)")
+	f.StringVar(&o.OutageMode, "outage-mode", "503", "what --outage windows do: 503, refuse (stop listening) or reset (drop connections)")
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow listening on an address other than loopback")
 	return c
 }
@@ -97,15 +117,38 @@ func (o *devserverOptions) config(getenv func(string) string) (devserver.Config,
 	if cfg.MaxSize, err = scan.ParseSize(o.MaxSize); err != nil {
 		return cfg, usageErrorf("--max-size: %v", err)
 	}
+	if o.Quota != "" {
+		if cfg.Quota.PerMinute, err = devserver.ParseQuota(o.Quota); err != nil {
+			return cfg, usageErrorf("--quota: %v", err)
+		}
+	}
+	if o.QuotaBurst < 0 {
+		return cfg, usageErrorf("--quota-burst must not be negative (got %g)", o.QuotaBurst)
+	}
+	cfg.Quota.Burst = o.QuotaBurst
+	mode, err := devserver.ParseOutageMode(o.OutageMode)
+	if err != nil {
+		return cfg, usageErrorf("--outage-mode: %v", err)
+	}
+	for _, v := range o.Outages {
+		out, err := devserver.ParseOutage(v, mode)
+		if err != nil {
+			return cfg, usageErrorf("--outage: %v", err)
+		}
+		cfg.Outages = append(cfg.Outages, out)
+	}
 	for _, w := range o.Workspaces {
 		parts := strings.SplitN(w, ":", 3)
 		id, err := strconv.ParseInt(parts[0], 10, 64)
 		if err != nil || id <= 0 || len(parts) < 2 || parts[1] == "" {
 			return cfg, usageErrorf("--workspace: %q is not ID:NAME[:TYPE]", w)
 		}
-		typ := "custom"
+		typ := "shared"
 		if len(parts) == 3 {
 			typ = parts[2]
+		}
+		if typ != "shared" && typ != "personal" && typ != "public" {
+			return cfg, usageErrorf("--workspace: %q: the type must be shared, personal or public", w)
 		}
 		cfg.Workspaces = append(cfg.Workspaces, devserver.Workspace{ID: id, Name: parts[1], Type: typ})
 	}
@@ -141,18 +184,22 @@ func devserverRun(o *devserverOptions, sig Signals, streams IOStreams) error {
 		}
 	}
 	fmt.Fprintf(streams.ErrOut, "devserver listening on %s (Ctrl-C to stop)\n", url)
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-sig.Stop:
-	case <-sig.Ctx.Done():
+	if q := cfg.Quota; q.PerMinute > 0 {
+		fmt.Fprintf(streams.ErrOut, "quota: %g requests a minute per key\n", q.PerMinute)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	for _, out := range cfg.Outages {
+		fmt.Fprintf(streams.ErrOut, "outage: %s for %s from %s after start\n", out.Mode, out.Duration, out.Start)
+	}
+	ctx, cancel := context.WithCancel(sig.Ctx)
 	defer cancel()
-	if err := hs.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	go func() {
+		select {
+		case <-sig.Stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := devserver.Serve(ctx, ln, srv, devserver.ServeOptions{}); err != nil {
 		return err
 	}
 	st := srv.Stats()

@@ -160,47 +160,82 @@ func devStat(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	equal := strconv.FormatInt(v, 10) == args[1]
 	if equal == neg {
-		ts.Fatalf("devserver %s = %d (want %s%s)", args[0], v, map[bool]string{true: "not "}[neg], args[1])
+		ts.Fatalf("devserver %s = %d (want %s%s); every counter: %v", args[0], v, map[bool]string{true: "not "}[neg], args[1], st)
 	}
 }
 
-// arrived DATADIR TREE [EXCEPT...]: every file under TREE, except those
-// named, arrived in the devserver's DATADIR exactly once, byte for byte;
-// the named ones never arrived; nothing else arrived.
+// arrived DATADIR TREE [EXCEPT...]: the documents in the devserver's
+// DATADIR are the files under TREE, except those named: each arrived as
+// exactly one document, byte for byte; the named ones are in no document;
+// there is no other document. Only the current content of the documents
+// that still exist counts: the manifest is replayed (create, replace,
+// delete; update lines change no content).
 func arrived(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 || neg {
 		ts.Fatalf("usage: arrived DATADIR TREE [EXCEPT...]")
 	}
+	n, err := checkArrived(ts.MkAbs(args[0]), ts.MkAbs(args[1]), args[2:])
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	ts.Logf("%d documents, each a file of the tree, byte for byte", n)
+}
+
+// checkArrived is arrived's check; it returns how many documents there are.
+func checkArrived(dataDir, tree string, exceptions []string) (int, error) {
 	except := map[string]bool{}
-	for _, e := range args[2:] {
+	for _, e := range exceptions {
 		except[e] = true
 	}
-	f, err := os.Open(ts.MkAbs(filepath.Join(args[0], "manifest.jsonl")))
-	ts.Check(err)
+	f, err := os.Open(filepath.Join(dataDir, "manifest.jsonl"))
+	if err != nil {
+		return 0, err
+	}
 	defer f.Close()
-	got := map[string]int{}
+	type content struct{ sha256, path string }
+	current := map[int64]content{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var m struct {
+			Op     string `json:"op"`
+			ID     int64  `json:"id"`
 			SHA256 string `json:"sha256"`
 			Path   string `json:"path"`
 		}
-		ts.Check(json.Unmarshal(sc.Bytes(), &m))
-		// The stored copy must match its recorded hash.
-		b, err := os.ReadFile(filepath.Join(ts.MkAbs(args[0]), m.Path))
-		ts.Check(err)
-		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != m.SHA256 {
-			ts.Fatalf("%s does not match its hash", m.Path)
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return 0, err
 		}
-		got[m.SHA256]++
+		switch m.Op {
+		case "create", "replace":
+			current[m.ID] = content{m.SHA256, m.Path}
+		case "delete":
+			delete(current, m.ID)
+		case "update":
+		default:
+			return 0, fmt.Errorf("manifest line with op %q", m.Op)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	got := map[string]int{}
+	for _, c := range current {
+		// The stored copy must match its recorded hash.
+		b, err := os.ReadFile(filepath.Join(dataDir, c.path))
+		if err != nil {
+			return 0, err
+		}
+		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != c.sha256 {
+			return 0, fmt.Errorf("%s does not match its hash", c.path)
+		}
+		got[c.sha256]++
 	}
 	want := map[string]string{}
-	root := ts.MkAbs(args[1])
-	ts.Check(filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, _ := filepath.Rel(root, p)
+		rel, _ := filepath.Rel(tree, p)
 		rel = filepath.ToSlash(rel)
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -210,20 +245,23 @@ func arrived(ts *testscript.TestScript, neg bool, args []string) {
 		h := hex.EncodeToString(sum[:])
 		if except[rel] {
 			if got[h] > 0 {
-				ts.Fatalf("%s should not have been uploaded", rel)
+				return fmt.Errorf("%s should not have been uploaded", rel)
 			}
 			return nil
 		}
 		if got[h] != 1 {
-			ts.Fatalf("%s arrived %d times, want once", rel, got[h])
+			return fmt.Errorf("%s is in %d documents, want one", rel, got[h])
 		}
 		want[h] = rel
 		return nil
-	}))
+	})
+	if err != nil {
+		return 0, err
+	}
 	for h, n := range got {
 		if _, ok := want[h]; !ok {
-			ts.Fatalf("a document that is not in the tree arrived (%d times, sha256 %s)", n, h)
+			return 0, fmt.Errorf("%d document(s) hold content that is not in the tree (sha256 %s)", n, h)
 		}
 	}
-	ts.Logf("%s", fmt.Sprintf("%d documents arrived exactly once", len(want)))
+	return len(want), nil
 }

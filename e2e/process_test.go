@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -238,4 +239,22 @@ func peakRSS(t *testing.T, ps *os.ProcessState) int64 {
 		return int64(ru.Maxrss)
 	}
 	return int64(ru.Maxrss) * 1024
+}
+
+// TestDevserverRefuseWindow: with --outage-mode refuse the devserver process
+// stops listening for the window (connections are refused), then listens
+// again on the same address.
+func TestDevserverRefuseWindow(t *testing.T) {
+	d := startDevserver(t, "--outage", "0s+1500ms", "--outage-mode", "refuse")
+	addr := strings.TrimPrefix(d.url, "http://")
+	dial := func() error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	waitFor(t, "connections refused", func() bool { return errors.Is(dial(), syscall.ECONNREFUSED) })
+	waitFor(t, "listening again", func() bool { return dial() == nil })
+	assert.Equal(t, int64(1), d.stats(t)["outage_listener_stops"])
 }

@@ -54,14 +54,14 @@ func start(t *testing.T, cfg Config) (*httptest.Server, *Server) {
 	return srv, s
 }
 
-// form builds a multipart upload; fields are sent before the file.
-type form struct {
+// upl builds a multipart upload; fields are sent before the file.
+type upl struct {
 	fields   [][2]string
 	filename string
 	content  []byte
 }
 
-func post(t *testing.T, url, auth string, f form) (int, map[string]any, http.Header) {
+func post(t *testing.T, url, auth string, f upl) (int, map[string]any, http.Header) {
 	t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
@@ -107,15 +107,35 @@ func num(v any) int {
 	return int(f)
 }
 
-// requiredFields are those FileRetrieveResponseSerializerV3 marks required.
-var requiredFields = []string{
-	"created_at", "created_by", "extension", "external_metadata", "filename", "id", "signature", "size",
-	"summaries", "tags", "total_pages", "updated_at", "upload_session_uuid", "workspace",
-}
+// retrieveFields are those FileRetrieveResponseSerializerV3 requires (and
+// external_metadata and size, which the stand-in always sends);
+// listFields those FileListResponseSerializerV3 requires. (The full check
+// of types and enums is internal/contract's.)
+var (
+	retrieveFields = []string{
+		"content_types", "created_at", "created_by", "extension", "external_metadata", "filename", "id",
+		"pending_reprocess", "signature", "size", "summaries", "tags", "thumbnail", "total_pages", "updated_at",
+		"upload_session_uuid", "workspace",
+	}
+	listFields = []string{
+		"content_types", "created_at", "created_by", "extension", "filename", "id", "pending_reprocess", "tags",
+		"thumbnail", "total_pages", "updated_at", "upload_session_uuid", "workspace",
+	}
+)
 
 func assertFileObject(t *testing.T, obj map[string]any) {
 	t.Helper()
-	for _, f := range requiredFields {
+	assertFields(t, obj, retrieveFields)
+}
+
+func assertListItem(t *testing.T, obj map[string]any) {
+	t.Helper()
+	assertFields(t, obj, listFields)
+}
+
+func assertFields(t *testing.T, obj map[string]any, required []string) {
+	t.Helper()
+	for _, f := range required {
 		_, ok := obj[f]
 		assert.True(t, ok, "required field %q missing from %v", f, obj)
 	}
@@ -141,7 +161,7 @@ func TestUploadAnswers201WithTheFullFileObject(t *testing.T) {
 	dir := t.TempDir()
 	srv, s := start(t, Config{DataDir: dir})
 	content := []byte("%PDF-1.4 contract")
-	code, body, _ := post(t, srv.URL, key, form{
+	code, body, _ := post(t, srv.URL, key, upl{
 		fields:   [][2]string{{"workspace_id", "42"}, {"tags", "1"}, {"tags", "2"}, {"parser", "v2.2.1"}, {"external_metadata", `{"external_id":"e-1","additional_metadata":{"path":"a/c.pdf"}}`}},
 		filename: "contract.pdf", content: content,
 	})
@@ -175,31 +195,31 @@ func TestUploadAnswers201WithTheFullFileObject(t *testing.T) {
 
 func TestUploadRefusals(t *testing.T) {
 	srv, s := start(t, Config{MaxSize: 10})
-	code, body, _ := post(t, srv.URL, "", form{fields: [][2]string{{"workspace_id", "42"}}, filename: "a.pdf", content: []byte("x")})
+	code, body, _ := post(t, srv.URL, "", upl{fields: [][2]string{{"workspace_id", "42"}}, filename: "a.pdf", content: []byte("x")})
 	assert.Equal(t, 401, code)
 	assertErrorShape(t, body, "authentication_failed")
 
-	code, body, _ = post(t, srv.URL, key, form{fields: [][2]string{{"workspace_id", "99"}}, filename: "a.pdf", content: []byte("x")})
+	code, body, _ = post(t, srv.URL, key, upl{fields: [][2]string{{"workspace_id", "99"}}, filename: "a.pdf", content: []byte("x")})
 	assert.Equal(t, 422, code)
 	assertErrorShape(t, body, "validation_error")
 	assert.Contains(t, body["fields"], "workspace_id")
 
-	code, body, _ = post(t, srv.URL, key, form{fields: [][2]string{{"tags", "x"}}, filename: "", content: nil})
+	code, body, _ = post(t, srv.URL, key, upl{fields: [][2]string{{"tags", "x"}}, filename: "", content: nil})
 	assert.Equal(t, 422, code)
 	fields := body["fields"].(map[string]any)
 	assert.Contains(t, fields, "workspace_id")
 	assert.Contains(t, fields, "file")
 	assert.Contains(t, fields, "tags")
 
-	code, body, _ = post(t, srv.URL, key, form{fields: [][2]string{{"workspace_id", "42"}}, filename: "big.pdf", content: bytes.Repeat([]byte("x"), 11)})
+	code, body, _ = post(t, srv.URL, key, upl{fields: [][2]string{{"workspace_id", "42"}}, filename: "big.pdf", content: bytes.Repeat([]byte("x"), 11)})
 	assert.Equal(t, 413, code)
 	assertErrorShape(t, body, "file_too_large")
 
-	code, body, _ = post(t, srv.URL, key, form{fields: [][2]string{{"workspace_id", "42"}}, filename: "tool.exe", content: []byte("MZ")})
+	code, body, _ = post(t, srv.URL, key, upl{fields: [][2]string{{"workspace_id", "42"}}, filename: "tool.exe", content: []byte("MZ")})
 	assert.Equal(t, 422, code)
 	assertErrorShape(t, body, "unsupported_file_type")
 
-	code, body, _ = post(t, srv.URL, key, form{fields: [][2]string{{"workspace_id", "42"}, {"external_metadata", `{"doc_type":"x"}`}}, filename: "a.pdf", content: []byte("x")})
+	code, body, _ = post(t, srv.URL, key, upl{fields: [][2]string{{"workspace_id", "42"}, {"external_metadata", `{"doc_type":"x"}`}}, filename: "a.pdf", content: []byte("x")})
 	assert.Equal(t, 422, code)
 	assert.Contains(t, body["fields"], "external_metadata")
 	assert.Zero(t, s.Stats().Documents)
@@ -207,7 +227,7 @@ func TestUploadRefusals(t *testing.T) {
 
 func TestExternalIDMakesReuploadIdempotent(t *testing.T) {
 	srv, s := start(t, Config{})
-	f := form{fields: [][2]string{{"workspace_id", "42"}, {"external_metadata", `{"external_id":"same"}`}}, filename: "a.pdf", content: []byte("x")}
+	f := upl{fields: [][2]string{{"workspace_id", "42"}, {"external_metadata", `{"external_id":"same"}`}}, filename: "a.pdf", content: []byte("x")}
 	code, first, _ := post(t, srv.URL, key, f)
 	require.Equal(t, 201, code)
 	code, again, _ := post(t, srv.URL, key, f)
@@ -222,7 +242,7 @@ func TestExternalIDMakesReuploadIdempotent(t *testing.T) {
 
 func TestFilenameCollisionIsRenamed(t *testing.T) {
 	srv, _ := start(t, Config{})
-	f := form{fields: [][2]string{{"workspace_id", "42"}}, filename: "report.pdf", content: []byte("x")}
+	f := upl{fields: [][2]string{{"workspace_id", "42"}}, filename: "report.pdf", content: []byte("x")}
 	_, first, _ := post(t, srv.URL, key, f)
 	_, second, _ := post(t, srv.URL, key, f)
 	assert.Equal(t, "report.pdf", first["filename"])
@@ -232,10 +252,10 @@ func TestFilenameCollisionIsRenamed(t *testing.T) {
 
 func TestTagsAsJSONArrayTextAnd207(t *testing.T) {
 	srv, _ := start(t, Config{MaxTagID: 10})
-	code, body, _ := post(t, srv.URL, key, form{fields: [][2]string{{"workspace_id", "42"}, {"tags", "[1, 2]"}}, filename: "a.pdf", content: []byte("x")})
+	code, body, _ := post(t, srv.URL, key, upl{fields: [][2]string{{"workspace_id", "42"}, {"tags", "[1, 2]"}}, filename: "a.pdf", content: []byte("x")})
 	require.Equal(t, 201, code)
 	assert.Len(t, body["tags"], 2)
-	code, body, _ = post(t, srv.URL, key, form{fields: [][2]string{{"workspace_id", "42"}, {"tags", "3"}, {"tags", "11"}}, filename: "b.pdf", content: []byte("x")})
+	code, body, _ = post(t, srv.URL, key, upl{fields: [][2]string{{"workspace_id", "42"}, {"tags", "3"}, {"tags", "11"}}, filename: "b.pdf", content: []byte("x")})
 	require.Equal(t, 207, code)
 	assert.Len(t, body["tags"], 1, "the unknown tag is not applied")
 }
@@ -243,8 +263,8 @@ func TestTagsAsJSONArrayTextAnd207(t *testing.T) {
 func TestProcessingAdvancesAndFailsOnPattern(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	srv, _ := start(t, Config{Pace: time.Second, FailPattern: "*broken*", Now: clk.now})
-	_, ok, _ := post(t, srv.URL, key, form{fields: [][2]string{{"workspace_id", "42"}}, filename: "good.pdf", content: []byte("x")})
-	_, bad, _ := post(t, srv.URL, key, form{fields: [][2]string{{"workspace_id", "42"}}, filename: "broken.pdf", content: []byte("x")})
+	_, ok, _ := post(t, srv.URL, key, upl{fields: [][2]string{{"workspace_id", "42"}}, filename: "good.pdf", content: []byte("x")})
+	_, bad, _ := post(t, srv.URL, key, upl{fields: [][2]string{{"workspace_id", "42"}}, filename: "broken.pdf", content: []byte("x")})
 	status := func(obj map[string]any) (string, map[string]any) {
 		_, b := get(t, fmt.Sprintf("%s/api/v3/files/%v", srv.URL, obj["id"]))
 		return b["status"].(string), b
@@ -279,7 +299,7 @@ func TestListFiltersAndPaginates(t *testing.T) {
 			ws = "1"
 		}
 		em := fmt.Sprintf(`{"external_id":"ext-%d"}`, i)
-		code, _, _ := post(t, srv.URL, key, form{fields: [][2]string{{"workspace_id", ws}, {"external_metadata", em}}, filename: fmt.Sprintf("doc%d.pdf", i), content: []byte("x")})
+		code, _, _ := post(t, srv.URL, key, upl{fields: [][2]string{{"workspace_id", ws}, {"external_metadata", em}}, filename: fmt.Sprintf("doc%d.pdf", i), content: []byte("x")})
 		require.Equal(t, 201, code)
 	}
 	code, page := get(t, srv.URL+"/api/v3/files?workspace_id=42&page_size=4")
@@ -290,7 +310,7 @@ func TestListFiltersAndPaginates(t *testing.T) {
 	next := page["next"].(string)
 	assert.Contains(t, next, "page=2")
 	for _, r := range page["results"].([]any) {
-		assertFileObject(t, r.(map[string]any))
+		assertListItem(t, r.(map[string]any))
 	}
 	code, page2 := get(t, next)
 	require.Equal(t, 200, code)
@@ -331,7 +351,7 @@ func TestFaultsAreReproducibleFromTheSeed(t *testing.T) {
 			}
 			name := fmt.Sprintf("f%d.pdf", n)
 			for attempt := 0; attempt < 2; attempt++ { // a retry of the same file is drawn afresh
-				code, body, h := post(t, srv.URL, key, form{fields: [][2]string{{"workspace_id", "42"}}, filename: name, content: []byte("x")})
+				code, body, h := post(t, srv.URL, key, upl{fields: [][2]string{{"workspace_id", "42"}}, filename: name, content: []byte("x")})
 				if code == 429 {
 					assert.Equal(t, "1", h.Get("Retry-After"))
 					assertErrorShape(t, body, "rate_limited")
@@ -353,7 +373,7 @@ func TestFaultsAreReproducibleFromTheSeed(t *testing.T) {
 	other, _ := start(t, Config{ThrottleRate: 0.3, ErrorRate: 0.2, Seed: 43})
 	var differs bool
 	for name, c := range a {
-		code, _, _ := post(t, other.URL, key, form{fields: [][2]string{{"workspace_id", "42"}}, filename: name, content: []byte("x")})
+		code, _, _ := post(t, other.URL, key, upl{fields: [][2]string{{"workspace_id", "42"}}, filename: name, content: []byte("x")})
 		differs = differs || code != c[0]
 	}
 	assert.True(t, differs, "another seed gives other faults")

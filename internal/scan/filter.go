@@ -8,14 +8,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/formats"
 )
 
-// SupportedExtensions are the formats Paradigm accepts (the union of its two
-// public lists). Other files are skipped unless the user includes them.
-var SupportedExtensions = []string{
-	"pdf", "doc", "docx", "ppt", "pptx", "xls", "xlsx", "csv", "txt", "md", "markdown",
-	"html", "htm", "xhtml", "rtf", "odt", "ods", "odp", "json", "yaml", "yml", "jpg", "jpeg", "png",
-}
+// SupportedExtensions are the formats Paradigm accepts. Other files are
+// skipped unless the user includes them. The list, and the public source of
+// each entry, belong to internal/formats.
+var SupportedExtensions = formats.Extensions()
 
 // NameList is a list of extensions or whole file names, as given to
 // --include-extensions and --exclude-extensions: case-insensitive, leading
