@@ -161,7 +161,7 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	switch {
 	case errors.Is(runErr, upload.ErrDeleteRefused):
 		return Exit(ExitUsage, runErr)
-	case errors.Is(runErr, pace.ErrBudget):
+	case errors.Is(runErr, pace.ErrBudget), errors.Is(runErr, upload.ErrUnavailable):
 		// The service was throttling or down for longer than allowed.
 		return Exit(ExitFailures, runErr)
 	case runErr != nil:

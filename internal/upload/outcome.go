@@ -80,7 +80,7 @@ var outcomes = [numOutcomes]Spec{
 	Present: {Name: "already_on_service", Label: "Already there", Verb: "already there",
 		Note: "the service already had them: nothing new stored", Progress: "already there"},
 	AlreadyDone: {Name: "already_done", Label: "Already done", Verb: "already done",
-		Note: "recorded in the state file", Progress: "already done"},
+		Note: "up to date on the service: nothing sent", Progress: "already done"},
 	WouldUpload: {Name: "would_upload", Label: "Would upload", Verb: "would upload", DryRun: true, Always: true},
 	WouldReplace: {Name: "would_replace", Label: "Would replace", Verb: "would replace", DryRun: true,
 		Note: "edited since their upload"},

@@ -139,6 +139,11 @@ var ErrAuth = errors.New("the API key was rejected")
 // URL redirects elsewhere): retrying cannot help.
 var ErrSetup = errors.New("the service cannot be used as configured")
 
+// ErrUnavailable wraps a failure of the service to answer what the run
+// needs before it can start (the listing): the run ends, and a rerun
+// resumes.
+var ErrUnavailable = errors.New("the service did not answer")
+
 // ErrTLS wraps a failed verification of the server's certificate.
 var ErrTLS = errors.New("the server's TLS certificate could not be verified")
 
@@ -195,7 +200,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		// No state to trust: the service says what it has.
 		rm, err := loadRemote(ctx, o.Service, o.WorkspaceID, o.Source, o.Shard)
 		if err != nil {
-			return r.result(start, ctx, fmt.Errorf("list the workspace's documents: %w", classify(err).asError(err)))
+			if v := classify(err); v.kind == verdictStop {
+				err = v.err
+			} else if ctx.Err() == nil {
+				err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			return r.result(start, ctx, fmt.Errorf("list the workspace's documents: %w", err))
 		}
 		r.remote = rm
 	}
