@@ -92,7 +92,7 @@ func (o *connOptions) key(streams IOStreams) (string, error) {
 	} else {
 		key = strings.TrimSpace(o.APIKey)
 		if key != "" && keySrc.Kind == "flag" {
-			fmt.Fprintln(streams.ErrOut, "paradigm-upload: warning: a key given with --api-key is visible to other users of this machine (ps, shell history); prefer PARADIGM_API_KEY or --api-key-file")
+			streams.notices().Warn("a key given with --api-key is visible to other users of this machine (ps, shell history); prefer PARADIGM_API_KEY or --api-key-file")
 		}
 	}
 	if key == "" {
@@ -181,7 +181,7 @@ func (o *connOptions) transport(maxConns int, streams IOStreams) (*http.Transpor
 		cfg.RootCAs = pool
 	}
 	if o.Insecure {
-		fmt.Fprintln(streams.ErrOut, "paradigm-upload: WARNING: --insecure-skip-verify: the server's certificate is NOT checked; anyone on the network path can read the API key and the documents")
+		streams.notices().Warn("--insecure-skip-verify: the server's certificate is NOT checked; anyone on the network path can read the API key and the documents")
 		cfg.InsecureSkipVerify = true
 	}
 	t.TLSClientConfig = cfg

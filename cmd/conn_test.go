@@ -36,7 +36,7 @@ func TestTLSFlags(t *testing.T) {
 
 	code, _, errOut = runCmd(t, env, append(args, "--insecure-skip-verify", "--state-file", filepath.Join(t.TempDir(), "s"))...)
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, errOut, "WARNING: --insecure-skip-verify")
+	assert.Contains(t, errOut, "warning: --insecure-skip-verify")
 
 	bad := filepath.Join(t.TempDir(), "bad.pem")
 	require.NoError(t, os.WriteFile(bad, []byte("not a certificate"), 0o644))

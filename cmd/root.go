@@ -43,6 +43,7 @@ type uploadOptions struct {
 	NewerThan         string
 	SkipHidden        bool
 	FollowSymlinks    bool
+	AllowEmpty        bool
 	Quiet             bool
 	Verbose           bool
 	LogFormat         string
@@ -123,6 +124,7 @@ func (o *uploadOptions) bind(f *pflag.FlagSet) {
 	f.StringVar(&o.NewerThan, "newer-than", "", "only files modified after this: a duration (24h, 7d) or a date (2026-11-01)")
 	f.BoolVar(&o.SkipHidden, "skip-hidden", false, "skip files and folders whose name starts with a dot")
 	f.BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "follow symbolic links (loops are detected and skipped)")
+	f.BoolVar(&o.AllowEmpty, "allow-empty", false, "accept a --files-dir that holds no file at all (otherwise exit 2: an unmounted share?)")
 	f.Var(intValue{&o.Retries}, "retries", "retries of an upload after a transient error (throttling, 5xx, dropped connection)")
 	f.Var(floatValue{&o.RateLimit}, "rate-limit", "maximum requests per second across all workers (0: no limit)")
 	f.BoolVar(&o.NoExternalID, "no-external-id", false, "do not send external_metadata (for instances that reject it); lost answers then cannot be reconciled")
@@ -229,7 +231,9 @@ func (o *uploadOptions) validate(getenv func(string) string) (*settings, error) 
 }
 
 func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStreams) error {
-	if err := o.conn.resolve(c, streams); err != nil {
+	err := o.conn.resolve(c, streams)
+	streams.format.json = o.LogFormat == "json"
+	if err != nil {
 		return err
 	}
 	s, err := o.validate(streams.Getenv)
@@ -253,6 +257,7 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 		Policy: pol, RateLimit: o.RateLimit, StateFile: o.StateFile,
 		Wait: o.Wait, WaitTimeout: o.WaitTimeout, Report: o.Report, Tool: "paradigm-upload " + version,
 		Quiet: o.Quiet, Verbose: o.Verbose, NoProgress: o.NoProgress, JSONLog: o.LogFormat == "json",
-		ProgressInterval: o.ProgressInterval, Stop: sig.Stop, Grace: sig.Grace,
+		ProgressInterval: o.ProgressInterval, Stop: sig.Stop, Grace: sig.Grace, Abandon: sig.Abandon, Info: sig.Info,
+		AllowEmpty: o.AllowEmpty,
 	}, streams.run())
 }

@@ -34,7 +34,9 @@ The instance and workspace are those the state file belongs to.`,
 			}
 			// The state file names the instance.
 			connect := func(base string) (run.Conn, error) { return o.conn.conn(base, 2, streams) }
-			return run.Status(sig.Ctx, run.StatusOptions{Connect: connect, StateFile: o.StateFile, Session: o.Session,
+			ctx, cancel := sig.stopContext()
+			defer cancel()
+			return run.Status(ctx, run.StatusOptions{Connect: connect, StateFile: o.StateFile, Session: o.Session,
 				JSON: o.JSON}, streams.run())
 		},
 	}
@@ -60,7 +62,9 @@ func newWorkspacesCmd(sig Signals, streams IOStreams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return run.Workspaces(sig.Ctx, conn, asJSON, streams.run())
+			ctx, cancel := sig.stopContext()
+			defer cancel()
+			return run.Workspaces(ctx, conn, asJSON, streams.run())
 		},
 	}
 	o.bind(c.Flags(), true)

@@ -78,6 +78,9 @@ func Silent(err error) bool {
 type Streams struct {
 	Out, ErrOut io.Writer
 	ErrIsTTY    bool
+	// Width returns the terminal's width in columns (stderr's, when it is
+	// a terminal); asked before every frame of a live display.
+	Width func() int
 }
 
 // Conn is how to reach the instance: its URL, the key, and a transport
