@@ -32,13 +32,17 @@ const (
 	ExitInterrupted = run.ExitInterrupted
 )
 
+// exitCodesHelp is the exit codes' part of --help; the README's table
+// says the same (TestREADMESaysWhatHelpSays).
 const exitCodesHelp = `Exit codes:
   0    every file was uploaded, skipped or already done
   1    one or more uploads failed
-  2    usage, configuration or authentication error (nothing was started, or
-       the key was rejected)
-  3    uploads succeeded but processing failed for some documents (--wait)
-  130  interrupted (Ctrl-C or SIGTERM); rerun with the same --state-file to resume`
+  2    usage, configuration or authentication error: found before the first
+       upload, or during the run a rejected key, or a state file or report
+       that could not be written
+  3    processing failed for some documents (--wait, status), or had not
+       finished when --wait-timeout ran out (--wait)
+  130  interrupted (Ctrl-C or SIGTERM); run the same command again to resume`
 
 // IOStreams are the command's standard streams, injectable for tests.
 type IOStreams struct {

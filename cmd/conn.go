@@ -38,15 +38,19 @@ type connOptions struct {
 }
 
 func (o *connOptions) bind(f *pflag.FlagSet, withBaseURL bool) {
-	f.StringVar(&o.APIKey, "api-key", "", "Paradigm API key (prefer PARADIGM_API_KEY or --api-key-file: a flag is visible to other users)")
-	f.StringVar(&o.APIKeyFile, "api-key-file", "", "read the API key from this file (not readable by others), or from standard input with -")
+	g := in(f, groupConnection)
 	if withBaseURL {
-		f.StringVar(&o.BaseURL, "base-url", DefaultBaseURL, "Paradigm instance URL (or PARADIGM_BASE_URL)")
+		if o.BaseURL == "" {
+			o.BaseURL = DefaultBaseURL
+		}
+		g.String(&o.BaseURL, "base-url", "URL", "Paradigm instance URL")
 	}
-	f.StringVar(&o.CACert, "ca-cert", "", "PEM file of the certificate authority of an instance behind a private CA")
-	f.BoolVar(&o.Insecure, "insecure-skip-verify", false, "do not verify the server's certificate (dangerous: the key can be intercepted)")
-	f.BoolVar(&o.AllowHTTP, "allow-http", false, "allow plain http:// to a host other than this machine (the key then travels unencrypted)")
-	f.StringVar(&o.Config, "config", "", "config file (default $XDG_CONFIG_HOME/paradigm-upload/config.yaml when present)")
+	g.String(&o.APIKey, "api-key", "KEY", "API key (prefer PARADIGM_API_KEY or --api-key-file: a flag is visible to other users)")
+	g.String(&o.APIKeyFile, "api-key-file", "FILE", "read the API key from this file (readable by its owner only), or from standard input with -")
+	g.String(&o.CACert, "ca-cert", "FILE", "PEM file of the certificate authority of an instance behind a private CA")
+	g.Bool(&o.Insecure, "insecure-skip-verify", "do not verify the server's certificate (dangerous: the key can be intercepted)")
+	g.Bool(&o.AllowHTTP, "allow-http", "allow plain http:// to a host other than this machine (the key then travels unencrypted)")
+	g.String(&o.Config, "config", "FILE", "config file (default $XDG_CONFIG_HOME/paradigm-upload/config.yaml when present)")
 }
 
 // resolve applies the precedence rule to every flag of c.

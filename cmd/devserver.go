@@ -37,7 +37,8 @@ type devserverOptions struct {
 }
 
 func newDevserverCmd(sig Signals, streams IOStreams) *cobra.Command {
-	o := &devserverOptions{Addr: "127.0.0.1:8765", MaxSize: "25MB"}
+	o := &devserverOptions{Addr: "127.0.0.1:8765", MaxSize: "25MB", Pace: 500 * time.Millisecond,
+		RetryAfter: time.Second, Seed: 1}
 	c := &cobra.Command{
 		Use:   "devserver",
 		Short: "Run a local stand-in for Paradigm's Files API (for trying, testing and benchmarking)",
@@ -49,7 +50,8 @@ GET /api/v3/files/{id} and GET /api/v3/workspaces, with simulated processing
 Workspaces 1 (personal) and 42 (custom) exist unless --workspace is given.
 GET /_devserver/stats returns counters of what arrived.`,
 		Example: `  paradigm-upload devserver --api-key dev-key
-  paradigm-upload devserver --api-key dev-key --throttle-rate 0.1 --reset-rate 0.05 --seed 7`,
+  paradigm-upload devserver --api-key dev-key --throttle-rate 0.1 \
+      --reset-rate 0.05 --seed 7`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return devserverRun(o, sig, streams)
@@ -57,22 +59,23 @@ GET /_devserver/stats returns counters of what arrived.`,
 	}
 	f := c.Flags()
 	f.SortFlags = false
-	f.StringVar(&o.Addr, "addr", o.Addr, "address to listen on (port 0 picks a free port)")
-	f.StringVar(&o.AddrFile, "addr-file", "", "write the server's URL to this file once it listens")
-	f.StringVar(&o.APIKey, "api-key", "", "the key clients must send (or PARADIGM_API_KEY)")
-	f.StringVar(&o.MaxSize, "max-size", o.MaxSize, "largest file accepted (larger: 413)")
-	f.DurationVar(&o.Pace, "pace", 500*time.Millisecond, "time a document spends in each processing stage")
-	f.StringVar(&o.FailPattern, "fail-pattern", "", "documents whose file name matches this glob end in parsing_failed")
-	f.StringArrayVar(&o.Workspaces, "workspace", nil, "a workspace as ID:NAME[:TYPE] (repeatable)")
-	f.DurationVar(&o.Latency, "latency", 0, "delay added to every API request")
-	f.Float64Var(&o.Throttle, "throttle-rate", 0, "share of requests answered 429 with Retry-After (0 to 1)")
-	f.DurationVar(&o.RetryAfter, "retry-after", time.Second, "Retry-After sent with a 429")
-	f.Float64Var(&o.ErrorRate, "error-rate", 0, "share of requests answered 503 (0 to 1)")
-	f.Float64Var(&o.ResetRate, "reset-rate", 0, "share of uploads whose connection is dropped, half before and half after the document is stored (0 to 1)")
-	f.Uint64Var(&o.Seed, "seed", 1, "seed of the fault injection, for reproducible runs")
-	f.StringVar(&o.DataDir, "data-dir", "", "keep received files and a manifest (with sha256) here")
-	f.BoolVar(&o.Discard, "discard", false, "keep only counts and hashes of received files (benchmarks)")
-	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow listening on an address other than loopback")
+	srv, faults := in(f, groupServer), in(f, groupFaults)
+	srv.String(&o.Addr, "addr", "HOST:PORT", "address to listen on (port 0 picks a free port)")
+	srv.String(&o.AddrFile, "addr-file", "FILE", "write the server's URL to this file once it listens")
+	srv.String(&o.APIKey, "api-key", "KEY", "the key clients must send (or PARADIGM_API_KEY)")
+	srv.String(&o.MaxSize, "max-size", "SIZE", "largest file accepted (larger: 413)")
+	srv.Duration(&o.Pace, "pace", "time a document spends in each processing stage")
+	srv.String(&o.FailPattern, "fail-pattern", "GLOB", "documents whose file name matches end in parsing_failed")
+	srv.StringArray(&o.Workspaces, "workspace", "ID:NAME[:TYPE]", "a workspace the key can use (repeatable)")
+	srv.String(&o.DataDir, "data-dir", "DIR", "keep received files and a manifest (with sha256) here")
+	srv.Bool(&o.Discard, "discard", "keep only counts and hashes of received files (benchmarks)")
+	srv.Bool(&o.AllowRemote, "allow-remote", "allow listening on an address other than loopback")
+	faults.Duration(&o.Latency, "latency", "delay added to every API request")
+	faults.Float64(&o.Throttle, "throttle-rate", "SHARE", "share of requests answered 429 with Retry-After (0 to 1)")
+	faults.Duration(&o.RetryAfter, "retry-after", "Retry-After sent with a 429")
+	faults.Float64(&o.ErrorRate, "error-rate", "SHARE", "share of requests answered 503 (0 to 1)")
+	faults.Float64(&o.ResetRate, "reset-rate", "SHARE", "share of uploads whose connection is dropped, half before and half after the document is stored (0 to 1)")
+	faults.Uint64(&o.Seed, "seed", "N", "seed of the fault injection, for reproducible runs")
 	return c
 }
 

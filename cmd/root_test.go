@@ -197,7 +197,7 @@ func TestBadInputGetsOneLineAndExit2(t *testing.T) {
 		{"base url no scheme", with("--base-url", "paradigm.lighton.ai"), nil, "--base-url"},
 		{"no api key", []string{"--files-dir", root, "--workspace-id", "42"}, nil, "no API key: set PARADIGM_API_KEY, or pass --api-key-file or --api-key"},
 		{"max file size", with("--max-file-size", "huge"), nil, `--max-file-size: "huge" is not a size`},
-		{"unknown flag", with("--colour"), nil, "unknown flag: --colour"},
+		{"unknown flag", with("--colour"), nil, "unknown flag --colour (see paradigm-upload --help)"},
 		{"stray argument", with("extra"), nil, "unknown command"},
 		{"env value", base, map[string]string{"PARADIGM_BATCH_SIZE": "lots"}, `PARADIGM_BATCH_SIZE: "lots" is not a whole number`},
 	}
