@@ -8,11 +8,16 @@ package run
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
@@ -99,4 +104,60 @@ func isEmptyTree(ctx context.Context, root string) (bool, error) {
 func preflight(ctx context.Context, client *api.Client, workspaceID int64) error {
 	_, _, _ = ctx, client, workspaceID
 	return nil
+}
+
+// setupFailure turns an error that only a change of setup can fix into one
+// line that says what to check, with exit 2: nothing listening at the base
+// URL, https:// to a plain-HTTP server, an unknown host, no answer, a
+// certificate that cannot be verified, a rejected key. It returns nil for
+// any other error.
+func setupFailure(err error, baseURL string) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	if api.IsCertificateError(err) {
+		return Exitf(ExitUsage, "%v: if the instance uses a private certificate authority, pass --ca-cert", err)
+	}
+	if ae, ok := api.AsError(err); ok && ae.IsAuth() {
+		return Exitf(ExitUsage, "the API key was rejected (%s): check --api-key, --api-key-file or PARADIGM_API_KEY", ae.Error())
+	}
+	var te *api.TransportError
+	if !errors.As(err, &te) {
+		return nil
+	}
+	var rh tls.RecordHeaderError
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &rh) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		plain := baseURL
+		if u, perr := url.Parse(baseURL); perr == nil {
+			u.Scheme = "http"
+			plain = u.String()
+		}
+		return Exitf(ExitUsage, "%s answers plain HTTP, not TLS (%v): use --base-url %s, if that is really the instance", baseURL,
+			unwrapAll(err), plain)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Exitf(ExitUsage, "nothing is listening at %s (connection refused): is --base-url right, and the instance up?", baseURL)
+	case errors.As(err, &dns):
+		return Exitf(ExitUsage, "%s: host %s not found: is --base-url right?", baseURL, dns.Name)
+	case isTimeout(err):
+		return Exitf(ExitUsage, "%s does not answer (%v): is --base-url right, or is a proxy needed (HTTPS_PROXY)?", baseURL, unwrapAll(err))
+	}
+	return Exitf(ExitUsage, "cannot reach %s: %v", baseURL, unwrapAll(err))
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// unwrapAll returns the innermost error of err's chain.
+func unwrapAll(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
 }

@@ -108,13 +108,11 @@ func (c Conn) client(wrap func(http.RoundTripper) http.RoundTripper) (*api.Clien
 	return cl, nil
 }
 
-// apiFailure maps an error of the service to the command's exit.
-func apiFailure(err error) error {
-	if api.IsCertificateError(err) {
-		return Exitf(ExitUsage, "%v: if the instance uses a private certificate authority, pass --ca-cert", err)
-	}
-	if ae, ok := api.AsError(err); ok && ae.IsAuth() {
-		return Exitf(ExitUsage, "the API key was rejected (%s): check --api-key or PARADIGM_API_KEY", ae.Error())
+// apiFailure maps an error of the service to the command's exit: a
+// mistake of setup (see setupFailure) is exit 2, anything else 1.
+func apiFailure(err error, baseURL string) error {
+	if e := setupFailure(err, baseURL); e != nil {
+		return e
 	}
 	return Exit(ExitFailures, err)
 }
