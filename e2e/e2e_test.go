@@ -46,6 +46,7 @@ func TestScripts(t *testing.T) {
 			"pu":         runExpectingExit,
 			"devstat":    devStat,
 			"arrived":    arrived,
+			"jsonlines":  jsonLines,
 		},
 	})
 }
@@ -139,6 +140,7 @@ func environ(ts *testscript.TestScript) []string {
 var settableByEnv = []string{
 	"api-key", "base-url", "files-dir", "workspace-id", "batch-size", "max-fails", "tags", "state-file",
 	"include-extensions", "exclude-extensions", "parser", "max-file-size", "retries", "rate-limit", "quiet", "shard",
+	"log-format",
 }
 
 // passedThrough are other variables scripts may set for the binary.
@@ -226,4 +228,32 @@ func arrived(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Logf("%s", fmt.Sprintf("%d documents arrived exactly once", len(want)))
+}
+
+// jsonlines FILE: FILE is not empty, and every line of it is a JSON object
+// with a level and a message (a log/slog record).
+func jsonLines(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: jsonlines FILE")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if len(b) == 0 {
+		ts.Fatalf("%s is empty", args[0])
+	}
+	if !bytes.HasSuffix(b, []byte("\n")) {
+		ts.Fatalf("%s does not end with a newline", args[0])
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			ts.Fatalf("%s line %d is not JSON: %v\n%s", args[0], i+1, err, line)
+		}
+		if _, ok := rec["level"].(string); !ok {
+			ts.Fatalf("%s line %d has no level: %s", args[0], i+1, line)
+		}
+		if _, ok := rec["msg"].(string); !ok {
+			ts.Fatalf("%s line %d has no msg: %s", args[0], i+1, line)
+		}
+	}
 }
