@@ -195,18 +195,21 @@ func layout(n int, frac float64, segs []segment) string {
 	keep := make([]bool, len(segs))
 	used := 0
 	for rank := 0; rank < 10; rank++ {
+		full := false // of a rank, what follows one that does not fit is left out
 		for i, s := range segs {
-			if s.rank != rank || s.text == "" {
+			if s.rank != rank || s.text == "" || full {
 				continue
 			}
 			w := width(s.text)
 			if used > 0 {
 				w += 3 // " · "
 			}
-			if used+w <= n {
-				keep[i] = true
-				used += w
+			if used+w > n {
+				full = true
+				continue
 			}
+			keep[i] = true
+			used += w
 		}
 	}
 	var parts []string
