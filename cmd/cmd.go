@@ -134,7 +134,7 @@ func Main() int {
 	fd := int(os.Stderr.Fd())
 	streams := IOStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		ErrIsTTY: term.IsTerminal(fd),
+		ErrIsTTY: liveConsole(os.Stderr),
 		Getenv:   os.Getenv,
 		Width: func() int {
 			w, _, err := term.GetSize(fd)

@@ -148,6 +148,11 @@ func (o *connOptions) baseURL(raw string) (*url.URL, error) {
 	if err != nil {
 		return nil, usageErrorf("--base-url: %v", err)
 	}
+	// The API's root, as its documentation writes it, is the instance plus
+	// /api/v3: accept it, since every path the tool sends starts there.
+	if strings.HasSuffix(strings.ToLower(u.Path), "/api/v3") {
+		u.Path = u.Path[:len(u.Path)-len("/api/v3")]
+	}
 	if u.Scheme == "http" && !o.AllowHTTP && !isLoopback(u.Hostname()) {
 		return nil, usageErrorf("--base-url: plain http:// to %s would send the API key unencrypted; use https://, or pass --allow-http", u.Hostname())
 	}

@@ -125,3 +125,19 @@ func TestQuietStillNamesAnEarlyStopAndWhatWasNotAttempted(t *testing.T) {
 	assert.Contains(t, errOut, "; rerun to resume", "no state file: no --state-file in the advice")
 	assert.Regexp(t, `(?i)(\b4 files not attempted|not attempted:? +4\b)`, out+errOut, "the 4 files never tried are counted")
 }
+
+func TestABaseURLEndingInAPIV3IsTheInstance(t *testing.T) {
+	rc := &recorder{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	root := writeTree(t, map[string]string{"a.pdf": "a"})
+	for _, base := range []string{srv.URL + "/api/v3", srv.URL + "/API/v3/"} {
+		code, _, errOut := runCmd(t, map[string]string{"PARADIGM_API_KEY": secretKey}, "--files-dir", root,
+			"--workspace-id", "42", "--base-url", base)
+		require.Equal(t, 0, code, errOut)
+	}
+	for _, line := range rc.seen {
+		assert.NotContains(t, line, "/api/v3/api/v3", "the API root is not doubled")
+	}
+	assert.Len(t, rc.got, 2)
+}
