@@ -163,6 +163,8 @@ func TestKeyAppearsNowhere(t *testing.T) {
 	run(2, map[string]string{"PARADIGM_API_KEY": "rejected-" + secretKey, "PARADIGM_BASE_URL": srv.URL},
 		append(base, "--log-format", "json", "--verbose")...)
 	run(2, nil, append(base, "--api-key", secretKey, "--base-url", srv.URL, "--log-format", "json", "--batch-size", "x")...)
+	run(2, nil, append(base, "--api-key", secretKey, "--base-url", deadURL(t), "--log-format", "json", "--verbose")...)
+	run(2, env, append(base, "--workspace-id", "7", "--verbose")...)
 	run(2, env, "workspaces", "--base-url", deadURL(t))
 	run(0, env, "config", "--json")
 	for _, f := range []string{state, rep} {

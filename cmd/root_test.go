@@ -45,6 +45,9 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"id":"x","code":401,"error":"authentication_failed","detail":"Invalid API key."}`))
 		return
 	}
+	if serveWorkspace42(w, r) {
+		return
+	}
 	if r.Method != http.MethodPost {
 		_, _ = w.Write([]byte(`{"count":0,"next":null,"previous":null,"results":[]}`))
 		return
@@ -65,6 +68,16 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Unlock()
 	w.WriteHeader(201)
 	fmt.Fprintf(w, `{"id":%d,"filename":%q,"status":"pending","upload_session_uuid":"11111111-2222-4333-8444-555555555555"}`, id, fh.Filename)
+}
+
+// serveWorkspace42 answers the preflight's request for workspace 42, as
+// the service does, and reports whether the request was that one.
+func serveWorkspace42(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodGet || r.URL.Path != "/api/v3/workspaces/42" {
+		return false
+	}
+	_, _ = w.Write([]byte(`{"id":42,"name":"Contracts","workspace_type":"custom"}`))
+	return true
 }
 
 // runCmd runs the command in-process and returns exit code, stdout, stderr.
@@ -137,7 +150,8 @@ func TestCommandUploadsEachDocumentOnceAndResumes(t *testing.T) {
 	before := len(rc.seen)
 	code, out, _ = runCmd(t, env, args...)
 	require.Equal(t, 0, code)
-	assert.Len(t, rc.seen, before, "a second run with the state file sends nothing")
+	assert.Equal(t, []string{"GET /api/v3/workspaces/42"}, rc.seen[before:],
+		"a second run with the state file sends nothing but the preflight's request")
 	assert.Contains(t, out, "Already done: 4")
 
 	for _, s := range []string{out, errOut, string(stateBytes)} {
@@ -160,6 +174,9 @@ func TestCommandExitCodes(t *testing.T) {
 	assert.Empty(t, rc.got)
 
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if serveWorkspace42(w, r) {
+			return
+		}
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(400)
 		_, _ = w.Write([]byte(`{"error":"uploads_disabled","detail":"Uploads are disabled."}`))
@@ -250,6 +267,9 @@ func TestNonTerminalStderrGetsPlainLinesWithoutControlCharacters(t *testing.T) {
 	}
 	root := writeTree(t, files)
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if serveWorkspace42(w, r) {
+			return
+		}
 		_, _ = io.Copy(io.Discard, r.Body)
 		time.Sleep(60 * time.Millisecond)
 		w.WriteHeader(201)

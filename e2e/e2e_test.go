@@ -52,7 +52,7 @@ func TestScripts(t *testing.T) {
 }
 
 // waitserver FILE: wait for the devserver to write its URL to FILE, then
-// point PARADIGM_BASE_URL at it.
+// point PARADIGM_BASE_URL at it (and DEVSERVER_HOSTPORT at its host:port).
 func waitServer(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 || neg {
 		ts.Fatalf("usage: waitserver FILE")
@@ -61,7 +61,9 @@ func waitServer(ts *testscript.TestScript, neg bool, args []string) {
 	for {
 		b, err := os.ReadFile(ts.MkAbs(args[0]))
 		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			ts.Setenv("PARADIGM_BASE_URL", strings.TrimSpace(string(b)))
+			url := strings.TrimSpace(string(b))
+			ts.Setenv("PARADIGM_BASE_URL", url)
+			ts.Setenv("DEVSERVER_HOSTPORT", strings.TrimPrefix(url, "http://"))
 			return
 		}
 		if time.Now().After(deadline) {

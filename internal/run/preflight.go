@@ -13,11 +13,13 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
@@ -98,12 +100,75 @@ func isEmptyTree(ctx context.Context, root string) (bool, error) {
 	return true, nil
 }
 
+// preflightTimeout bounds the requests of the preflight: an instance that
+// gives no answer in that time is not one to start a run against.
+const preflightTimeout = 30 * time.Second
+
 // preflight asks the service, before the first upload, whether the setup
-// works: the instance answers, is Paradigm, accepts the key, and lets it
-// use the workspace.
-func preflight(ctx context.Context, client *api.Client, workspaceID int64) error {
-	_, _, _ = ctx, client, workspaceID
-	return nil
+// works: something answers at the base URL, it is a Paradigm API, it
+// accepts the key, and the key may use the workspace. One request
+// (GET /api/v3/workspaces/{id}) when all is well; when that answer is not
+// the workspace, the list of the key's workspaces (GET /api/v3/workspaces,
+// which every version of the API serves) decides, so that an instance
+// without the single-workspace endpoint is still checked, not skipped. A
+// transient refusal (429, 5xx) skips the check: the uploads' retries ride
+// it out, and would say what is wrong if it lasts. So does an answer in the
+// API's documented error format that is neither a refusal of the key nor
+// the workspace: it is the API, and the uploads will report.
+func preflight(ctx context.Context, client *api.Client, workspaceID int64, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	base := client.BaseURL()
+	ws, err := client.GetWorkspace(ctx, workspaceID)
+	if err == nil && ws.ID == workspaceID {
+		return nil
+	}
+	if ae, ok := api.AsError(err); ok && ae.StatusCode == http.StatusForbidden {
+		return Exitf(ExitUsage, "the API key may not use workspace %d (%s): check the key, and list the workspaces it can use with: paradigm-upload workspaces",
+			workspaceID, ae.Error())
+	}
+	if e := preflightStop(ctx, err, base, timeout); e != nil {
+		return e
+	}
+	if ae, ok := api.AsError(err); ok && ae.IsTransient() {
+		return nil
+	}
+	first := err
+	if first == nil {
+		first = fmt.Errorf("get workspace %d: the answer names workspace %d", workspaceID, ws.ID)
+	}
+	list, err := client.Workspaces(ctx)
+	if err != nil {
+		if e := preflightStop(ctx, err, base, timeout); e != nil {
+			return e
+		}
+		if ae, ok := api.AsError(err); ok && (ae.IsTransient() || ae.Documented()) {
+			return nil
+		}
+		return Exitf(ExitUsage, "%s does not look like a Paradigm API: %s; %s — is --base-url the address of the instance?",
+			base, first, err)
+	}
+	for _, w := range list {
+		if w.ID == workspaceID {
+			return nil
+		}
+	}
+	return Exitf(ExitUsage, "workspace %d does not exist or this API key cannot use it; list those it can use with: paradigm-upload workspaces",
+		workspaceID)
+}
+
+// preflightStop returns the error that ends the preflight at once: an
+// interruption, no answer in time, or a mistake of setup.
+func preflightStop(ctx context.Context, err error, base string, timeout time.Duration) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled):
+		return Exitf(ExitInterrupted, "interrupted before the first upload")
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return Exitf(ExitUsage, "%s gave no answer in %s: is --base-url right, or is a proxy needed (HTTPS_PROXY)?", base, timeout)
+	}
+	return setupFailure(err, base)
 }
 
 // setupFailure turns an error that only a change of setup can fix into one

@@ -81,14 +81,44 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	if err := checkLocal(ctx, o); err != nil {
 		return err
 	}
-	if !o.Upload.DryRun {
-		if err := preflight(ctx, client, o.Upload.WorkspaceID); err != nil {
+	// A state file that exists is opened before the preflight (a damaged
+	// one, or one of another workspace, is found without a request); a new
+	// one only after it, so that a run refused by the preflight leaves
+	// none behind.
+	hdr := state.Header{BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID}
+	var store *state.Store
+	var recorded upload.Recorded
+	_, statErr := os.Stat(o.StateFile)
+	existed := o.StateFile != "" && statErr == nil
+	if existed || o.Upload.DryRun {
+		if store, recorded, err = openState(o.StateFile, hdr, o.Upload.DryRun); err != nil {
 			return err
 		}
 	}
-	store, recorded, err := openState(o.StateFile, state.Header{BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID}, o.Upload.DryRun)
-	if err != nil {
-		return err
+	if !o.Upload.DryRun {
+		// A first interruption during the preflight ends it: nothing has
+		// started.
+		pctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-o.Stop:
+				cancel()
+			case <-pctx.Done():
+			}
+		}()
+		err := preflight(pctx, client, o.Upload.WorkspaceID, preflightTimeout)
+		cancel()
+		if err != nil {
+			if store != nil {
+				_ = store.Close()
+			}
+			return err
+		}
+		if !existed {
+			if store, recorded, err = openState(o.StateFile, hdr, false); err != nil {
+				return err
+			}
+		}
 	}
 	info := output.RunInfo{Tool: o.Tool, BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID, FilesDir: o.Upload.Root,
 		DryRun: o.Upload.DryRun}
