@@ -31,7 +31,7 @@ func TestREADMESaysWhatHelpSays(t *testing.T) {
 
 	codes := exitCodes(exitCodesHelp)
 	require.Len(t, codes, 5)
-	row := regexp.MustCompile("(?m)^\\| (\\d+) \\| (.*) \\|$")
+	row := regexp.MustCompile(`(?m)^\| (\d+) \| (.*) \|$`)
 	inREADME := map[string]string{}
 	for _, m := range row.FindAllStringSubmatch(readme[strings.Index(readme, "### Exit codes"):], -1) {
 		if _, ok := inREADME[m[1]]; !ok {

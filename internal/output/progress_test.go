@@ -131,7 +131,7 @@ func TestRateFollowsASlowdown(t *testing.T) {
 }
 
 func TestFormats(t *testing.T) {
-	assert.Equal(t, "", formatRate(0))
+	assert.Empty(t, formatRate(0))
 	assert.Equal(t, "312 files/s", formatRate(312.4))
 	assert.Equal(t, "2.5 files/s", formatRate(2.5))
 	assert.Equal(t, "30.0 files/min", formatRate(0.5))

@@ -75,14 +75,14 @@ func clientFor(t *testing.T, base, key string) *api.Client {
 
 // check runs the preflight against srv for workspace id and returns its
 // error and the requests it sent.
-func check(t *testing.T, f *fakeInstance, id int64, key string) (error, []string) {
+func check(t *testing.T, f *fakeInstance, id int64, key string) ([]string, error) {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	err := preflight(context.Background(), clientFor(t, srv.URL, key), id, 5*time.Second)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return err, f.requests
+	return f.requests, err
 }
 
 // setupError asserts an exit 2 whose message holds each of want.
@@ -98,13 +98,13 @@ func setupError(t *testing.T, err error, want ...string) {
 }
 
 func TestPreflightPassesWithOneRequestWhenAllIsWell(t *testing.T) {
-	err, reqs := check(t, &fakeInstance{}, 42, testKey)
+	reqs, err := check(t, &fakeInstance{}, 42, testKey)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"GET /api/v3/workspaces/42"}, reqs)
 }
 
 func TestPreflightNamesAWorkspaceThatDoesNotExist(t *testing.T) {
-	err, reqs := check(t, &fakeInstance{}, 99, testKey)
+	reqs, err := check(t, &fakeInstance{}, 99, testKey)
 	setupError(t, err, "workspace 99 does not exist or this API key cannot use it", "paradigm-upload workspaces")
 	assert.Equal(t, []string{"GET /api/v3/workspaces/99", "GET /api/v3/workspaces"}, reqs)
 }
@@ -113,21 +113,21 @@ func TestPreflightNamesAWorkspaceThatDoesNotExist(t *testing.T) {
 // devserver before it served it) is checked through the list, not skipped.
 func TestPreflightChecksThroughTheListWhenTheWorkspaceEndpointIsMissing(t *testing.T) {
 	missing := func(w http.ResponseWriter, _ *http.Request) { apiError(w, 404, "not_found", "No such endpoint.") }
-	err, _ := check(t, &fakeInstance{one: missing}, 42, testKey)
+	_, err := check(t, &fakeInstance{one: missing}, 42, testKey)
 	require.NoError(t, err)
-	err, _ = check(t, &fakeInstance{one: html(404)}, 42, testKey)
+	_, err = check(t, &fakeInstance{one: html(404)}, 42, testKey)
 	require.NoError(t, err)
-	err, _ = check(t, &fakeInstance{one: missing}, 7, testKey)
+	_, err = check(t, &fakeInstance{one: missing}, 7, testKey)
 	setupError(t, err, "workspace 7 does not exist")
 }
 
 func TestPreflightStopsForARejectedKey(t *testing.T) {
-	err, reqs := check(t, &fakeInstance{}, 42, "wrong-key-0000")
+	reqs, err := check(t, &fakeInstance{}, 42, "wrong-key-0000")
 	setupError(t, err, "the API key was rejected (HTTP 401 Unauthorized: Invalid API key.)")
 	assert.Len(t, reqs, 1)
 
 	forbidden := func(w http.ResponseWriter, _ *http.Request) { apiError(w, 403, "permission_denied", "Not allowed.") }
-	err, _ = check(t, &fakeInstance{one: forbidden}, 42, testKey)
+	_, err = check(t, &fakeInstance{one: forbidden}, 42, testKey)
 	setupError(t, err, "the API key may not use workspace 42", "paradigm-upload workspaces")
 }
 
@@ -138,7 +138,7 @@ func TestPreflightNamesSomethingThatIsNotAParadigmAPI(t *testing.T) {
 		"a JSON that is not the API": {one: func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) }, list: html(404)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			err, _ := check(t, f, 42, testKey)
+			_, err := check(t, f, 42, testKey)
 			setupError(t, err, "does not look like a Paradigm API", "is --base-url the address of the instance?")
 		})
 	}
@@ -152,7 +152,7 @@ func TestPreflightLeavesTransientTroubleToTheUploads(t *testing.T) {
 		"an API error on the list too": {one: status(400), list: status(400)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			err, _ := check(t, f, 42, testKey)
+			_, err := check(t, f, 42, testKey)
 			assert.NoError(t, err)
 		})
 	}
@@ -191,7 +191,8 @@ func TestPreflightIsInterruptible(t *testing.T) {
 	defer stall.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- preflight(ctx, clientFor(t, stall.URL, testKey), 42, time.Minute) }()
+	client := clientFor(t, stall.URL, testKey)
+	go func() { done <- preflight(ctx, client, 42, time.Minute) }()
 	cancel()
 	err := <-done
 	assert.Equal(t, ExitInterrupted, Code(err), "%v", err)
