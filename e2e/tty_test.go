@@ -114,7 +114,7 @@ func TestLiveDisplayOnATerminal(t *testing.T) {
 	assert.Empty(t, term.screen.Unknown, "escape sequences")
 	require.NotEmpty(t, lines)
 	want := []*regexp.Regexp{
-		regexp.MustCompile(`^100% 300/300 files · [\d.]+ files/s · [\d.]+ kB/[\d.]+ kB( · uploaded 300)?$`),
+		regexp.MustCompile(`^(\[=+\] )?100% 300/300 files · [\d.]+ files/s( · [\d.]+ kB/[\d.]+ kB)?( · uploaded 300)?$`),
 		regexp.MustCompile(`^Uploaded: +300 files, [\d.]+ kB$`),
 		regexp.MustCompile(`^Skipped: +0$`),
 		regexp.MustCompile(`^Failed: +0$`),

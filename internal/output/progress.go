@@ -187,17 +187,28 @@ func runeWidth(r rune) int {
 type segment struct {
 	text string
 	rank int // lower is more important
+	// group, when not zero, ties segments that read as a list: once one
+	// does not fit, none that follows it does.
+	group int
 }
 
 // layout joins the segments that fit in n columns, most important first,
-// then gives what is left to a bar of frac (when frac >= 0).
-func layout(n int, frac float64, segs []segment) string {
+// and shows them in order. A bar of frac (when frac >= 0) takes its place
+// among them at barRank, at least minBarWidth columns, and grows into what
+// is left, up to maxBarWidth.
+func layout(n int, frac float64, barRank int, segs []segment) string {
 	keep := make([]bool, len(segs))
 	used := 0
+	bar := false
+	fullGroup := map[int]bool{}
 	for rank := 0; rank < 10; rank++ {
+		if rank == barRank && frac >= 0 && used+minBarWidth+1 <= n {
+			bar = true
+			used += minBarWidth + 1
+		}
 		full := false // of a rank, what follows one that does not fit is left out
 		for i, s := range segs {
-			if s.rank != rank || s.text == "" || full {
+			if s.rank != rank || s.text == "" || full || fullGroup[s.group] {
 				continue
 			}
 			w := width(s.text)
@@ -206,6 +217,9 @@ func layout(n int, frac float64, segs []segment) string {
 			}
 			if used+w > n {
 				full = true
+				if s.group != 0 {
+					fullGroup[s.group] = true
+				}
 				continue
 			}
 			keep[i] = true
@@ -219,13 +233,11 @@ func layout(n int, frac float64, segs []segment) string {
 		}
 	}
 	line := strings.Join(parts, " · ")
-	if frac < 0 {
+	if !bar {
 		return line
 	}
-	if room := n - width(line) - 3; room >= minBarWidth {
-		return drawBar(min(room, maxBarWidth), frac) + " " + line
-	}
-	return line
+	w := min(max(n-width(line)-1, minBarWidth), maxBarWidth)
+	return drawBar(w, frac) + " " + line
 }
 
 // drawBar draws [====>    ] of w columns, brackets included.
@@ -334,19 +346,23 @@ func tallyParts(by []int64) (failures, others []string) {
 
 // barLine renders the live line of an upload in n columns.
 func barLine(s Snapshot, n int, final bool) string {
-	segs := []segment{{filesPart(s), 0}}
+	segs := []segment{{text: filesPart(s)}}
 	failures, others := tallyParts(s.By)
 	if !final && s.ETA > 0 {
-		segs = append(segs, segment{"ETA " + formatETA(s.ETA), 1})
+		segs = append(segs, segment{text: "ETA " + formatETA(s.ETA), rank: 1})
 	}
-	segs = append(segs, segment{formatRate(s.FilesPerSec), 3}, segment{bytesPart(s), 4})
+	segs = append(segs, segment{text: formatRate(s.FilesPerSec), rank: 3}, segment{text: bytesPart(s), rank: 5})
 	for _, f := range failures {
-		segs = append(segs, segment{f, 2})
+		segs = append(segs, segment{text: f, rank: 2})
 	}
 	for _, o := range others {
-		segs = append(segs, segment{o, 5})
+		rank := 6
+		if strings.HasSuffix(o, " 0") {
+			rank = 7 // a count still at zero says least
+		}
+		segs = append(segs, segment{text: o, rank: rank, group: 1})
 	}
-	return layout(n, fraction(s), segs)
+	return layout(n, fraction(s), 4, segs)
 }
 
 // PlainLine renders the progress of an upload as one line without control
@@ -456,13 +472,13 @@ func (p *ProcessingBar) line(n int, _ bool) string {
 	docs := p.docs
 	p.mu.Unlock()
 	final := len(track.Final(docs))
-	segs := []segment{{fmt.Sprintf("processed %d/%d documents", final, p.n), 0}}
+	segs := []segment{{text: fmt.Sprintf("processed %d/%d documents", final, p.n)}}
 	if len(docs) > 0 {
-		segs = append(segs, segment{CountsLine(track.Counts(docs)), 1})
+		segs = append(segs, segment{text: CountsLine(track.Counts(docs)), rank: 1})
 	}
 	frac := 0.0
 	if p.n > 0 {
 		frac = float64(final) / float64(p.n)
 	}
-	return layout(n, frac, segs)
+	return layout(n, frac, 1, segs)
 }

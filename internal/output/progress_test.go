@@ -165,8 +165,10 @@ func TestBarLineFitsEveryWidthAndKeepsWhatMatters(t *testing.T) {
 	}
 	assert.Equal(t, "[==============>             ] 51% 1546/3000 files · ETA 7s · 250 files/s · 12.3 MB/30.0 MB · "+
 		"failed 4 · uploaded 1200 · changed 12 · already done 300 · skipped 30", barLine(s, 199, false))
-	assert.Equal(t, "51% 1546/3000 files · ETA 7s · 250 files/s · 12.3 MB/30.0 MB · failed 4",
-		barLine(s, 79, false), "at 80 columns the bar gives way to the figures")
+	assert.Equal(t, "[====>    ] 51% 1546/3000 files · ETA 7s · 250 files/s · 12.3 MB/30.0 MB · failed 4 · uploaded 1200",
+		barLine(s, 99, false), "at 100 columns the bar shrinks for the figures")
+	assert.Equal(t, "51% 1546/3000 files · ETA 7s · 250 files/s · failed 4",
+		barLine(s, 59, false), "at 60 columns the bar and the bytes give way")
 	assert.NotContains(t, barLine(s, 199, true), "ETA", "the final line has no ETA")
 }
 
