@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/paradigm-upload/paradigm-upload/internal/output"
 	"github.com/paradigm-upload/paradigm-upload/internal/run"
 )
 
@@ -32,13 +33,17 @@ const (
 	ExitInterrupted = run.ExitInterrupted
 )
 
+// exitCodesHelp is the exit codes' part of --help; the README's table
+// says the same (TestREADMESaysWhatHelpSays).
 const exitCodesHelp = `Exit codes:
   0    every file was uploaded, skipped or already done
   1    one or more uploads failed
-  2    usage, configuration or authentication error (nothing was started, or
-       the key was rejected)
-  3    uploads succeeded but processing failed for some documents (--wait)
-  130  interrupted (Ctrl-C or SIGTERM); rerun with the same --state-file to resume`
+  2    usage, configuration or authentication error: found before the first
+       upload, or during the run a rejected key, or a state file or report
+       that could not be written
+  3    processing failed for some documents (--wait, status), or had not
+       finished when --wait-timeout ran out (--wait)
+  130  interrupted (Ctrl-C or SIGTERM); run the same command again to resume`
 
 // IOStreams are the command's standard streams, injectable for tests.
 type IOStreams struct {
@@ -49,10 +54,15 @@ type IOStreams struct {
 	// Getenv reads the environment; os.Getenv when nil.
 	Getenv func(string) string
 
+	// Width returns the width of the terminal stderr is on; nil: 80.
+	Width func() int
+
 	// noBackstop turns off the redaction of the key on the output streams,
 	// for the tests that prove the key is never written in the first place.
 	noBackstop bool
 	secrets    *secretSet
+	// format is the invocation's --log-format, once known.
+	format *logFormat
 }
 
 // lock wraps the output streams, once: progress, per-file lines, HTTP lines
@@ -69,34 +79,102 @@ func (s *IOStreams) lock() {
 	s.ErrOut = &lockedWriter{w: s.ErrOut, secrets: s.secrets}
 }
 
+// logFormat says whether stderr takes JSON records: known from the command
+// line and the environment before the flags are parsed (so that a flag
+// error is JSON too), and from the config file once they are.
+type logFormat struct{ json bool }
+
+// goLog writes the standard logger's lines as notices of the invocation.
+type goLog struct{ s *IOStreams }
+
+func (g goLog) Write(p []byte) (int, error) {
+	g.s.notices().Warn(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
 // run returns the streams as internal/run takes them.
 func (s IOStreams) run() run.Streams {
-	return run.Streams{Out: s.Out, ErrOut: s.ErrOut, ErrIsTTY: s.ErrIsTTY}
+	return run.Streams{Out: s.Out, ErrOut: s.ErrOut, ErrIsTTY: s.ErrIsTTY, Width: s.Width}
+}
+
+// notices returns the printer of errors and warnings, text or JSON.
+func (s IOStreams) notices() output.Notices {
+	if s.format != nil && s.format.json {
+		return output.Notices{W: s.ErrOut, Log: output.NewJSONLog(s.ErrOut, false)}
+	}
+	return output.Notices{W: s.ErrOut}
+}
+
+// wantsJSON reports whether the command line or the environment asks for
+// JSON logs.
+func wantsJSON(args []string, getenv func(string) string) bool {
+	format := getenv(envName("log-format"))
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--log-format="); ok {
+			format = v
+		} else if a == "--log-format" && i+1 < len(args) {
+			format = args[i+1]
+		}
+	}
+	return format == "json"
 }
 
 // Signals delivers interruptions to a run: the first closes Stop (no new
 // upload starts), the second — or a grace period after the first — cancels
-// the context (uploads in flight are abandoned).
+// the context (uploads in flight are abandoned) and says so on Abandon.
+// Info receives a request for a progress line (SIGUSR1, and SIGINFO where
+// the system has it).
 type Signals struct {
-	Stop  <-chan struct{}
-	Ctx   context.Context
-	Grace time.Duration
+	Stop    <-chan struct{}
+	Ctx     context.Context
+	Grace   time.Duration
+	Abandon <-chan string
+	Info    <-chan struct{}
+}
+
+// stopContext returns a context that ends at the first interruption, for
+// the commands that have no uploads in flight to finish.
+func (s Signals) stopContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(s.Ctx)
+	if s.Stop != nil {
+		go func() {
+			select {
+			case <-s.Stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return ctx, cancel
 }
 
 // Main runs the command with the process's arguments, streams and signals,
 // and returns the exit code.
 func Main() int {
+	fd := int(os.Stderr.Fd())
 	streams := IOStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		ErrIsTTY: term.IsTerminal(int(os.Stderr.Fd())),
+		ErrIsTTY: liveConsole(os.Stderr),
 		Getenv:   os.Getenv,
+		Width: func() int {
+			w, _, err := term.GetSize(fd)
+			if err != nil {
+				return 0
+			}
+			return w
+		},
 	}
+	streams.format = &logFormat{}
 	streams.lock()
-	sig, cleanup := notifySignals(streams.ErrOut, 30*time.Second)
+	sig, cleanup := notifySignals(30 * time.Second)
 	// Go's own packages (net/http's transport among them) log through the
-	// standard logger; its lines go through the same redacting stream.
+	// standard logger: its lines go through the same redacting stream, as
+	// JSON records in that format.
 	log.SetFlags(0)
-	log.SetOutput(streams.ErrOut)
+	log.SetOutput(goLog{&streams})
 	defer cleanup()
 	if p := os.Getenv("PARADIGM_UPLOAD_CPUPROFILE"); p != "" {
 		// A developer's aid for `make bench` investigations.
@@ -110,13 +188,32 @@ func Main() int {
 
 // notifySignals turns SIGINT/SIGTERM into a two-stage shutdown: the first
 // signal closes Stop; the second, or the grace period after the first,
-// cancels Ctx.
-func notifySignals(errOut io.Writer, grace time.Duration) (Signals, func()) {
+// cancels Ctx. It also relays the progress signals (SIGUSR1, SIGINFO).
+func notifySignals(grace time.Duration) (Signals, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := make(chan struct{})
+	abandon := make(chan string, 1)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	infoSig := make(chan os.Signal, 1)
+	info := make(chan struct{}, 1)
+	if sigs := infoSignals(); len(sigs) > 0 {
+		signal.Notify(infoSig, sigs...)
+	}
 	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-infoSig:
+				select {
+				case info <- struct{}{}:
+				default: // one pending request is enough
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
 	go func() {
 		select {
 		case <-ch:
@@ -128,15 +225,16 @@ func notifySignals(errOut io.Writer, grace time.Duration) (Signals, func()) {
 		defer t.Stop()
 		select {
 		case <-ch:
-			fmt.Fprintln(errOut, "Second interrupt: abandoning the uploads in flight.")
+			abandon <- "Second interrupt: abandoning the uploads in flight."
 		case <-t.C:
-			fmt.Fprintf(errOut, "Still running %s after the interrupt: abandoning the uploads in flight.\n", grace)
+			abandon <- fmt.Sprintf("Still running %s after the interrupt: abandoning the uploads in flight.", grace)
 		case <-done:
 		}
 		cancel()
 	}()
-	return Signals{Stop: stop, Ctx: ctx, Grace: grace}, func() {
+	return Signals{Stop: stop, Ctx: ctx, Grace: grace, Abandon: abandon, Info: info}, func() {
 		signal.Stop(ch)
+		signal.Stop(infoSig)
 		close(done)
 		cancel()
 	}
@@ -152,10 +250,14 @@ func Run(sig Signals, args []string, streams IOStreams) (code int) {
 		sig.Ctx = context.Background()
 	}
 	streams.lock()
+	if streams.format == nil {
+		streams.format = &logFormat{}
+	}
+	streams.format.json = wantsJSON(args, streams.Getenv)
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(streams.ErrOut, "paradigm-upload: internal error: %s (please report it)\n", oneLine(fmt.Sprint(r)))
 			code = ExitFailures
+			streams.notices().Error(fmt.Sprintf("internal error: %s (please report it)", oneLine(fmt.Sprint(r))), code)
 		}
 	}()
 	root := newRootCmd(sig, streams)
@@ -163,7 +265,7 @@ func Run(sig Signals, args []string, streams IOStreams) (code int) {
 	err := root.ExecuteContext(sig.Ctx)
 	code = run.Code(err)
 	if err != nil && !run.Silent(err) {
-		fmt.Fprintf(streams.ErrOut, "paradigm-upload: %s\n", oneLine(err.Error()))
+		streams.notices().Error(err.Error(), code)
 	}
 	return code
 }

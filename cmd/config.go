@@ -20,10 +20,14 @@ func newConfigCmd(streams IOStreams) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "config [upload flags]",
-		Short: "Show the effective settings (flag > environment > config file > default) and where each came from",
-		Long: `config resolves the settings an upload with the same flags would use — each from
-its flag, else PARADIGM_<FLAG> in the environment, else the config file, else
-its default — and prints each with its source. The API key is never shown.`,
+		Short: "Show the settings an upload would use, and where each came from",
+		Long: `config resolves the settings an upload with the same flags would use — each
+from its flag, else PARADIGM_<FLAG> in the environment, else the config file,
+else its default — and prints each with its source. The API key is never
+shown.
+
+config takes every flag of an upload (see paradigm-upload --help), so that
+'paradigm-upload config --batch-size 20' shows what that upload would use.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.conn.resolve(c, streams); err != nil {
@@ -64,20 +68,57 @@ its default — and prints each with its source. The API key is never shown.`,
 		},
 	}
 	o.bind(c.Flags())
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().VisitAll(func(f *pflag.Flag) { _ = c.Flags().SetAnnotation(f.Name, annUploadFlag, []string{"true"}) })
+	in(c.Flags(), groupOutput).Bool(&asJSON, "json", "print JSON instead of a table")
 	return c
 }
 
 func newVersionCmd(streams IOStreams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version, commit and build date",
 		Args:  cobra.NoArgs,
+		Short: "Print the version, commit and build date",
 		RunE: func(*cobra.Command, []string) error {
 			v, commit, date := buildinfo.Info()
 			_, err := fmt.Fprintf(streams.Out, "paradigm-upload %s\ncommit %s\nbuilt %s\n%s %s/%s\n", v, commit, date,
 				runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return err
+		},
+	}
+}
+
+// newCompletionCmd prints a shell completion script.
+func newCompletionCmd(streams IOStreams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "completion bash|zsh|fish|powershell",
+		Short: "Print a shell completion script",
+		Long: `completion prints the script that completes paradigm-upload's commands and
+flags in bash, zsh, fish or PowerShell.
+
+  bash (needs bash-completion), this shell only:
+      source <(paradigm-upload completion bash)
+  bash, every shell (Linux):
+      paradigm-upload completion bash > /etc/bash_completion.d/paradigm-upload
+  zsh (with compinit enabled):
+      paradigm-upload completion zsh > "${fpath[1]}/_paradigm-upload"
+  fish:
+      paradigm-upload completion fish \
+          > ~/.config/fish/completions/paradigm-upload.fish
+  PowerShell:
+      paradigm-upload completion powershell | Out-String | Invoke-Expression`,
+		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		RunE: func(c *cobra.Command, args []string) error {
+			root, out := c.Root(), streams.Out
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(out, true)
+			case "zsh":
+				return root.GenZshCompletion(out)
+			case "fish":
+				return root.GenFishCompletion(out, true)
+			}
+			return root.GenPowerShellCompletionWithDesc(out)
 		},
 	}
 }

@@ -40,16 +40,23 @@ type connOptions struct {
 }
 
 func (o *connOptions) bind(f *pflag.FlagSet, withBaseURL bool) {
-	f.StringVar(&o.APIKey, "api-key", "", "Paradigm API key (prefer PARADIGM_API_KEY or --api-key-file: a flag is visible to other users)")
-	f.StringVar(&o.APIKeyFile, "api-key-file", "", "read the API key from this file (not readable by others), or from standard input with -")
+	g := in(f, groupConnection)
 	if withBaseURL {
-		f.StringVar(&o.BaseURL, "base-url", DefaultBaseURL, "Paradigm instance URL (or PARADIGM_BASE_URL)")
+		if o.BaseURL == "" {
+			o.BaseURL = DefaultBaseURL
+		}
+		g.String(&o.BaseURL, "base-url", "URL", "Paradigm instance URL")
 	}
-	f.StringVar(&o.CACert, "ca-cert", "", "PEM file of the certificate authority of an instance behind a private CA")
-	f.BoolVar(&o.Insecure, "insecure-skip-verify", false, "do not verify the server's certificate (dangerous: the key can be intercepted)")
-	f.BoolVar(&o.AllowHTTP, "allow-http", false, "allow plain http:// to a host other than this machine (the key then travels unencrypted)")
-	f.DurationVar(&o.Timeout, "timeout", time.Minute, "abandon (and retry) a request when no byte moves either way for this long; a slow upload that keeps moving is never cut")
-	f.StringVar(&o.Config, "config", "", "config file (default $XDG_CONFIG_HOME/paradigm-upload/config.yaml when present)")
+	g.String(&o.APIKey, "api-key", "KEY", "API key (prefer PARADIGM_API_KEY or --api-key-file: a flag is visible to other users)")
+	g.String(&o.APIKeyFile, "api-key-file", "FILE", "read the API key from this file (readable by its owner only), or from standard input with -")
+	g.String(&o.CACert, "ca-cert", "FILE", "PEM file of the certificate authority of an instance behind a private CA")
+	g.Bool(&o.Insecure, "insecure-skip-verify", "do not verify the server's certificate (dangerous: the key can be intercepted)")
+	g.Bool(&o.AllowHTTP, "allow-http", "allow plain http:// to a host other than this machine (the key then travels unencrypted)")
+	if o.Timeout == 0 {
+		o.Timeout = time.Minute
+	}
+	g.Duration(&o.Timeout, "timeout", "abandon and retry a request when no byte moves either way this long")
+	g.String(&o.Config, "config", "FILE", "config file (default $XDG_CONFIG_HOME/paradigm-upload/config.yaml when present)")
 }
 
 // resolve applies the precedence rule to every flag of c.
@@ -95,7 +102,7 @@ func (o *connOptions) key(streams IOStreams) (string, error) {
 	} else {
 		key = strings.TrimSpace(o.APIKey)
 		if key != "" && keySrc.Kind == "flag" {
-			fmt.Fprintln(streams.ErrOut, "paradigm-upload: warning: a key given with --api-key is visible to other users of this machine (ps, shell history); prefer PARADIGM_API_KEY or --api-key-file")
+			streams.notices().Warn("a key given with --api-key is visible to other users of this machine (ps, shell history); prefer PARADIGM_API_KEY or --api-key-file")
 		}
 	}
 	if key == "" {
@@ -161,6 +168,11 @@ func (o *connOptions) baseURL(raw string) (*url.URL, error) {
 	if err != nil {
 		return nil, usageErrorf("--base-url: %v", err)
 	}
+	// The API's root, as its documentation writes it, is the instance plus
+	// /api/v3: accept it, since every path the tool sends starts there.
+	if strings.HasSuffix(strings.ToLower(u.Path), "/api/v3") {
+		u.Path = u.Path[:len(u.Path)-len("/api/v3")]
+	}
 	if u.Scheme == "http" && !o.AllowHTTP && !isLoopback(u.Hostname()) {
 		return nil, usageErrorf("--base-url: plain http:// to %s would send the API key unencrypted; use https://, or pass --allow-http", u.Hostname())
 	}
@@ -198,7 +210,7 @@ func (o *connOptions) transport(maxConns int, streams IOStreams) (*http.Transpor
 		cfg.RootCAs = pool
 	}
 	if o.Insecure {
-		fmt.Fprintln(streams.ErrOut, "paradigm-upload: WARNING: --insecure-skip-verify: the server's certificate is NOT checked; anyone on the network path can read the API key and the documents")
+		streams.notices().Warn("--insecure-skip-verify: the server's certificate is NOT checked; anyone on the network path can read the API key and the documents")
 		cfg.InsecureSkipVerify = true
 	}
 	t.TLSClientConfig = cfg

@@ -36,7 +36,7 @@ func TestTLSFlags(t *testing.T) {
 
 	code, _, errOut = runCmd(t, env, append(args, "--insecure-skip-verify", "--state-file", filepath.Join(t.TempDir(), "s"))...)
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, errOut, "WARNING: --insecure-skip-verify")
+	assert.Contains(t, errOut, "warning: --insecure-skip-verify")
 
 	bad := filepath.Join(t.TempDir(), "bad.pem")
 	require.NoError(t, os.WriteFile(bad, []byte("not a certificate"), 0o644))
@@ -161,6 +161,14 @@ func TestKeyAppearsNowhere(t *testing.T) {
 	run(2, map[string]string{"PARADIGM_API_KEY": "rejected-" + secretKey, "PARADIGM_BASE_URL": srv.URL}, append(base, "--verbose")...)
 	run(2, map[string]string{"PARADIGM_API_KEY": "rejected-" + secretKey}, "status", "--state-file", state)
 	run(0, env, "--help")
+	run(0, env, append(base, "--log-format", "json", "--verbose", "--dry-run")...)
+	run(2, map[string]string{"PARADIGM_API_KEY": "rejected-" + secretKey, "PARADIGM_BASE_URL": srv.URL},
+		append(base, "--log-format", "json", "--verbose")...)
+	run(2, nil, append(base, "--api-key", secretKey, "--base-url", srv.URL, "--log-format", "json", "--batch-size", "x")...)
+	run(2, nil, append(base, "--api-key", secretKey, "--base-url", deadURL(t), "--log-format", "json", "--verbose")...)
+	run(2, env, append(base, "--workspace-id", "7", "--verbose")...)
+	run(2, env, "workspaces", "--base-url", deadURL(t))
+	run(0, env, "config", "--json")
 	for _, f := range []string{state, rep} {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)

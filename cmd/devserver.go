@@ -39,7 +39,8 @@ type devserverOptions struct {
 }
 
 func newDevserverCmd(sig Signals, streams IOStreams) *cobra.Command {
-	o := &devserverOptions{Addr: "127.0.0.1:8765", MaxSize: "25MB"}
+	o := &devserverOptions{Addr: "127.0.0.1:8765", MaxSize: "25MB", Pace: 500 * time.Millisecond,
+		RetryAfter: time.Second, Seed: 1, OutageMode: "503"}
 	c := &cobra.Command{
 		Use:   "devserver",
 		Short: "Run a local stand-in for Paradigm's Files API (for trying, testing and benchmarking)",
@@ -69,30 +70,29 @@ GET /_devserver/documents (current documents), GET|PUT /_devserver/quota
 			return devserverRun(o, sig, streams)
 		},
 	}
-	// Flag descriptions wrap at 80 columns, like the text above them.
-	c.SetUsageTemplate(strings.ReplaceAll(c.UsageTemplate(), ".FlagUsages ", ".FlagUsagesWrapped 80 "))
 	f := c.Flags()
 	f.SortFlags = false
-	f.StringVar(&o.Addr, "addr", o.Addr, "address to listen on (port 0 picks a free port)")
-	f.StringVar(&o.AddrFile, "addr-file", "", "write the server's URL to this file once it listens")
-	f.StringVar(&o.APIKey, "api-key", "", "the key clients must send (or PARADIGM_API_KEY)")
-	f.StringVar(&o.MaxSize, "max-size", o.MaxSize, "largest file accepted (larger: 413)")
-	f.DurationVar(&o.Pace, "pace", 500*time.Millisecond, "time a document spends in each processing stage")
-	f.StringVar(&o.FailPattern, "fail-pattern", "", "documents whose file name matches this glob end in parsing_failed")
-	f.StringArrayVar(&o.Workspaces, "workspace", nil, "a workspace as ID:NAME[:TYPE], TYPE shared (default), personal or public (repeatable)")
-	f.DurationVar(&o.Latency, "latency", 0, "delay added to every API request")
-	f.Float64Var(&o.Throttle, "throttle-rate", 0, "share of requests answered 429 with Retry-After (0 to 1)")
-	f.DurationVar(&o.RetryAfter, "retry-after", time.Second, "Retry-After sent with a --throttle-rate 429")
-	f.Float64Var(&o.ErrorRate, "error-rate", 0, "share of requests answered 503 (0 to 1)")
-	f.Float64Var(&o.ResetRate, "reset-rate", 0, "share of uploads whose connection is dropped, half before and half after the document is stored (0 to 1)")
-	f.Uint64Var(&o.Seed, "seed", 1, "seed of the fault injection, for reproducible runs")
-	f.StringVar(&o.DataDir, "data-dir", "", "keep every version of every received file, and a manifest of what happened (with sha256), here")
-	f.BoolVar(&o.Discard, "discard", false, "keep only counts and hashes of received files (benchmarks)")
-	f.StringVar(&o.Quota, "quota", "", "requests allowed per key, as N/min, N/s or N/h (429 beyond)")
-	f.Float64Var(&o.QuotaBurst, "quota-burst", 0, "requests allowed at once (default: a tenth of the per-minute quota, at least 1)")
-	f.StringArrayVar(&o.Outages, "outage", nil, "a maintenance window START+DURATION from the server's start, e.g. 30s+60s (repeatable)")
-	f.StringVar(&o.OutageMode, "outage-mode", "503", "what --outage windows do: 503, refuse (stop listening) or reset (drop connections)")
-	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow listening on an address other than loopback")
+	srv, faults := in(f, groupServer), in(f, groupFaults)
+	srv.String(&o.Addr, "addr", "HOST:PORT", "address to listen on (port 0 picks a free port)")
+	srv.String(&o.AddrFile, "addr-file", "FILE", "write the server's URL to this file once it listens")
+	srv.String(&o.APIKey, "api-key", "KEY", "the key clients must send (or PARADIGM_API_KEY)")
+	srv.String(&o.MaxSize, "max-size", "SIZE", "largest file accepted (larger: 413)")
+	srv.Duration(&o.Pace, "pace", "time a document spends in each processing stage")
+	srv.String(&o.FailPattern, "fail-pattern", "GLOB", "documents whose file name matches end in parsing_failed")
+	srv.StringArray(&o.Workspaces, "workspace", "ID:NAME[:TYPE]", "a workspace the key can use; TYPE shared (default), personal or public (repeatable)")
+	srv.String(&o.DataDir, "data-dir", "DIR", "keep every version of every received file, and a manifest of what happened (with sha256), here")
+	srv.Bool(&o.Discard, "discard", "keep only counts and hashes of received files (benchmarks)")
+	srv.Bool(&o.AllowRemote, "allow-remote", "allow listening on an address other than loopback")
+	faults.Duration(&o.Latency, "latency", "delay added to every API request")
+	faults.Float64(&o.Throttle, "throttle-rate", "SHARE", "share of requests answered 429 with Retry-After (0 to 1)")
+	faults.Duration(&o.RetryAfter, "retry-after", "Retry-After sent with a --throttle-rate 429")
+	faults.Float64(&o.ErrorRate, "error-rate", "SHARE", "share of requests answered 503 (0 to 1)")
+	faults.Float64(&o.ResetRate, "reset-rate", "SHARE", "share of uploads whose connection is dropped, half before and half after the document is stored (0 to 1)")
+	faults.Uint64(&o.Seed, "seed", "N", "seed of the fault injection, for reproducible runs")
+	faults.String(&o.Quota, "quota", "N/min", "requests allowed per key, as N/min, N/s or N/h (429 and Retry-After beyond)")
+	faults.Float64(&o.QuotaBurst, "quota-burst", "N", "requests allowed at once (default: a tenth of the per-minute quota, at least 1)")
+	faults.StringArray(&o.Outages, "outage", "START+DURATION", "a maintenance window from the server's start, e.g. 30s+60s (repeatable)")
+	faults.String(&o.OutageMode, "outage-mode", "MODE", "what --outage windows do: 503, refuse (stop listening) or reset (drop connections)")
 	return c
 }
 

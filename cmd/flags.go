@@ -46,7 +46,7 @@ var pflagInvalid = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-\w, )?(
 
 // flagError turns pflag's parse errors into one line that names the flag,
 // and marks them as usage errors (exit 2) with no usage text.
-func flagError(_ *cobra.Command, err error) error {
+func flagError(c *cobra.Command, err error) error {
 	msg := err.Error()
 	if m := pflagInvalid.FindStringSubmatch(msg); m != nil {
 		msg = m[2] + ": " + m[3]
@@ -54,8 +54,11 @@ func flagError(_ *cobra.Command, err error) error {
 			msg = fmt.Sprintf("%s: %q is not valid", m[2], m[1])
 		}
 	}
-	if strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "unknown shorthand flag") {
-		msg += " (see paradigm-upload --help)"
+	if name, ok := strings.CutPrefix(msg, "unknown flag: --"); ok {
+		return unknownFlagError(c, name)
+	}
+	if strings.HasPrefix(msg, "unknown shorthand flag") {
+		msg += " (see " + c.CommandPath() + " --help)"
 	}
 	return usageErrorf("%s", msg)
 }

@@ -49,6 +49,7 @@ type uploadOptions struct {
 	NewerThan         string
 	SkipHidden        bool
 	FollowSymlinks    bool
+	AllowEmpty        bool
 	Quiet             bool
 	Verbose           bool
 	LogFormat         string
@@ -76,23 +77,24 @@ func newRootCmd(sig Signals, streams IOStreams) *cobra.Command {
 	version, commit, date := buildinfo.Info()
 	c := &cobra.Command{
 		Version: fmt.Sprintf("%s (commit %s, built %s)", version, commit, date),
-		Use:     "paradigm-upload --files-dir DIR --workspace-id ID [flags]",
+		Use:     "paradigm-upload [--files-dir] DIR --workspace-id ID [flags]",
 		Short:   "Upload a directory tree of documents into a LightOn Paradigm workspace",
-		Long: `paradigm-upload uploads every supported document under --files-dir (recursively)
-into a Paradigm workspace through the V3 Files API, with concurrent uploads,
-retries, and a state file that lets an interrupted run resume.
-
-It takes the flags of Paradigm's batch_upload_v3.py. Every flag can also be
-set with the environment variable PARADIGM_<FLAG> (PARADIGM_API_KEY,
-PARADIGM_BASE_URL, PARADIGM_WORKSPACE_ID, PARADIGM_BATCH_SIZE, ...) or in a
-config file (--config); a flag wins over the environment, which wins over the
-config file.
-
-` + exitCodesHelp,
+		Long: `paradigm-upload uploads every supported document under a folder, at any
+depth, into a Paradigm workspace through the V3 Files API: concurrent uploads,
+retries that ride out throttling and outages, and a state file that lets an
+interrupted run resume. It takes the flags of Paradigm's batch_upload_v3.py.`,
 		Example: `  export PARADIGM_API_KEY=...   # from your instance's /settings/api-key
+  paradigm-upload workspaces    # which workspaces can the key use?
   paradigm-upload --files-dir ./contracts --workspace-id 42
-  paradigm-upload --files-dir ./docs --workspace-id 42 --batch-size 20 --tags 1,2 --state-file upload_state.json`,
-		Args:          cobra.NoArgs,
+  paradigm-upload ./docs --workspace-id 42 --batch-size 20 --tags 1,2 \
+      --state-file upload_state.json`,
+		Annotations: map[string]string{"footer": `Every flag can also be set in the environment as PARADIGM_<FLAG>
+(PARADIGM_API_KEY, PARADIGM_BASE_URL, PARADIGM_BATCH_SIZE, ...) or in the
+config file (--config): a flag wins over the environment, which wins over the
+config file, which wins over the default.
+
+` + exitCodesHelp},
+		Args:          rootArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -103,52 +105,59 @@ config file.
 	c.SetErr(streams.ErrOut)
 	c.SetFlagErrorFunc(flagError)
 	c.SetVersionTemplate("paradigm-upload {{.Version}}\n")
+	c.CompletionOptions.DisableDefaultCmd = true
 	o.bind(c.Flags())
-	c.AddCommand(newDevserverCmd(sig, streams), newStatusCmd(sig, streams), newWorkspacesCmd(sig, streams),
-		newConfigCmd(streams), newVersionCmd(streams))
+	c.AddCommand(newWorkspacesCmd(sig, streams), newStatusCmd(sig, streams), newConfigCmd(streams),
+		newVersionCmd(streams), newCompletionCmd(streams), newDevserverCmd(sig, streams))
+	installHelp(c)
 	return c
 }
 
-// bind defines the upload flags on f.
+// bind defines the upload flags on f, each in its group of --help.
 func (o *uploadOptions) bind(f *pflag.FlagSet) {
 	f.SortFlags = false
+	conn, sel, beh, out := in(f, groupConnection), in(f, groupSelection), in(f, groupBehaviour), in(f, groupOutput)
+	conn.Value(intValue{&o.WorkspaceID}, "workspace-id", "ID", "workspace to store the documents in (required; list them with: paradigm-upload workspaces)")
 	o.conn.bind(f, true)
-	f.StringVar(&o.FilesDir, "files-dir", "", "directory of files to upload, scanned recursively (required)")
-	f.Var(intValue{&o.WorkspaceID}, "workspace-id", "workspace to store the documents in (required; see `paradigm-upload workspaces`)")
-	f.Var(intValue{&o.BatchSize}, "batch-size", "number of concurrent uploads, 1 to 50")
-	f.Var(intValue{&o.MaxFails}, "max-fails", "stop starting uploads after this many failures (at least 1)")
-	f.StringVar(&o.Tags, "tags", "", "comma-separated tag ids to apply to every document")
-	f.StringVar(&o.StateFile, "state-file", "", "file recording completed uploads, so a rerun resumes")
-	f.StringVar(&o.IncludeExtensions, "include-extensions", "", "only upload these extensions or file names (e.g. pdf,docx,txt)")
-	f.StringVar(&o.ExcludeExtensions, "exclude-extensions", "", "skip these extensions or file names (e.g. tmp,log,.DS_Store)")
-	f.StringVar(&o.Parser, "parser", "", "ingestion pipeline to use (e.g. v2.2.1); automatic when empty")
-	f.StringVar(&o.MaxFileSize, "max-file-size", o.MaxFileSize, "skip files larger than this (e.g. 25MB, 2GiB, 1048576)")
-	f.StringArrayVar(&o.Include, "include", nil, "only files whose relative path matches this glob (repeatable; ** for any folders, e.g. 'contracts/**/*.pdf')")
-	f.StringArrayVar(&o.Exclude, "exclude", nil, "skip files whose relative path matches this glob (repeatable; wins over --include)")
-	f.StringVar(&o.MinSize, "min-size", "", "skip files smaller than this (e.g. 1KB)")
-	f.StringVar(&o.NewerThan, "newer-than", "", "only files modified after this: a duration (24h, 7d) or a date (2026-11-01)")
-	f.BoolVar(&o.SkipHidden, "skip-hidden", false, "skip files and folders whose name starts with a dot")
-	f.BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "follow symbolic links (loops are detected and skipped)")
-	f.Var(intValue{&o.Retries}, "retries", "retries of an upload after a transient error (throttling, 5xx, dropped connection)")
-	f.Var(floatValue{&o.RateLimit}, "rate-limit", "maximum requests per second across all workers, when you know the quota (0: learn it from the service)")
-	f.DurationVar(&o.ThrottleBudget, "throttle-budget", o.ThrottleBudget, "stop (exit 1, resumable) when the service has refused every request as over quota for this long")
-	f.DurationVar(&o.OutageBudget, "outage-budget", o.OutageBudget, "stop (exit 1, resumable) when the service has been unavailable for this long")
-	f.BoolVar(&o.NoExternalID, "no-external-id", false, "do not send external_metadata (for instances that reject it); lost answers then cannot be reconciled")
-	f.BoolVar(&o.Checksum, "checksum", false, "compare every file with its document by content (sha256), not size and modification time")
-	f.StringVar(&o.Source, "source", "", "name of this tree in the workspace, when several trees share one (identities are paths within it)")
-	f.BoolVar(&o.Reconcile, "reconcile", false, "list the workspace's documents and compare, even with a state file (always done without one)")
-	f.BoolVar(&o.Delete, "delete", false, "delete the documents this tool uploaded from this tree whose file is gone (never others)")
-	f.StringVar(&o.MaxDelete, "max-delete", o.MaxDelete, "with --delete, refuse (exit 2) to delete more than this: a count (100) or a share (10%), or all")
-	f.StringVar(&o.Shard, "shard", "", "upload only shard K of N (K/N, K from 1; auto/N takes K from JOB_COMPLETION_INDEX), to split a tree across machines")
-	f.BoolVar(&o.DryRun, "dry-run", false, "scan, filter and consult the state file; print what would be uploaded or skipped; send nothing")
-	f.BoolVar(&o.Wait, "wait", false, "after uploading, follow processing until every document is embedded or failed (exit 3 if any failed)")
-	f.DurationVar(&o.WaitTimeout, "wait-timeout", o.WaitTimeout, "longest time --wait follows processing")
-	f.StringVar(&o.Report, "report", "", "write a JSON report of every file and the totals to this file")
-	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print only errors and a one-line summary")
-	f.BoolVarP(&o.Verbose, "verbose", "v", false, "print a line per file and per HTTP request (never the key)")
-	f.StringVar(&o.LogFormat, "log-format", o.LogFormat, "text, or json for structured log lines on stderr (log/slog)")
-	f.BoolVar(&o.NoProgress, "no-progress", false, "do not show progress")
-	f.DurationVar(&o.ProgressInterval, "progress-interval", o.ProgressInterval, "period of the plain progress lines printed when stderr is not a terminal")
+
+	sel.String(&o.FilesDir, "files-dir", "DIR", "folder to upload, at any depth (required; may also be given alone, without the flag)")
+	sel.String(&o.IncludeExtensions, "include-extensions", "LIST", "only these extensions or file names (e.g. pdf,docx,Thumbs.db)")
+	sel.String(&o.ExcludeExtensions, "exclude-extensions", "LIST", "skip these extensions or file names (e.g. tmp,log,.DS_Store)")
+	sel.StringArray(&o.Include, "include", "GLOB", "only files whose relative path matches (repeatable; ** for any folders, e.g. 'contracts/**/*.pdf')")
+	sel.StringArray(&o.Exclude, "exclude", "GLOB", "skip files whose relative path matches (repeatable; wins over --include)")
+	sel.String(&o.MaxFileSize, "max-file-size", "SIZE", "skip larger files (e.g. 25MB, 2GiB, 1048576)")
+	sel.String(&o.MinSize, "min-size", "SIZE", "skip smaller files (e.g. 1KB)")
+	sel.String(&o.NewerThan, "newer-than", "WHEN", "only files modified after a duration ago (24h, 7d) or a date (2026-11-01)")
+	sel.Bool(&o.SkipHidden, "skip-hidden", "skip files and folders whose name starts with a dot")
+	sel.Bool(&o.FollowSymlinks, "follow-symlinks", "follow symbolic links (loops are detected and skipped)")
+	sel.String(&o.Shard, "shard", "K/N", "upload only shard K of N, to split a tree across machines (auto/N: K from JOB_COMPLETION_INDEX)")
+	sel.Bool(&o.AllowEmpty, "allow-empty", "accept a folder that holds no file at all (otherwise exit 2: an unmounted share?)")
+
+	beh.Value(intValue{&o.BatchSize}, "batch-size", "N", "concurrent uploads, 1 to 50")
+	beh.Value(intValue{&o.MaxFails}, "max-fails", "N", "after this many failures no new upload starts (those in flight finish)")
+	beh.String(&o.StateFile, "state-file", "FILE", "records completed uploads, so that a rerun resumes")
+	beh.Bool(&o.Checksum, "checksum", "compare every file with its document by content (sha256), not size and time")
+	beh.String(&o.Source, "source", "NAME", "name of this tree in the workspace, when several trees share one")
+	beh.Bool(&o.Reconcile, "reconcile", "list the workspace's documents and compare, even with a state file")
+	beh.Bool(&o.Delete, "delete", "delete the documents this tool uploaded from this tree whose file is gone")
+	beh.String(&o.MaxDelete, "max-delete", "N|P%", "with --delete, refuse (exit 2) to delete more than this (count, share, all)")
+	beh.String(&o.Tags, "tags", "IDS", "comma-separated tag ids applied to every document")
+	beh.String(&o.Parser, "parser", "NAME", "ingestion pipeline (e.g. v2.2.1); automatic when empty")
+	beh.Value(intValue{&o.Retries}, "retries", "N", "retries after a transient error (throttling, 5xx, dropped connection)")
+	beh.Value(floatValue{&o.RateLimit}, "rate-limit", "N", "requests per second at most, for a known quota (0: learn it from the service)")
+	beh.Duration(&o.ThrottleBudget, "throttle-budget", "stop (exit 1, resumable) after the quota refused every request this long")
+	beh.Duration(&o.OutageBudget, "outage-budget", "stop (exit 1, resumable) after the service was unavailable this long")
+	beh.Bool(&o.NoExternalID, "no-external-id", "do not send external_metadata (for instances that reject it); lost answers then cannot be reconciled")
+	beh.Bool(&o.DryRun, "dry-run", "print what would be uploaded or skipped, and why; send nothing")
+	beh.Bool(&o.Wait, "wait", "then follow processing until every document is embedded or failed (exit 3 if any failed)")
+	beh.Duration(&o.WaitTimeout, "wait-timeout", "longest time --wait follows processing")
+
+	out.String(&o.Report, "report", "FILE", "write a JSON report of every file and the totals")
+	out.BoolP(&o.Quiet, "quiet", "q", "only errors, an early stop, and a one-line summary (for cron)")
+	out.BoolP(&o.Verbose, "verbose", "v", "a line per file and per HTTP request (never the key)")
+	out.String(&o.LogFormat, "log-format", "FORMAT", "text, or json: every line of stderr a JSON record, nothing on stdout")
+	out.Bool(&o.NoProgress, "no-progress", "no progress display")
+	out.Duration(&o.ProgressInterval, "progress-interval", "period of the plain progress lines when stderr is not a terminal")
 }
 
 // settings is the validated form of uploadOptions.
@@ -257,7 +266,9 @@ func (o *uploadOptions) validate(getenv func(string) string) (*settings, error) 
 }
 
 func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStreams) error {
-	if err := o.conn.resolve(c, streams); err != nil {
+	err := o.conn.resolve(c, streams)
+	streams.format.json = o.LogFormat == "json"
+	if err != nil {
 		return err
 	}
 	s, err := o.validate(streams.Getenv)
@@ -283,6 +294,7 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 		StateFile: o.StateFile,
 		Wait:      o.Wait, WaitTimeout: o.WaitTimeout, Report: o.Report, Tool: "paradigm-upload " + version,
 		Quiet: o.Quiet, Verbose: o.Verbose, NoProgress: o.NoProgress, JSONLog: o.LogFormat == "json",
-		ProgressInterval: o.ProgressInterval, Stop: sig.Stop, Grace: sig.Grace,
+		ProgressInterval: o.ProgressInterval, Stop: sig.Stop, Grace: sig.Grace, Abandon: sig.Abandon, Info: sig.Info,
+		AllowEmpty: o.AllowEmpty,
 	}, streams.run())
 }

@@ -45,8 +45,10 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"id":"x","code":401,"error":"authentication_failed","detail":"Invalid API key."}`))
 		return
 	}
-	if r.Method != http.MethodPost {
-		_, _ = w.Write([]byte(`{"count":0,"next":null,"previous":null,"results":[]}`))
+	if serveWorkspace42(w, r) {
+		return
+	}
+	if emptyList(w, r) {
 		return
 	}
 	if err := r.ParseMultipartForm(1 << 20); err != nil {
@@ -79,6 +81,16 @@ func emptyList(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	_, _ = w.Write([]byte(`{"count":0,"next":null,"previous":null,"results":[]}`))
+	return true
+}
+
+// serveWorkspace42 answers the preflight's request for workspace 42, as
+// the service does, and reports whether the request was that one.
+func serveWorkspace42(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodGet || r.URL.Path != "/api/v3/workspaces/42" {
+		return false
+	}
+	_, _ = w.Write([]byte(`{"id":42,"name":"Contracts","workspace_type":"custom"}`))
 	return true
 }
 
@@ -152,7 +164,8 @@ func TestCommandUploadsEachDocumentOnceAndResumes(t *testing.T) {
 	before := len(rc.seen)
 	code, out, _ = runCmd(t, env, args...)
 	require.Equal(t, 0, code)
-	assert.Len(t, rc.seen, before, "a second run with the state file sends nothing")
+	assert.Equal(t, []string{"GET /api/v3/workspaces/42"}, rc.seen[before:],
+		"a second run with the state file sends nothing but the preflight's request")
 	assert.Contains(t, out, "Already done: 4")
 
 	for _, s := range []string{out, errOut, string(stateBytes)} {
@@ -215,7 +228,7 @@ func TestBadInputGetsOneLineAndExit2(t *testing.T) {
 		{"base url no scheme", with("--base-url", "paradigm.lighton.ai"), nil, "--base-url"},
 		{"no api key", []string{"--files-dir", root, "--workspace-id", "42"}, nil, "no API key: set PARADIGM_API_KEY, or pass --api-key-file or --api-key"},
 		{"max file size", with("--max-file-size", "huge"), nil, `--max-file-size: "huge" is not a size`},
-		{"unknown flag", with("--colour"), nil, "unknown flag: --colour"},
+		{"unknown flag", with("--colour"), nil, "unknown flag --colour (see paradigm-upload --help)"},
 		{"stray argument", with("extra"), nil, "unknown command"},
 		{"env value", base, map[string]string{"PARADIGM_BATCH_SIZE": "lots"}, `PARADIGM_BATCH_SIZE: "lots" is not a whole number`},
 	}
@@ -284,7 +297,7 @@ func TestNonTerminalStderrGetsPlainLinesWithoutControlCharacters(t *testing.T) {
 		}})
 	require.Equal(t, 0, code, errOut.String())
 	assert.Contains(t, errOut.String(), "progress: ")
-	assert.Regexp(t, `progress: \d+/\d+ files, .* sent, [\d.]+ files/s, uploaded \d+ · skipped 0 · failed 0`, errOut.String())
+	assert.Regexp(t, `progress: \d+/8 files \(\d+%\), \d+ B of 48 B sent(, [\d.]+ files/s)?(, ETA \w+)?, uploaded \d+ · skipped 0 · failed 0`, errOut.String())
 	for _, s := range []string{out.String(), errOut.String()} {
 		for _, r := range s {
 			if r < 0x20 && r != '\n' {

@@ -16,14 +16,15 @@ type statusOptions struct {
 func newStatusCmd(sig Signals, streams IOStreams) *cobra.Command {
 	o := &statusOptions{}
 	c := &cobra.Command{
-		Use:   "status --state-file FILE",
+		Use:   "status --state-file FILE [flags]",
 		Short: "Show the processing status of the documents a state file records",
-		Long: `status asks the service how far processing has got for every document that a
-state file records as uploaded (one list request per page of each upload
+		Long: `status asks the service how far processing has got for every document that
+a state file records as uploaded (one list request per page of each upload
 session), and prints counts by status and every failed document with the
 service's detail. It exits 3 when processing failed for any document.
 
-The instance and workspace are those the state file belongs to.`,
+The instance and the workspace are those the state file belongs to: status
+takes no --base-url or --workspace-id.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.conn.resolve(c, streams); err != nil {
@@ -34,14 +35,18 @@ The instance and workspace are those the state file belongs to.`,
 			}
 			// The state file names the instance.
 			connect := func(base string) (run.Conn, error) { return o.conn.conn(base, 2, streams) }
-			return run.Status(sig.Ctx, run.StatusOptions{Connect: connect, StateFile: o.StateFile, Session: o.Session,
+			ctx, cancel := sig.stopContext()
+			defer cancel()
+			return run.Status(ctx, run.StatusOptions{Connect: connect, StateFile: o.StateFile, Session: o.Session,
 				JSON: o.JSON}, streams.run())
 		},
 	}
-	c.Flags().StringVar(&o.StateFile, "state-file", "", "the state file of the uploads (required)")
-	c.Flags().StringVar(&o.Session, "session", "", "only the documents of this upload session")
-	c.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
-	o.conn.bind(c.Flags(), false)
+	f := c.Flags()
+	f.SortFlags = false
+	o.conn.bind(f, false)
+	in(f, groupSelection).String(&o.StateFile, "state-file", "FILE", "the state file of the uploads (required)")
+	in(f, groupSelection).String(&o.Session, "session", "UUID", "only the documents of this upload session")
+	in(f, groupOutput).Bool(&o.JSON, "json", "print JSON instead of text")
 	return c
 }
 
@@ -49,7 +54,7 @@ func newWorkspacesCmd(sig Signals, streams IOStreams) *cobra.Command {
 	o := &connOptions{}
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "workspaces",
+		Use:   "workspaces [flags]",
 		Short: "List the workspaces the API key can use (to find --workspace-id)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -60,10 +65,13 @@ func newWorkspacesCmd(sig Signals, streams IOStreams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return run.Workspaces(sig.Ctx, conn, asJSON, streams.run())
+			ctx, cancel := sig.stopContext()
+			defer cancel()
+			return run.Workspaces(ctx, conn, asJSON, streams.run())
 		},
 	}
+	c.Flags().SortFlags = false
 	o.bind(c.Flags(), true)
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	in(c.Flags(), groupOutput).Bool(&asJSON, "json", "print JSON instead of a table")
 	return c
 }

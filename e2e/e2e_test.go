@@ -46,12 +46,13 @@ func TestScripts(t *testing.T) {
 			"pu":         runExpectingExit,
 			"devstat":    devStat,
 			"arrived":    arrived,
+			"jsonlines":  jsonLines,
 		},
 	})
 }
 
 // waitserver FILE: wait for the devserver to write its URL to FILE, then
-// point PARADIGM_BASE_URL at it.
+// point PARADIGM_BASE_URL at it (and DEVSERVER_HOSTPORT at its host:port).
 func waitServer(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 || neg {
 		ts.Fatalf("usage: waitserver FILE")
@@ -60,7 +61,9 @@ func waitServer(ts *testscript.TestScript, neg bool, args []string) {
 	for {
 		b, err := os.ReadFile(ts.MkAbs(args[0]))
 		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			ts.Setenv("PARADIGM_BASE_URL", strings.TrimSpace(string(b)))
+			url := strings.TrimSpace(string(b))
+			ts.Setenv("PARADIGM_BASE_URL", url)
+			ts.Setenv("DEVSERVER_HOSTPORT", strings.TrimPrefix(url, "http://"))
 			return
 		}
 		if time.Now().After(deadline) {
@@ -139,6 +142,7 @@ func environ(ts *testscript.TestScript) []string {
 var settableByEnv = []string{
 	"api-key", "base-url", "files-dir", "workspace-id", "batch-size", "max-fails", "tags", "state-file",
 	"include-extensions", "exclude-extensions", "parser", "max-file-size", "retries", "rate-limit", "quiet", "shard",
+	"log-format", "no-external-id",
 }
 
 // passedThrough are other variables scripts may set for the binary.
@@ -264,4 +268,32 @@ func checkArrived(dataDir, tree string, exceptions []string) (int, error) {
 		}
 	}
 	return len(want), nil
+}
+
+// jsonlines FILE: FILE is not empty, and every line of it is a JSON object
+// with a level and a message (a log/slog record).
+func jsonLines(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: jsonlines FILE")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if len(b) == 0 {
+		ts.Fatalf("%s is empty", args[0])
+	}
+	if !bytes.HasSuffix(b, []byte("\n")) {
+		ts.Fatalf("%s does not end with a newline", args[0])
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			ts.Fatalf("%s line %d is not JSON: %v\n%s", args[0], i+1, err, line)
+		}
+		if _, ok := rec["level"].(string); !ok {
+			ts.Fatalf("%s line %d has no level: %s", args[0], i+1, line)
+		}
+		if _, ok := rec["msg"].(string); !ok {
+			ts.Fatalf("%s line %d has no msg: %s", args[0], i+1, line)
+		}
+	}
 }

@@ -125,7 +125,8 @@ func TestInterruptFinishesInFlightThenResumes(t *testing.T) {
 	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
 	code := r.wait(t)
 	assert.Equal(t, 130, code, "stdout:\n%s\nstderr:\n%s", r.out.String(), r.errOut.String())
-	assert.Contains(t, r.out.String(), "Interrupted: rerun")
+	assert.Regexp(t, `(?m)^Interrupted: (\d+ files? not attempted; )?rerun with the same --state-file to resume\.$`, r.out.String())
+	assert.Regexp(t, `(?i)(\d+ files? not attempted|not attempted: +\d+)`, r.out.String(), "the summary says how many files were never tried")
 	assert.Contains(t, r.out.String(), "Failed:       0", "uploads in flight finished")
 	assert.Contains(t, r.errOut.String(), "finishing those in flight")
 	first := d.stats(t)["documents"]
@@ -257,4 +258,44 @@ func TestDevserverRefuseWindow(t *testing.T) {
 	waitFor(t, "connections refused", func() bool { return errors.Is(dial(), syscall.ECONNREFUSED) })
 	waitFor(t, "listening again", func() bool { return dial() == nil })
 	assert.Equal(t, int64(1), d.stats(t)["outage_listener_stops"])
+}
+
+// TestSIGUSR1PrintsOneProgressLine asks a run that no terminal watches (cron,
+// Kubernetes) how far it has got: one plain line on stderr even with
+// --quiet, one JSON record with --log-format json.
+func TestSIGUSR1PrintsOneProgressLine(t *testing.T) {
+	d := startDevserver(t, "--latency", "40ms")
+	root := makeTree(t, 40)
+
+	r := startUpload(t, d, "--files-dir", root, "--batch-size", "1", "--quiet")
+	waitFor(t, "a few uploads", func() bool { return d.stats(t)["uploads"] >= 3 })
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGUSR1))
+	waitFor(t, "the progress line", func() bool { return strings.Contains(r.errOut.String(), "progress: ") })
+	require.Equal(t, 0, r.wait(t), r.errOut.String())
+	assert.Regexp(t, `^progress: \d+/40 files \(\d+%\), [\d.]+ k?B of [\d.]+ k?B sent, .*uploaded \d+ · skipped 0 · failed 0\n$`,
+		r.errOut.String(), "one line, the only one on stderr under --quiet")
+
+	// JSON: the progress record, then the interruption notice, all JSON.
+	r = startUpload(t, d, "--files-dir", root, "--batch-size", "1", "--log-format", "json", "--state-file",
+		filepath.Join(t.TempDir(), "s"))
+	waitFor(t, "the start record", func() bool { return strings.Contains(r.errOut.String(), `"msg":"start"`) })
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGUSR1))
+	waitFor(t, "the progress record", func() bool { return strings.Contains(r.errOut.String(), `"msg":"progress"`) })
+	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+	assert.Equal(t, 130, r.wait(t))
+	assert.Empty(t, r.out.String())
+	lines := strings.Split(strings.TrimSuffix(r.errOut.String(), "\n"), "\n")
+	var msgs []string
+	for _, line := range lines {
+		var rec struct {
+			Msg string `json:"msg"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), "not JSON: %s", line)
+		msgs = append(msgs, rec.Msg)
+	}
+	assert.Contains(t, msgs, "progress")
+	assert.Contains(t, msgs, "Interrupted: no new uploads; finishing those in flight (up to 30s). Interrupt again to abandon them.")
+	assert.Equal(t, "summary", msgs[len(msgs)-1])
+	assert.Contains(t, lines[len(lines)-1], `"stop_reason":"interrupted"`)
+	assert.Contains(t, lines[len(lines)-1], `"exit_code":130`)
 }

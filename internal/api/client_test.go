@@ -157,7 +157,7 @@ func TestUploadReportsWhatItSent(t *testing.T) {
 	content := []byte("the content")
 	var ext string
 	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		require.NoError(t, r.ParseMultipartForm(1<<20))
+		assert.NoError(t, r.ParseMultipartForm(1<<20))
 		ext = r.FormValue("external_metadata")
 		w.WriteHeader(http.StatusCreated)
 		_, _ = w.Write([]byte(`{"id": 4}`))

@@ -90,7 +90,7 @@ func (c *Client) Upload(ctx context.Context, r UploadRequest) (*UploadResult, er
 		var length int64 = -1
 		if cur != nil {
 			length = cur.Len()
-			cur.Close()
+			_ = cur.Close()
 			if r.Sent != nil && cur.sentFile > 0 {
 				r.Sent(-cur.sentFile)
 			}
@@ -107,7 +107,7 @@ func (c *Client) Upload(ctx context.Context, r UploadRequest) (*UploadResult, er
 		if length >= 0 && b.Len() != length {
 			// Sent again after it changed size: the request's length no
 			// longer holds.
-			b.Close()
+			_ = b.Close()
 			return nil, ErrFileChanged
 		}
 		cur = b
@@ -117,7 +117,7 @@ func (c *Client) Upload(ctx context.Context, r UploadRequest) (*UploadResult, er
 	if err != nil {
 		return nil, err
 	}
-	defer func() { cur.Close() }()
+	defer func() { _ = cur.Close() }()
 	method, target, op := http.MethodPost, c.endpoint("/api/v3/files", nil), "upload"
 	ok := []int{http.StatusCreated, http.StatusOK, http.StatusMultiStatus}
 	if r.Replace != 0 {

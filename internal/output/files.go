@@ -66,7 +66,8 @@ func AppendFileLine(b []byte, r upload.Result) []byte {
 
 // Events receives every file's outcome for what the progress display does
 // not show: dry-run lines (to Out), --verbose lines (to ErrOut) or JSON log
-// records, and keeps the results when asked. It is an upload.Progress.
+// records, and keeps the results when asked. It is an upload.Progress, and
+// an upload.Counter for the display it wraps.
 type Events struct {
 	upload.Progress // the display
 	Out, ErrOut     io.Writer
@@ -90,7 +91,7 @@ func (e *Events) Done(r upload.Result) {
 		e.results = append(e.results, r)
 	}
 	if e.Log != nil {
-		if e.Verbose || r.Outcome.Spec().Failure || r.Warning != "" {
+		if e.Verbose || e.DryRun || r.Outcome.Spec().Failure || r.Warning != "" {
 			logFile(e.Log, r)
 		}
 		return
@@ -102,6 +103,14 @@ func (e *Events) Done(r upload.Result) {
 	case e.Verbose:
 		e.line = AppendFileLine(e.line[:0], r)
 		_, _ = e.ErrOut.Write(e.line)
+	}
+}
+
+// Counted passes the counting walk's totals on to the display, when it
+// takes them (see upload.Counter).
+func (e *Events) Counted(c upload.Count) {
+	if cn, ok := e.Progress.(upload.Counter); ok {
+		cn.Counted(c)
 	}
 }
 

@@ -2,6 +2,7 @@ package output
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,36 +13,250 @@ import (
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
 
+// fakeTime is a clock the test moves.
+type fakeTime struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (f *fakeTime) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeTime) Advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+func testMeter() (*Meter, *fakeTime) {
+	ft := &fakeTime{now: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	return newMeter(ft.Now), ft
+}
+
+func uploaded(size int64) upload.Result {
+	return upload.Result{Outcome: upload.Uploaded, Size: size, Attempts: 1}
+}
+
+func TestRateAndETAComeFromWhatIsSentNotFromWhatWasAlreadyDone(t *testing.T) {
+	m, clock := testMeter()
+	m.Counted(upload.Count{Files: 1000, Work: 100, WorkBytes: 100_000, Complete: true})
+	// A resume: 900 files recorded as done end at once, before any upload.
+	for i := 0; i < 900; i++ {
+		m.Found(1, 0)
+		m.Done(upload.Result{Outcome: upload.AlreadyDone})
+	}
+	s := m.Snapshot()
+	assert.Zero(t, s.FilesPerSec, "files already done make no rate")
+	assert.Zero(t, s.ETA, "no ETA before there is a rate")
+	clock.Advance(3 * time.Second) // the first uploads take a while to start
+	m.Snapshot()
+	for i := 0; i < 10; i++ {
+		clock.Advance(time.Second)
+		m.Sent(1000)
+		m.Done(uploaded(1000))
+		s = m.Snapshot()
+	}
+	assert.InDelta(t, 1.0, s.FilesPerSec, 0.01, "10 files sent in 10 s")
+	assert.Equal(t, 90*time.Second, s.ETA, "90 files left at 1 file/s")
+	line := PlainLine(s)
+	assert.Equal(t, "progress: 910/1000 files (91%), 10.0 kB of 100.0 kB sent, 1.0 files/s, ETA 1m30s, "+
+		"uploaded 10 · already done 900 · skipped 0 · failed 0", line)
+}
+
+func TestIdleStartShowsNoRateAndNoETA(t *testing.T) {
+	m, clock := testMeter()
+	m.Counted(upload.Count{Files: 5, Work: 5, WorkBytes: 500, Complete: true})
+	for i := 0; i < 60; i++ {
+		clock.Advance(time.Second)
+		s := m.Snapshot()
+		require.Zero(t, s.FilesPerSec)
+		require.Zero(t, s.ETA)
+	}
+	line := PlainLine(m.Snapshot())
+	assert.NotContains(t, line, "files/")
+	assert.NotContains(t, line, "ETA")
+	assert.Contains(t, line, "0/5 files (0%)")
+}
+
+func TestNoPercentOrETAWhileTheCountRuns(t *testing.T) {
+	m, clock := testMeter()
+	m.Counted(upload.Count{Files: 2048, Work: 2048})
+	m.Snapshot()
+	for i := 0; i < 5; i++ {
+		clock.Advance(time.Second)
+		m.Done(uploaded(1))
+	}
+	s := m.Snapshot()
+	assert.Positive(t, s.FilesPerSec)
+	assert.Zero(t, s.ETA, "the total is not known yet")
+	assert.Contains(t, PlainLine(s), "5/2048+ files (counting)")
+	assert.Contains(t, barLine(s, 100, false), "5/2048+ files")
+	assert.NotContains(t, barLine(s, 100, false), "%")
+}
+
+func TestLargeFileGetsAnETAFromItsBytes(t *testing.T) {
+	m, clock := testMeter()
+	m.Counted(upload.Count{Files: 1, Work: 1, WorkBytes: 1_000_000, Complete: true})
+	m.Snapshot()
+	for i := 0; i < 4; i++ {
+		clock.Advance(time.Second)
+		m.Sent(100_000)
+	}
+	s := m.Snapshot()
+	assert.Zero(t, s.FilesPerSec)
+	assert.Equal(t, 6*time.Second, s.ETA, "600 kB left at 100 kB/s")
+}
+
+func TestRateFollowsASlowdown(t *testing.T) {
+	m, clock := testMeter()
+	m.Counted(upload.Count{Files: 10000, Work: 10000, Complete: true})
+	m.Snapshot()
+	for i := 0; i < 60; i++ { // a fast minute: 10 files/s
+		clock.Advance(time.Second)
+		for j := 0; j < 10; j++ {
+			m.Done(uploaded(1))
+		}
+		m.Snapshot()
+	}
+	var s Snapshot
+	for i := 0; i < 60; i++ { // then throttled: 1 file/s
+		clock.Advance(time.Second)
+		m.Done(uploaded(1))
+		s = m.Snapshot()
+	}
+	assert.InDelta(t, 1.0, s.FilesPerSec, 0.1, "the rate reflects the last %s, not the whole run", rateWindow)
+}
+
+func TestFormats(t *testing.T) {
+	assert.Empty(t, formatRate(0))
+	assert.Equal(t, "312 files/s", formatRate(312.4))
+	assert.Equal(t, "2.5 files/s", formatRate(2.5))
+	assert.Equal(t, "30.0 files/min", formatRate(0.5))
+	assert.Equal(t, "36.0 files/h", formatRate(0.01))
+	assert.Equal(t, "7s", formatETA(7*time.Second))
+	assert.Equal(t, "3m05s", formatETA(185*time.Second))
+	assert.Equal(t, "2h04m", formatETA(124*time.Minute))
+	assert.Equal(t, "3d04h", formatETA(76*time.Hour))
+	assert.Equal(t, "99%", percent(999, 1000), "never 100% before the end")
+	assert.Equal(t, "100%", percent(1000, 1000))
+}
+
+// busySnapshot is a run in full swing, with every kind of count.
+func busySnapshot() Snapshot {
+	by := make([]int64, len(upload.Outcomes()))
+	by[upload.Uploaded], by[upload.AlreadyDone], by[upload.Skipped], by[upload.Failed], by[upload.Replaced] = 1200, 300, 30, 4, 12
+	return Snapshot{Done: 1546, Total: 3000, TotalKnown: true, WorkDone: 1216, WorkTotal: 2670,
+		Sent: 12_345_678, WorkBytes: 30_000_000, By: by, FilesPerSec: 250, ETA: 7 * time.Second}
+}
+
+func TestBarLineFitsEveryWidthAndKeepsWhatMatters(t *testing.T) {
+	s := busySnapshot()
+	for n := 1; n <= 250; n++ {
+		line := barLine(s, n, false)
+		require.LessOrEqual(t, width(line), n, "%d columns: %q", n, line)
+		if n >= 40 {
+			assert.Contains(t, line, "51% 1546/3000 files", "%d columns", n)
+			assert.Contains(t, line, "ETA 7s", "%d columns", n)
+			assert.Contains(t, line, "failed 4", "%d columns", n)
+		}
+	}
+	assert.Equal(t, "[==============>             ] 51% 1546/3000 files · ETA 7s · 250 files/s · 12.3 MB/30.0 MB · "+
+		"failed 4 · uploaded 1200 · replaced 12 · already done 300 · skipped 30", barLine(s, 199, false))
+	assert.Equal(t, "[====>    ] 51% 1546/3000 files · ETA 7s · 250 files/s · 12.3 MB/30.0 MB · failed 4 · uploaded 1200",
+		barLine(s, 99, false), "at 100 columns the bar shrinks for the figures")
+	assert.Equal(t, "51% 1546/3000 files · ETA 7s · 250 files/s · failed 4",
+		barLine(s, 59, false), "at 60 columns the bar and the bytes give way")
+	assert.NotContains(t, barLine(s, 199, true), "ETA", "the final line has no ETA")
+}
+
+// screenWriter feeds a Screen from the display's goroutine and the test's.
+type screenWriter struct {
+	mu sync.Mutex
+	s  *testio.Screen
+}
+
+func (w *screenWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.s.Write(p)
+}
+
+func (w *screenWriter) resize(n int) {
+	w.mu.Lock()
+	w.s.Resize(n)
+	w.mu.Unlock()
+}
+
+func (w *screenWriter) lines() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.s.Flush()
+	return w.s.Lines()
+}
+
+func TestLiveLineFollowsResizesAndEndsAsOneHonestLine(t *testing.T) {
+	m, _ := testMeter()
+	m.Counted(upload.Count{Files: 3000, Work: 3000, WorkBytes: 3_000_000, Complete: true})
+	var mu sync.Mutex
+	cols := 200
+	widthNow := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return cols
+	}
+	resize := func(n int, sw *screenWriter) {
+		mu.Lock()
+		cols = n
+		mu.Unlock()
+		sw.resize(n)
+	}
+	sw := &screenWriter{s: testio.NewScreen(200)}
+	b := newBar(sw, m, widthNow, time.Hour) // frames drawn by the test
+	step := func() {
+		for i := 0; i < 100; i++ {
+			m.Found(1, 1000)
+			m.Sent(1000)
+			m.Done(uploaded(1000))
+		}
+		b.draw()
+	}
+	for _, n := range []int{200, 100, 60, 100, 60, 200} {
+		resize(n, sw)
+		for range sw.s.MaxStale + 1 {
+			step()
+		}
+	}
+	_, _ = b.Write([]byte("a line printed while the display is up\n"))
+	step()
+	b.Close()
+
+	lines := sw.lines()
+	assert.Empty(t, sw.s.Wraps, "no frame was wider than the terminal")
+	assert.Empty(t, sw.s.Ignored, "every resize was followed")
+	assert.Empty(t, sw.s.Unknown)
+	require.Len(t, lines, 2, "the printed line and the final line, nothing stale: %q", lines)
+	assert.Equal(t, "a line printed while the display is up", lines[0])
+	assert.Contains(t, lines[1], "83% 2500/3000 files", "the final line says what was done, not 100%")
+	assert.NotContains(t, lines[1], "ETA")
+}
+
 func TestLinesCountEveryOutcome(t *testing.T) {
 	var buf testio.Buffer
-	l := NewLines(&buf, time.Hour)
-	l.Found(4, 4000)
-	l.Sent(2500)
+	m, _ := testMeter()
+	l := NewLines(&buf, m, time.Hour)
+	m.Found(4, 4000)
+	m.Sent(2500)
 	for _, o := range []upload.Outcome{upload.Uploaded, upload.Uploaded, upload.Skipped, upload.Failed} {
-		l.Done(upload.Result{Outcome: o})
+		m.Done(upload.Result{Outcome: o})
 	}
 	l.print()
 	l.Close()
 	line := buf.String()
-	assert.True(t, strings.HasPrefix(line, "progress: 4/4 files, 2.5 kB sent, "), line)
+	assert.True(t, strings.HasPrefix(line, "progress: 4/4+ files (counting), 2.5 kB sent, "), line)
 	assert.Contains(t, line, "uploaded 2 · skipped 1 · failed 1")
 	assert.NotContains(t, line, "\r")
 	assert.NotContains(t, line, "\x1b")
-}
-
-func TestBarShowsCountsAndTotalGrowsAsFilesAreFound(t *testing.T) {
-	var buf testio.Buffer
-	b := newBar(&buf, 0)
-	b.Found(3, 300)
-	b.Done(upload.Result{Outcome: upload.Uploaded})
-	b.Found(2, 200) // the scan found more
-	b.Done(upload.Result{Outcome: upload.AlreadyDone})
-	out := buf.String()
-	b.Close()
-	// The bar draws "done/total"; its last drawing shows the grown total.
-	frames := strings.Split(out, "\r")
-	require.NotEmpty(t, frames)
-	last := frames[len(frames)-1]
-	assert.Regexp(t, `\(2/5\b`, last, "2 of 5 files")
-	assert.Contains(t, last, "uploaded 1 · already done 1 · skipped 0 · failed 0")
 }

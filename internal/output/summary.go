@@ -15,6 +15,9 @@ import (
 type SummaryOptions struct {
 	// StateFile is set when the run had a state file.
 	StateFile bool
+	// NotAttempted counts the files of the tree the run never reached
+	// because it stopped early.
+	NotAttempted int
 }
 
 // shown reports whether the summary shows outcome o of s.
@@ -98,18 +101,37 @@ func WriteSummary(w io.Writer, s *upload.Summary, o SummaryOptions) {
 		}
 		b = fmt.Appendf(b, "Time:         %s (%.1f files/s sent)\n", s.Duration.Round(time.Millisecond), rate)
 	}
+	if line := StopLine(s, o); line != "" {
+		b = append(b, strings.ToUpper(line[:1])...)
+		b = append(b, line[1:]...)
+		b = append(b, ".\n"...)
+	}
+	_, _ = w.Write(b)
+}
+
+// StopLine says why the run stopped early, how much it left, and how to
+// resume; empty when it did not stop early.
+func StopLine(s *upload.Summary, o SummaryOptions) string {
 	resume := "rerun to resume (files the service already has are recognised, not sent twice)"
 	if o.StateFile {
 		resume = "rerun with the same --state-file to resume"
 	}
+	var head string
 	switch s.Stopped {
 	case upload.StopMaxFails:
 		n := s.Failures()
-		b = fmt.Appendf(b, "Stopped early: --max-fails reached (%d failure%s); %s.\n", n, plural(n), resume)
+		head = fmt.Sprintf("stopped early: --max-fails reached (%d failure%s); ", n, plural(n))
 	case upload.StopInterrupted:
-		b = fmt.Appendf(b, "Interrupted: %s.\n", resume)
+		head = "interrupted: "
+	case upload.StopFatal:
+		head = "stopped early by the error below; "
+	default:
+		return ""
 	}
-	_, _ = w.Write(b)
+	if o.NotAttempted > 0 {
+		head += fmt.Sprintf("%d file%s not attempted; ", o.NotAttempted, plural(o.NotAttempted))
+	}
+	return head + resume
 }
 
 // WriteOneLine prints the summary in one line, for --quiet.
@@ -121,11 +143,12 @@ func WriteOneLine(w io.Writer, s *upload.Summary) {
 		}
 	}
 	_, bytes := s.Sent()
-	fmt.Fprintf(w, "paradigm-upload: %s (%s in %s)\n", strings.Join(parts, ", "),
-		scan.FormatSize(bytes), s.Duration.Round(time.Millisecond))
+	stopped := ""
 	if s.Stopped != upload.StopNone {
-		fmt.Fprintf(w, "paradigm-upload: stopped early (%s)\n", s.Stopped)
+		stopped = fmt.Sprintf(", stopped early (%s)", s.Stopped)
 	}
+	fmt.Fprintf(w, "paradigm-upload: %s (%s in %s)%s\n", strings.Join(parts, ", "),
+		scan.FormatSize(bytes), s.Duration.Round(time.Millisecond), stopped)
 }
 
 func appendFileReason(b []byte, r upload.Result) []byte {

@@ -2,7 +2,6 @@ package pace
 
 import (
 	"context"
-	"errors"
 	"math"
 	"testing"
 	"time"
@@ -191,24 +190,24 @@ func TestAnOutageIsProbedOneRequestAtATime(t *testing.T) {
 		p.Done(tk, Unavailable, 0)
 	}
 	assert.Equal(t, []time.Duration{1, 3, 7, 15, 23}, seconds(probes), "probes after 1, 2, 4, 8, 8 s")
-	// While a probe is out, nobody else goes.
+	// While a probe is out, nobody else goes: a request waits (here its
+	// context is already done, so the wait returns at once with that).
 	tk := wait(t, p)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		other, err := p.Wait(context.Background())
-		assert.NoError(t, err)
-		assert.False(t, other.probe, "the outage is over when it goes")
-	}()
+	require.True(t, tk.probe)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := p.Wait(ctx)
+	require.ErrorIs(t, err, context.Canceled, "held while the probe is out")
 	p.Done(tk, OK, 0) // the service is back
-	<-done
 	assert.False(t, p.Outage())
+	other := wait(t, p)
+	assert.False(t, other.probe, "everybody goes again")
+	p.Done(other, OK, 0)
 
 	for i := 0; i < outageAfter; i++ {
 		p.Done(wait(t, p), Unavailable, 0)
 	}
-	var err error
-	for err == nil {
+	for err = nil; err == nil; {
 		var tk Ticket
 		tk, err = p.Wait(context.Background())
 		if err == nil {
@@ -244,7 +243,7 @@ func TestAThrottleThatNeverEndsEndsTheRun(t *testing.T) {
 	var be *BudgetError
 	require.ErrorAs(t, err, &be)
 	assert.Equal(t, "throttled", be.What)
-	assert.True(t, errors.Is(err, ErrBudget))
+	assert.ErrorIs(t, err, ErrBudget)
 }
 
 func TestBackoffSleepsTheDelay(t *testing.T) {

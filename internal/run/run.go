@@ -81,6 +81,9 @@ func Silent(err error) bool {
 type Streams struct {
 	Out, ErrOut io.Writer
 	ErrIsTTY    bool
+	// Width returns the terminal's width in columns (stderr's, when it is
+	// a terminal); asked before every frame of a live display.
+	Width func() int
 }
 
 // Conn is how to reach the instance: its URL, the key, and a transport
@@ -119,13 +122,11 @@ func (c Conn) client(pacer *pace.Pacer, wrap func(http.RoundTripper) http.RoundT
 	return cl, nil
 }
 
-// apiFailure maps an error of the service to the command's exit.
-func apiFailure(err error) error {
-	if api.IsCertificateError(err) {
-		return Exitf(ExitUsage, "%v: if the instance uses a private certificate authority, pass --ca-cert", err)
-	}
-	if ae, ok := api.AsError(err); ok && ae.IsAuth() {
-		return Exitf(ExitUsage, "the API key was rejected (%s): check --api-key or PARADIGM_API_KEY", ae.Error())
+// apiFailure maps an error of the service to the command's exit: a
+// mistake of setup (see setupFailure) is exit 2, anything else 1.
+func apiFailure(err error, baseURL string) error {
+	if e := setupFailure(err, baseURL); e != nil {
+		return e
 	}
 	return Exit(ExitFailures, err)
 }

@@ -2,6 +2,8 @@ package run
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"slices"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/output"
@@ -23,8 +25,11 @@ type StatusOptions struct {
 // file records; it exits 3 when processing failed for any.
 func Status(ctx context.Context, o StatusOptions, streams Streams) error {
 	snap, err := state.Read(o.StateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Exitf(ExitUsage, "--state-file %s does not exist", o.StateFile)
+	}
 	if err != nil {
-		return Exit(ExitUsage, err)
+		return Exit(ExitUsage, stateFileError(err))
 	}
 	conn, err := o.Connect(snap.Header.BaseURL)
 	if err != nil {
@@ -43,7 +48,7 @@ func Status(ctx context.Context, o StatusOptions, streams Streams) error {
 	slices.Sort(tr.req.Sessions)
 	docs, err := track.Collect(ctx, client, tr.req)
 	if err != nil {
-		return apiFailure(err)
+		return apiFailure(err, client.BaseURL())
 	}
 	h := output.StatusHeader{StateFile: o.StateFile, BaseURL: snap.Header.BaseURL, WorkspaceID: snap.Header.WorkspaceID}
 	if o.JSON {
@@ -67,7 +72,7 @@ func Workspaces(ctx context.Context, conn Conn, asJSON bool, streams Streams) er
 	}
 	ws, err := client.Workspaces(ctx)
 	if err != nil {
-		return apiFailure(err)
+		return apiFailure(err, client.BaseURL())
 	}
 	if asJSON {
 		err = output.WriteJSON(streams.Out, ws)

@@ -5,9 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
@@ -32,6 +36,8 @@ type UploadOptions struct {
 	// throttling or unavailable service (see pace.Options).
 	ThrottleBudget, OutageBudget time.Duration
 	StateFile                    string
+	// AllowEmpty accepts a --files-dir that holds no file at all.
+	AllowEmpty bool
 
 	Wait        bool
 	WaitTimeout time.Duration
@@ -46,6 +52,11 @@ type UploadOptions struct {
 	// is how long uploads in flight then have before they are abandoned.
 	Stop  <-chan struct{}
 	Grace time.Duration
+	// Abandon carries the notice that the uploads in flight are being
+	// abandoned (a second interruption, or the grace period over).
+	Abandon <-chan string
+	// Info asks for one progress line (SIGUSR1, SIGINFO).
+	Info <-chan struct{}
 }
 
 // Upload uploads a tree, and with Wait follows its processing. The error
@@ -54,16 +65,15 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	startedAt := time.Now()
 	var jsonLog *slog.Logger
 	if o.JSONLog {
-		level := slog.LevelInfo
-		if o.Verbose {
-			level = slog.LevelDebug
-		}
-		jsonLog = slog.New(slog.NewJSONHandler(streams.ErrOut, &slog.HandlerOptions{Level: level}))
+		jsonLog = output.NewJSONLog(streams.ErrOut, o.Verbose)
 	}
+	// Everything written to stderr while a live line is shown goes above
+	// it; errOut follows whichever display is up.
+	errOut := &switchWriter{w: streams.ErrOut}
 	var wrap func(http.RoundTripper) http.RoundTripper
 	if o.Verbose {
 		wrap = func(next http.RoundTripper) http.RoundTripper {
-			return &output.HTTPLog{Next: next, W: streams.ErrOut, Log: jsonLog}
+			return &output.HTTPLog{Next: next, W: errOut, Log: jsonLog}
 		}
 	}
 	pacer := pace.New(clock.Real{}, pace.Options{Policy: o.Policy, RateLimit: o.RateLimit,
@@ -73,29 +83,102 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 		return err
 	}
 	baseURL := client.BaseURL()
-
-	store, recorded, err := openState(o.StateFile, state.Header{BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID,
-		Source: o.Upload.Source}, o.Upload.DryRun)
-	if err != nil {
+	if err := checkLocal(ctx, o); err != nil {
 		return err
 	}
+	// A state file that exists is opened before the preflight (a damaged
+	// one, or one of another workspace, is found without a request); a new
+	// one only after it, so that a run refused by the preflight leaves
+	// none behind.
+	hdr := state.Header{BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID, Source: o.Upload.Source}
+	var store *state.Store
+	var recorded upload.Recorded
+	_, statErr := os.Stat(o.StateFile)
+	existed := o.StateFile != "" && statErr == nil
+	if existed || o.Upload.DryRun {
+		if store, recorded, err = openState(o.StateFile, hdr, o.Upload.DryRun); err != nil {
+			return err
+		}
+	}
+	// A dry run sends nothing — but the listing it needs when no state file
+	// says what the service has: then the setup is checked first, too.
+	lists := !o.Upload.NoExternalID && (recorded == nil || recorded.Len() == 0 || o.Upload.Reconcile)
+	if !o.Upload.DryRun || lists {
+		// A first interruption during the preflight ends it: nothing has
+		// started.
+		pctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-o.Stop:
+				cancel()
+			case <-pctx.Done():
+			}
+		}()
+		err := preflight(pctx, client, o.Upload.WorkspaceID, preflightTimeout)
+		cancel()
+		if err != nil {
+			if store != nil {
+				_ = store.Close()
+			}
+			return err
+		}
+		if !existed && !o.Upload.DryRun {
+			if store, recorded, err = openState(o.StateFile, hdr, false); err != nil {
+				return err
+			}
+		}
+	}
+	info := output.RunInfo{Tool: o.Tool, BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID, FilesDir: o.Upload.Root,
+		DryRun: o.Upload.DryRun}
+	if jsonLog != nil {
+		output.LogStart(jsonLog, info)
+	}
 
-	display, closeDisplay := newDisplay(o, streams)
+	meter := output.NewMeter()
+	display, closeDisplay := newDisplay(o, streams, meter)
+	errOut.set(display)
+	notices := output.Notices{W: errOut, Log: jsonLog}
 	// A dry run prints a line per file: buffered, or a tree of a million
 	// files costs a million writes.
 	lines := bufio.NewWriterSize(streams.Out, 64<<10)
-	events := &output.Events{Progress: display, Out: lines, ErrOut: streams.ErrOut, DryRun: o.Upload.DryRun,
+	events := &output.Events{Progress: meter, Out: lines, ErrOut: errOut, DryRun: o.Upload.DryRun,
 		Verbose: o.Verbose, Log: jsonLog, Keep: o.Report != "" || o.Wait}
 
+	// What SIGUSR1 prints: the upload's progress, then --wait's.
+	var infoLine atomic.Pointer[func()]
+	uploadInfo := func() {
+		if jsonLog != nil {
+			output.LogProgress(jsonLog, meter.Snapshot())
+			return
+		}
+		fmt.Fprintln(errOut, output.PlainLine(meter.Snapshot()))
+	}
+	infoLine.Store(&uploadInfo)
 	finished := make(chan struct{})
-	defer close(finished)
+	var signalsDone sync.WaitGroup
+	signalsDone.Add(1)
 	go func() {
-		select {
-		case <-o.Stop:
-			fmt.Fprintf(streams.ErrOut, "\nInterrupted: no new uploads; finishing those in flight (up to %s). Interrupt again to abandon them.\n", o.Grace)
-		case <-finished:
+		defer signalsDone.Done()
+		stop := o.Stop
+		for {
+			select {
+			case <-stop:
+				stop = nil
+				notices.Notice(fmt.Sprintf("Interrupted: no new uploads; finishing those in flight (up to %s). Interrupt again to abandon them.", o.Grace))
+			case msg := <-o.Abandon:
+				notices.Notice(msg)
+			case <-o.Info:
+				(*infoLine.Load())()
+			case <-finished:
+				return
+			}
 		}
 	}()
+	defer func() {
+		close(finished)
+		signalsDone.Wait()
+	}()
+
 	uo := o.Upload
 	uo.Service, uo.State, uo.Progress, uo.Stop = client, store, events, o.Stop
 	if recorded != nil {
@@ -104,12 +187,15 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	uo.Pacer = pacer
 	sum, runErr := upload.Run(ctx, uo)
 	closeDisplay()
+	errOut.set(streams.ErrOut)
 	_ = lines.Flush()
 	if store != nil {
 		if err := store.Close(); err != nil && runErr == nil {
-			runErr = err
+			runErr = fmt.Errorf("--state-file: %w", err)
 		}
 	}
+	snap := meter.Snapshot()
+	final := output.Final{NotAttempted: notAttempted(sum, snap)}
 
 	// --wait: follow processing of this run's documents.
 	var docs []track.Doc
@@ -122,63 +208,106 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 			}
 		}
 		if len(tr.req.Paths) > 0 {
-			docs, waitErr = waitProcessing(ctx, o, streams, client, tr.req, jsonLog != nil)
+			docs, waitErr = waitProcessing(ctx, o, streams, client, tr.req, jsonLog, &infoLine)
 		}
 	}
+	timedOut := errors.Is(waitErr, track.ErrTimeout)
+	final.Docs, final.TimedOut = docs, timedOut
 
-	if o.Quiet {
+	switch {
+	case jsonLog != nil:
+		output.LogProcessing(jsonLog, docs, timedOut)
+	case o.Quiet:
 		output.WriteOneLine(streams.Out, sum)
 		for _, r := range sum.Listed {
 			if r.Outcome.Spec().Failure {
 				fmt.Fprintf(streams.ErrOut, "failed: %s: %s\n", output.Text(r.Rel), output.Text(r.Reason))
 			}
 		}
-	} else {
-		output.WriteSummary(streams.Out, sum, output.SummaryOptions{StateFile: o.StateFile != ""})
+		// Whoever reads only stderr (cron mails it) learns the run stopped.
+		if line := output.StopLine(sum, output.SummaryOptions{StateFile: o.StateFile != "", NotAttempted: final.NotAttempted}); line != "" {
+			fmt.Fprintf(streams.ErrOut, "paradigm-upload: %s\n", line)
+		}
+	default:
+		output.WriteSummary(streams.Out, sum, output.SummaryOptions{StateFile: o.StateFile != "", NotAttempted: final.NotAttempted})
 	}
-	timedOut := errors.Is(waitErr, track.ErrTimeout)
-	if docs != nil || waitErr != nil {
+	if jsonLog == nil && (docs != nil || waitErr != nil) {
 		output.WriteProcessing(streams.Out, streams.ErrOut, o.Quiet, docs, timedOut)
 	}
 	processingFailed := len(track.Failed(docs)) > 0 || timedOut
-	if jsonLog != nil {
-		_, bytes := sum.Sent()
-		attrs := []any{slog.Int("found", sum.Found)}
-		for _, oc := range upload.Outcomes() {
-			attrs = append(attrs, slog.Int(oc.String(), sum.Count(oc)))
-		}
-		attrs = append(attrs, slog.Int64("bytes", bytes), slog.Int64("duration_ms", sum.Duration.Milliseconds()),
-			slog.Any("upload_sessions", sum.Sessions), slog.Bool("processing_failed", processingFailed))
-		jsonLog.Info("summary", attrs...)
-	}
+	var err2 error
 	if o.Report != "" {
 		rep := report.Build(report.Meta{Tool: o.Tool, BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID,
 			FilesDir: o.Upload.Root, StartedAt: startedAt}, sum, events.Results(), docs)
 		if err := report.Write(o.Report, rep, o.Conn.Key); err != nil {
-			return Exitf(ExitUsage, "--report: %w", err)
+			err2 = Exitf(ExitUsage, "--report: %w", err)
 		}
 	}
-	switch {
-	case errors.Is(runErr, upload.ErrDeleteRefused):
-		return Exit(ExitUsage, runErr)
-	case errors.Is(runErr, pace.ErrBudget), errors.Is(runErr, upload.ErrUnavailable):
-		// The service was throttling or down for longer than allowed.
-		return Exit(ExitFailures, runErr)
-	case runErr != nil:
-		// A rejected key, an unverifiable certificate, a base URL that
-		// redirects, a state file that cannot be written: the run as a
-		// whole could not go on. The summary above says how far it got.
-		return Exit(ExitUsage, runErr)
-	case sum.Stopped == upload.StopInterrupted || ctx.Err() != nil || errors.Is(waitErr, context.Canceled):
-		return Exit(ExitInterrupted, nil)
-	case sum.Failures() > 0:
-		return Exit(ExitFailures, nil)
-	case waitErr != nil && !timedOut:
-		return Exitf(ExitProcessing, "--wait: %w", waitErr)
-	case processingFailed:
-		return Exit(ExitProcessing, nil)
+	if err2 == nil {
+		switch {
+		case errors.Is(runErr, upload.ErrDeleteRefused):
+			err2 = Exit(ExitUsage, runErr)
+		case errors.Is(runErr, pace.ErrBudget), errors.Is(runErr, upload.ErrUnavailable):
+			// The service was throttling or down for longer than allowed.
+			err2 = Exit(ExitFailures, runErr)
+		case runErr != nil:
+			// A rejected key, an unverifiable certificate, a base URL that
+			// redirects, a state file that cannot be written: the run as a
+			// whole could not go on. The summary above says how far it got.
+			err2 = Exit(ExitUsage, runErr)
+		case sum.Stopped == upload.StopInterrupted || ctx.Err() != nil || errors.Is(waitErr, context.Canceled):
+			err2 = Exit(ExitInterrupted, nil)
+		case sum.Failures() > 0:
+			err2 = Exit(ExitFailures, nil)
+		case waitErr != nil && !timedOut:
+			err2 = Exitf(ExitProcessing, "--wait: %w", waitErr)
+		case processingFailed:
+			err2 = Exit(ExitProcessing, nil)
+		}
 	}
-	return nil
+	if jsonLog != nil {
+		final.ExitCode = Code(err2)
+		var ee *ExitError
+		if errors.As(err2, &ee) {
+			final.Err = ee.Err
+		}
+		output.LogSummary(jsonLog, info, sum, final)
+		if err2 != nil {
+			// The summary record carries the error and the exit code.
+			return Exit(final.ExitCode, nil)
+		}
+	}
+	return err2
+}
+
+// notAttempted counts the files of the tree the run never reached because
+// it stopped early: the count walk's total less the files that ended.
+func notAttempted(sum *upload.Summary, s output.Snapshot) int {
+	n := sum.Count(upload.NotAttempted)
+	if sum.Stopped == upload.StopNone || s.Total <= s.Done {
+		return n
+	}
+	return n + int(s.Total-s.Done)
+}
+
+// switchWriter writes to the writer of the moment: the live display while
+// it is up, stderr itself before and after.
+type switchWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *switchWriter) set(w io.Writer) {
+	s.mu.Lock()
+	s.w = w
+	s.mu.Unlock()
+}
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	w := s.w
+	s.mu.Unlock()
+	return w.Write(p)
 }
 
 // openState opens the state file for the run: locked for writing, or, for a
@@ -190,7 +319,7 @@ func openState(path string, hdr state.Header, dryRun bool) (*state.Store, upload
 	if !dryRun {
 		store, err := state.Open(path, hdr, state.Options{})
 		if err != nil {
-			return nil, nil, Exit(ExitUsage, err)
+			return nil, nil, Exit(ExitUsage, stateFileError(err))
 		}
 		return store, nil, nil
 	}
@@ -203,17 +332,30 @@ func openState(path string, hdr state.Header, dryRun bool) (*state.Store, upload
 	case errors.Is(err, os.ErrNotExist):
 		return nil, nil, nil
 	}
-	return nil, nil, Exit(ExitUsage, err)
+	return nil, nil, Exit(ExitUsage, stateFileError(err))
+}
+
+// stateFileError names the flag in an error of the state file, unless the
+// message already does.
+func stateFileError(err error) error {
+	if strings.Contains(err.Error(), "--state-file") {
+		return err
+	}
+	return fmt.Errorf("--state-file: %w", err)
 }
 
 // waitProcessing follows the processing of the documents this run uploaded.
-func waitProcessing(ctx context.Context, o UploadOptions, streams Streams, client *api.Client, req track.Request, jsonLog bool) ([]track.Doc, error) {
+func waitProcessing(ctx context.Context, o UploadOptions, streams Streams, client *api.Client, req track.Request,
+	jsonLog *slog.Logger, infoLine *atomic.Pointer[func()]) ([]track.Doc, error) {
+	var mu sync.Mutex
+	var latest []track.Doc
 	show := func([]track.Doc) {}
 	closeShow := func() {}
-	if !o.Quiet && !o.NoProgress && !jsonLog {
+	errOut := streams.ErrOut
+	if !o.Quiet && !o.NoProgress && jsonLog == nil {
 		if streams.ErrIsTTY {
-			b := output.NewProcessingBar(streams.ErrOut, len(req.Paths))
-			show, closeShow = b.Update, b.Close
+			b := output.NewProcessingBar(streams.ErrOut, len(req.Paths), streams.Width)
+			show, closeShow, errOut = b.Update, b.Close, b
 		} else {
 			last := time.Time{}
 			show = func(docs []track.Doc) {
@@ -224,7 +366,25 @@ func waitProcessing(ctx context.Context, o UploadOptions, streams Streams, clien
 			}
 		}
 	}
-	docs, err := track.Wait(ctx, client, req, track.WaitOptions{Timeout: o.WaitTimeout, Update: show})
+	waitInfo := func() {
+		mu.Lock()
+		docs := latest
+		mu.Unlock()
+		if jsonLog != nil {
+			jsonLog.Info("processing", slog.Any("counts", track.Counts(docs)), slog.Int("documents", len(req.Paths)))
+			return
+		}
+		fmt.Fprintf(errOut, "processing: %d/%d documents done: %s\n", len(track.Final(docs)), len(req.Paths),
+			output.CountsLine(track.Counts(docs)))
+	}
+	infoLine.Store(&waitInfo)
+	update := func(docs []track.Doc) {
+		mu.Lock()
+		latest = docs
+		mu.Unlock()
+		show(docs)
+	}
+	docs, err := track.Wait(ctx, client, req, track.WaitOptions{Timeout: o.WaitTimeout, Update: update})
 	closeShow()
 	if ae, ok := api.AsError(err); ok && ae.IsAuth() {
 		return docs, fmt.Errorf("the API key was rejected (%s)", ae.Error())
@@ -232,18 +392,19 @@ func waitProcessing(ctx context.Context, o UploadOptions, streams Streams, clien
 	return docs, err
 }
 
-// newDisplay picks the display: a bar on a terminal, plain periodic lines
-// otherwise, nothing when asked for quiet, for a dry run (whose lines are
-// the output), or with JSON logs (which own stderr).
-func newDisplay(o UploadOptions, streams Streams) (upload.Progress, func()) {
+// newDisplay picks the display: a live line on a terminal, plain periodic
+// lines otherwise, nothing when asked for quiet, for a dry run (whose lines
+// are the output), or with JSON logs (which own stderr). It returns the
+// writer for anything else printed on stderr while it is up.
+func newDisplay(o UploadOptions, streams Streams, m *output.Meter) (io.Writer, func()) {
 	switch {
 	case o.Quiet || o.NoProgress || o.Upload.DryRun || o.JSONLog:
-		return upload.Nop{}, func() {}
+		return streams.ErrOut, func() {}
 	case streams.ErrIsTTY:
-		b := output.NewBar(streams.ErrOut)
+		b := output.NewBar(streams.ErrOut, m, streams.Width)
 		return b, b.Close
 	default:
-		l := output.NewLines(streams.ErrOut, o.ProgressInterval)
-		return l, l.Close
+		l := output.NewLines(streams.ErrOut, m, o.ProgressInterval)
+		return streams.ErrOut, l.Close
 	}
 }

@@ -50,18 +50,6 @@ func ExternalID(source, key string) string {
 	return "pu2-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// legacyExternalID is the external id of version 1 (path, size and time):
-// documents and state files of that version are recognised and adopted.
-func legacyExternalID(rel string, size int64, mtime time.Time) string {
-	h := sha256.New()
-	h.Write([]byte(rel))
-	h.Write([]byte{0})
-	h.Write([]byte(strconv.FormatInt(size, 10)))
-	h.Write([]byte{0})
-	h.Write([]byte(strconv.FormatInt(mtime.UnixNano(), 10)))
-	return "pu1-" + hex.EncodeToString(h.Sum(nil)[:16])
-}
-
 // externalMetadata is what is sent for a file: its identity and the
 // version (the hash is filled in as the file streams: api's HashKey).
 func externalMetadata(source, key string, size int64, mtime time.Time, tags string) *api.ExternalMetadata {

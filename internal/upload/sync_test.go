@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -133,7 +132,7 @@ func TestNightByNightSync(t *testing.T) {
 	before = len(d.history)
 	sum = syncRun(t, d, root, stateFile, func(o *Options) { o.Delete = true })
 	assert.Equal(t, len(files), sum.Count(Unchanged))
-	assert.Equal(t, before, len(d.history), "nothing sent, nothing deleted")
+	assert.Len(t, d.history, before, "nothing sent, nothing deleted")
 	assert.Equal(t, 1, d.count("LIST")-1, "one listing (of one page)")
 	mirrors(t, d, files)
 
@@ -449,7 +448,6 @@ func TestScanKeysAreUsedForIdentityAndShards(t *testing.T) {
 	}
 	assert.Equal(t, 2, deleted)
 	assert.Len(t, d.byKey(), 10)
-	assert.True(t, errors.Is(nil, nil))
 }
 
 // A service that says a document both exists (a POST of its identity

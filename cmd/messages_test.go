@@ -1,0 +1,146 @@
+package cmd
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// deadURL returns the URL of a loopback port where nothing listens.
+func deadURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return url
+}
+
+// oneLine asserts a run that ended with exit 2 and a single line on stderr.
+func oneLineExit2(t *testing.T, code int, out, errOut string) {
+	t.Helper()
+	assert.Equal(t, 2, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+}
+
+func TestWorkspacesAndStatusWithNothingListeningAreSetupErrors(t *testing.T) {
+	dead := deadURL(t)
+	code, out, errOut := runCmd(t, map[string]string{"PARADIGM_API_KEY": secretKey}, "workspaces", "--base-url", dead)
+	oneLineExit2(t, code, out, errOut)
+	assert.Contains(t, errOut, "nothing is listening at "+dead+" (connection refused)")
+
+	// A state file whose instance has gone away.
+	rc := &recorder{}
+	srv := httptest.NewServer(rc)
+	root := writeTree(t, map[string]string{"a.pdf": "a"})
+	state := filepath.Join(t.TempDir(), "state")
+	env := map[string]string{"PARADIGM_API_KEY": secretKey, "PARADIGM_BASE_URL": srv.URL}
+	code, _, errOut = runCmd(t, env, "--files-dir", root, "--workspace-id", "42", "--state-file", state)
+	require.Equal(t, 0, code, errOut)
+	srv.Close()
+	code, out, errOut = runCmd(t, env, "status", "--state-file", state)
+	oneLineExit2(t, code, out, errOut)
+	assert.Contains(t, errOut, "nothing is listening at "+srv.URL)
+}
+
+func TestOutputPathsAreCheckedBeforeAnyUpload(t *testing.T) {
+	rc := &recorder{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	root := writeTree(t, map[string]string{"a.pdf": "a", "b.pdf": "b"})
+	missing := filepath.Join(t.TempDir(), "no-such-folder")
+	env := map[string]string{"PARADIGM_API_KEY": secretKey, "PARADIGM_BASE_URL": srv.URL}
+	base := []string{"--files-dir", root, "--workspace-id", "42"}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--report", filepath.Join(missing, "r.json")}, "--report: folder " + missing + " does not exist"},
+		{[]string{"--report", root}, "--report: " + root + " is a folder"},
+		{[]string{"--state-file", filepath.Join(missing, "s.json")}, "--state-file: folder " + missing + " does not exist"},
+		{[]string{"--state-file", filepath.Join(missing, "s.json"), "--dry-run"}, "--state-file: folder " + missing + " does not exist"},
+	}
+	for _, tc := range cases {
+		code, out, errOut := runCmd(t, env, append(base, tc.args...)...)
+		oneLineExit2(t, code, out, errOut)
+		assert.Contains(t, errOut, tc.want)
+	}
+	if os.Getuid() != 0 { // root writes anywhere
+		ro := t.TempDir()
+		require.NoError(t, os.Chmod(ro, 0o555))
+		code, out, errOut := runCmd(t, env, append(base, "--report", filepath.Join(ro, "r.json"))...)
+		oneLineExit2(t, code, out, errOut)
+		assert.Contains(t, errOut, "--report: cannot write in folder "+ro)
+	}
+	assert.Empty(t, rc.seen, "nothing was sent")
+
+	code, _, errOut := runCmd(t, env, "status", "--state-file", filepath.Join(missing, "s.json"))
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "--state-file "+filepath.Join(missing, "s.json")+" does not exist")
+}
+
+func TestAnEmptyTreeIsLoudEvenWithQuiet(t *testing.T) {
+	rc := &recorder{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	empty := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(empty, "sub", "deeper"), 0o755))
+	env := map[string]string{"PARADIGM_API_KEY": secretKey, "PARADIGM_BASE_URL": srv.URL}
+	code, out, errOut := runCmd(t, env, "--files-dir", empty, "--workspace-id", "42", "--quiet")
+	oneLineExit2(t, code, out, errOut)
+	assert.Contains(t, errOut, "holds no files at all (a share that is not mounted?); pass --allow-empty")
+	assert.Empty(t, rc.seen)
+
+	code, out, errOut = runCmd(t, env, "--files-dir", empty, "--workspace-id", "42", "--quiet", "--allow-empty")
+	assert.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "uploaded 0")
+}
+
+func TestQuietStillNamesAnEarlyStopAndWhatWasNotAttempted(t *testing.T) {
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if serveWorkspace42(w, r) {
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.Method != http.MethodPost {
+			_, _ = w.Write([]byte(`{"count":0,"next":null,"previous":null,"results":[]}`))
+			return
+		}
+		w.WriteHeader(400)
+		_, _ = w.Write([]byte(`{"error":"uploads_disabled","detail":"Uploads are disabled."}`))
+	}))
+	defer failing.Close()
+	root := writeTree(t, map[string]string{"a.pdf": "a", "b.pdf": "b", "c.pdf": "c", "d.pdf": "d", "e.pdf": "e"})
+	code, out, errOut := runCmd(t, map[string]string{"PARADIGM_API_KEY": secretKey, "PARADIGM_BASE_URL": failing.URL},
+		"--files-dir", root, "--workspace-id", "42", "--batch-size", "1", "--quiet")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, 1, strings.Count(out, "\n"), "one line on stdout: %q", out)
+	assert.Contains(t, errOut, "failed: a.pdf: HTTP 400 Bad Request: Uploads are disabled.")
+	assert.Contains(t, errOut, "paradigm-upload: stopped early: --max-fails reached (1 failure); ")
+	assert.Contains(t, errOut, "; rerun to resume", "no state file: no --state-file in the advice")
+	assert.Regexp(t, `(?i)(\b4 files not attempted|not attempted:? +4\b)`, out+errOut, "the 4 files never tried are counted")
+}
+
+func TestABaseURLEndingInAPIV3IsTheInstance(t *testing.T) {
+	rc := &recorder{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	root := writeTree(t, map[string]string{"a.pdf": "a"})
+	for _, base := range []string{srv.URL + "/api/v3", srv.URL + "/API/v3/"} {
+		code, _, errOut := runCmd(t, map[string]string{"PARADIGM_API_KEY": secretKey}, "--files-dir", root,
+			"--workspace-id", "42", "--base-url", base)
+		require.Equal(t, 0, code, errOut)
+	}
+	for _, line := range rc.seen {
+		assert.NotContains(t, line, "/api/v3/api/v3", "the API root is not doubled")
+	}
+	assert.Len(t, rc.got, 2)
+}

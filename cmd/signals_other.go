@@ -1,0 +1,8 @@
+//go:build !unix
+
+package cmd
+
+import "os"
+
+// infoSignals ask a run for a progress line: none on this system.
+func infoSignals() []os.Signal { return nil }

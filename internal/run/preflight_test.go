@@ -1,0 +1,199 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/api"
+)
+
+const testKey = "preflight-key-0123456789"
+
+// fakeInstance answers GET /api/v3/workspaces/{id} and GET /api/v3/workspaces
+// with what its fields say, and counts the requests.
+type fakeInstance struct {
+	mu       sync.Mutex
+	requests []string
+	// one and list write the answers; nil: a Paradigm that has workspace 42.
+	one, list http.HandlerFunc
+}
+
+func (f *fakeInstance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.requests = append(f.requests, r.Method+" "+r.URL.Path)
+	f.mu.Unlock()
+	switch {
+	case r.Header.Get("Authorization") != "Bearer "+testKey:
+		apiError(w, 401, "authentication_failed", "Invalid API key.")
+	case r.URL.Path == "/api/v3/workspaces" && f.list != nil:
+		f.list(w, r)
+	case r.URL.Path == "/api/v3/workspaces":
+		_, _ = w.Write([]byte(`{"count":2,"next":null,"previous":null,"results":[{"id":1,"name":"Me"},{"id":42,"name":"Contracts"}]}`))
+	case strings.HasPrefix(r.URL.Path, "/api/v3/workspaces/") && f.one != nil:
+		f.one(w, r)
+	case r.URL.Path == "/api/v3/workspaces/42" || r.URL.Path == "/api/v3/workspaces/1":
+		fmt.Fprintf(w, `{"id":%s,"name":"x","workspace_type":"custom"}`, strings.TrimPrefix(r.URL.Path, "/api/v3/workspaces/"))
+	default:
+		apiError(w, 404, "not_found", "Workspace not found.")
+	}
+}
+
+func apiError(w http.ResponseWriter, status int, kind, detail string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"id":"e1","code":%d,"error":%q,"detail":%q,"doc_url":"https://docs.lighton.ai"}`, status, kind, detail)
+}
+
+func html(status int) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte("<!doctype html><html><body><h1>Welcome to Paradigm</h1></body></html>"))
+	}
+}
+
+func status(code int) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) { apiError(w, code, "unavailable", "Try later.") }
+}
+
+func clientFor(t *testing.T, base, key string) *api.Client {
+	t.Helper()
+	c, err := api.NewClient(base, key, &http.Client{Transport: api.NewTransport(api.TransportOptions{})})
+	require.NoError(t, err)
+	return c
+}
+
+// check runs the preflight against srv for workspace id and returns its
+// error and the requests it sent.
+func check(t *testing.T, f *fakeInstance, id int64, key string) ([]string, error) {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	err := preflight(context.Background(), clientFor(t, srv.URL, key), id, 5*time.Second)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests, err
+}
+
+// setupError asserts an exit 2 whose message holds each of want.
+func setupError(t *testing.T, err error, want ...string) {
+	t.Helper()
+	require.Error(t, err)
+	assert.Equal(t, ExitUsage, Code(err), "%v", err)
+	assert.NotContains(t, err.Error(), "\n")
+	for _, w := range want {
+		assert.Contains(t, err.Error(), w)
+	}
+	assert.NotContains(t, err.Error(), testKey)
+}
+
+func TestPreflightPassesWithOneRequestWhenAllIsWell(t *testing.T) {
+	reqs, err := check(t, &fakeInstance{}, 42, testKey)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"GET /api/v3/workspaces/42"}, reqs)
+}
+
+func TestPreflightNamesAWorkspaceThatDoesNotExist(t *testing.T) {
+	reqs, err := check(t, &fakeInstance{}, 99, testKey)
+	setupError(t, err, "workspace 99 does not exist or this API key cannot use it", "paradigm-upload workspaces")
+	assert.Equal(t, []string{"GET /api/v3/workspaces/99", "GET /api/v3/workspaces"}, reqs)
+}
+
+// An instance without GET /api/v3/workspaces/{id} (an older version, or the
+// devserver before it served it) is checked through the list, not skipped.
+func TestPreflightChecksThroughTheListWhenTheWorkspaceEndpointIsMissing(t *testing.T) {
+	missing := func(w http.ResponseWriter, _ *http.Request) { apiError(w, 404, "not_found", "No such endpoint.") }
+	_, err := check(t, &fakeInstance{one: missing}, 42, testKey)
+	require.NoError(t, err)
+	_, err = check(t, &fakeInstance{one: html(404)}, 42, testKey)
+	require.NoError(t, err)
+	_, err = check(t, &fakeInstance{one: missing}, 7, testKey)
+	setupError(t, err, "workspace 7 does not exist")
+}
+
+func TestPreflightStopsForARejectedKey(t *testing.T) {
+	reqs, err := check(t, &fakeInstance{}, 42, "wrong-key-0000")
+	setupError(t, err, "the API key was rejected (HTTP 401 Unauthorized: Invalid API key.)")
+	assert.Len(t, reqs, 1)
+
+	forbidden := func(w http.ResponseWriter, _ *http.Request) { apiError(w, 403, "permission_denied", "Not allowed.") }
+	_, err = check(t, &fakeInstance{one: forbidden}, 42, testKey)
+	setupError(t, err, "the API key may not use workspace 42", "paradigm-upload workspaces")
+}
+
+func TestPreflightNamesSomethingThatIsNotAParadigmAPI(t *testing.T) {
+	for name, f := range map[string]*fakeInstance{
+		"a web page for every path":  {one: html(200), list: html(200)},
+		"a web server's 404 pages":   {one: html(404), list: html(404)},
+		"a JSON that is not the API": {one: func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) }, list: html(404)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := check(t, f, 42, testKey)
+			setupError(t, err, "does not look like a Paradigm API", "is --base-url the address of the instance?")
+		})
+	}
+}
+
+func TestPreflightLeavesTransientTroubleToTheUploads(t *testing.T) {
+	for name, f := range map[string]*fakeInstance{
+		"throttled":                    {one: status(429)},
+		"in maintenance":               {one: status(503)},
+		"list unavailable":             {one: html(404), list: status(503)},
+		"an API error on the list too": {one: status(400), list: status(400)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := check(t, f, 42, testKey)
+			assert.NoError(t, err)
+		})
+	}
+}
+
+func TestPreflightNamesWhatCannotBeReached(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+	err = preflight(context.Background(), clientFor(t, dead, testKey), 42, 5*time.Second)
+	setupError(t, err, "nothing is listening at "+dead+" (connection refused)")
+
+	// https:// to a server that speaks plain HTTP: not transient, named.
+	plain := httptest.NewServer(&fakeInstance{})
+	defer plain.Close()
+	tlsURL := strings.Replace(plain.URL, "http://", "https://", 1)
+	err = preflight(context.Background(), clientFor(t, tlsURL, testKey), 42, 5*time.Second)
+	setupError(t, err, tlsURL+" answers plain HTTP, not TLS", "use --base-url "+plain.URL)
+
+	// A server that accepts and never answers.
+	stall := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer stall.Close()
+	err = preflight(context.Background(), clientFor(t, stall.URL, testKey), 42, 300*time.Millisecond)
+	setupError(t, err, stall.URL+" gave no answer in 300ms")
+
+	// A certificate no authority vouches for.
+	tlsSrv := httptest.NewTLSServer(&fakeInstance{})
+	defer tlsSrv.Close()
+	err = preflight(context.Background(), clientFor(t, tlsSrv.URL, testKey), 42, 5*time.Second)
+	setupError(t, err, "certificate", "pass --ca-cert")
+}
+
+func TestPreflightIsInterruptible(t *testing.T) {
+	stall := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer stall.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	client := clientFor(t, stall.URL, testKey)
+	go func() { done <- preflight(ctx, client, 42, time.Minute) }()
+	cancel()
+	err := <-done
+	assert.Equal(t, ExitInterrupted, Code(err), "%v", err)
+}
