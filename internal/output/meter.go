@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
 
@@ -29,6 +30,7 @@ type Meter struct {
 
 	now   func() time.Time
 	start time.Time
+	pacer atomic.Pointer[func() pace.Status]
 
 	mu      sync.Mutex
 	samples []sample
@@ -69,6 +71,10 @@ func (m *Meter) Done(r upload.Result) {
 // files skipped without a request are not, and do not make the rate.
 func isWork(r upload.Result) bool { return r.Attempts > 0 || r.Outcome.Spec().Sends }
 
+// Pacing sets where the displays read what the pacer does (throttled at a
+// learned rate, paused, an outage).
+func (m *Meter) Pacing(status func() pace.Status) { m.pacer.Store(&status) }
+
 // Counted takes the running totals of the counting walk.
 func (m *Meter) Counted(c upload.Count) { m.count.Store(&c) }
 
@@ -88,6 +94,10 @@ type Snapshot struct {
 	// ETA is zero when there is none to show.
 	ETA     time.Duration
 	Elapsed time.Duration
+	// Pace is what the pacer does; zero without one.
+	Pace pace.Status
+	// Now is when the snapshot was taken.
+	Now time.Time
 }
 
 // Snapshot reads the counters and works out the rate and the time left.
@@ -95,7 +105,10 @@ func (m *Meter) Snapshot() Snapshot {
 	now := m.now()
 	s := Snapshot{
 		Done: m.done.Load(), Total: m.found.Load(), WorkDone: m.workDone.Load(), Sent: m.sent.Load(),
-		By: make([]int64, len(m.by)), Elapsed: now.Sub(m.start),
+		By: make([]int64, len(m.by)), Elapsed: now.Sub(m.start), Now: now,
+	}
+	if f := m.pacer.Load(); f != nil {
+		s.Pace = (*f)()
 	}
 	for i := range m.by {
 		s.By[i] = m.by[i].Load()

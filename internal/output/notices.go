@@ -123,7 +123,9 @@ func LogSummary(l *slog.Logger, i RunInfo, s *upload.Summary, f Final) {
 	attrs = append(attrs, slog.Int("failures", s.Failures()), slog.Int("not_attempted", f.NotAttempted),
 		slog.Int64("bytes", bytes), slog.Int64("duration_ms", s.Duration.Milliseconds()),
 		slog.Any("upload_sessions", nonNil(s.Sessions)), slog.String("stop_reason", stop),
-		slog.Bool("dry_run", s.DryRun))
+		slog.Bool("dry_run", s.DryRun), slog.Int64("throttled", s.Pacing.Throttled),
+		slog.Int64("unavailable", s.Pacing.Unavailable), slog.Int64("waited_ms", s.Pacing.Waited.Milliseconds()),
+		slog.Float64("learned_rate_per_min", s.Pacing.Rate*60))
 	if f.Docs != nil {
 		attrs = append(attrs, slog.Any("processing", track.Counts(f.Docs)),
 			slog.Int("processing_failed", len(track.Failed(f.Docs))), slog.Bool("processing_timed_out", f.TimedOut))

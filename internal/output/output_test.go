@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/track"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
@@ -181,4 +182,25 @@ func TestHTTPLogNeverShowsHeaders(t *testing.T) {
 	resp.Body.Close()
 	assert.Regexp(t, `^http GET /api/v3/files\?page=2: 204 \([\d.]+[µnm]?s\)\n$`, b.String())
 	assert.NotContains(t, b.String(), "secret")
+}
+
+// The displays say what holds a run back: the learned rate, a pause for a
+// Retry-After (and until when), an outage; the summary, what it cost.
+func TestThrottlingIsVisible(t *testing.T) {
+	now := time.Date(2026, 11, 23, 21, 0, 0, 0, time.Local)
+	s := Snapshot{Now: now, By: make([]int64, len(upload.Outcomes()))}
+	assert.NotContains(t, PlainLine(s), "throttled", "nothing to say at full speed")
+	s.Pace = pace.Status{Rate: 9.8}
+	assert.Contains(t, PlainLine(s), "throttled: 588/min (9.8/s)")
+	assert.Contains(t, barLine(s, 200, false), "throttled: 588/min (9.8/s)")
+	s.Pace = pace.Status{Rate: 9.8, PausedUntil: now.Add(30 * time.Second)}
+	assert.Contains(t, PlainLine(s), "paused until 21:00:30 (Retry-After)")
+	s.Pace = pace.Status{Outage: true, OutageSince: now.Add(-time.Minute)}
+	assert.Contains(t, PlainLine(s), "service unavailable since 20:59:00, probing")
+
+	sum := summaryOf(false, upload.Result{Rel: "a.pdf", Outcome: upload.Uploaded})
+	sum.Pacing = upload.Pacing{Throttled: 41, Unavailable: 3, Waited: 95 * time.Second, Rate: 9.8}
+	var b bytes.Buffer
+	WriteSummary(&b, sum, SummaryOptions{})
+	assert.Contains(t, b.String(), "Pacing:       41 requests refused for the quota (sent again), learned rate 588/min (9.8/s); 3 answers of an unavailable service; 1m35s waited\n")
 }

@@ -352,6 +352,9 @@ func barLine(s Snapshot, n int, final bool) string {
 		segs = append(segs, segment{text: "ETA " + formatETA(s.ETA), rank: 1})
 	}
 	segs = append(segs, segment{text: formatRate(s.FilesPerSec), rank: 3}, segment{text: bytesPart(s), rank: 5})
+	if p := paceText(s); p != "" {
+		segs = append(segs, segment{text: p, rank: 2})
+	}
 	for _, f := range failures {
 		segs = append(segs, segment{text: f, rank: 2})
 	}
@@ -388,7 +391,25 @@ func PlainLine(s Snapshot) string {
 	}
 	failures, others := tallyParts(s.By)
 	b.WriteString(", " + strings.Join(append(others, failures...), " · "))
+	if p := paceText(s); p != "" {
+		b.WriteString(", " + p)
+	}
 	return b.String()
+}
+
+// paceText says what holds the run back, if anything: an outage, a pause
+// for the service's Retry-After, or the rate learned from its quota.
+func paceText(s Snapshot) string {
+	p := s.Pace
+	switch {
+	case p.Outage:
+		return "service unavailable since " + p.OutageSince.Local().Format("15:04:05") + ", probing"
+	case p.PausedUntil.Sub(s.Now) >= time.Second:
+		return "paused until " + p.PausedUntil.Local().Format("15:04:05") + " (Retry-After)"
+	case p.Rate > 0:
+		return "throttled: " + RateText(p.Rate)
+	}
+	return ""
 }
 
 // Bar is the live progress line of an upload on a terminal.

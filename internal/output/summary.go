@@ -88,6 +88,9 @@ func WriteSummary(w io.Writer, s *upload.Summary, o SummaryOptions) {
 		}
 		b = fmt.Appendf(b, "Upload sessions: %s\n", strings.Join(quoted, ", "))
 	}
+	if p := s.Pacing; p.Throttled > 0 || p.Unavailable > 0 {
+		b = fmt.Appendf(b, "Pacing:       %s\n", PacingText(p))
+	}
 	for _, n := range s.Notes {
 		b = fmt.Appendf(b, "Note:         %s\n", Text(n))
 	}
@@ -179,4 +182,30 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// PacingText says what a run met of the service's quota and outages.
+func PacingText(p upload.Pacing) string {
+	var parts []string
+	if p.Throttled > 0 {
+		part := fmt.Sprintf("%d request%s refused for the quota (sent again)", p.Throttled, plural(int(p.Throttled)))
+		if p.Rate > 0 {
+			part += fmt.Sprintf(", learned rate %s", RateText(p.Rate))
+		}
+		parts = append(parts, part)
+	}
+	if p.Unavailable > 0 {
+		parts = append(parts, fmt.Sprintf("%d answer%s of an unavailable service", p.Unavailable, plural(int(p.Unavailable))))
+	}
+	parts = append(parts, fmt.Sprintf("%s waited", p.Waited.Round(time.Second)))
+	return strings.Join(parts, "; ")
+}
+
+// RateText renders a request rate for people: a minute's worth, and a
+// second's when that is at least one.
+func RateText(perSec float64) string {
+	if perSec >= 1 {
+		return fmt.Sprintf("%.0f/min (%.1f/s)", perSec*60, perSec)
+	}
+	return fmt.Sprintf("%.1f/min", perSec*60)
 }

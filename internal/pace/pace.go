@@ -149,7 +149,9 @@ type Status struct {
 	Outage      bool
 	OutageSince time.Time
 	// Requests counts permissions given; Throttled and Unavailable count
-	// the answers of each kind; Waited sums the time requests waited.
+	// the answers of each kind; Waited is the time the run was held: the
+	// pauses for a Retry-After, and the outages (pacing at the learned rate
+	// is not counted: the run goes on, at that rate).
 	Requests, Throttled, Unavailable int64
 	Waited                           time.Duration
 }
@@ -255,7 +257,6 @@ func (p *Pacer) Wait(ctx context.Context) (Ticket, error) {
 			p.mu.Unlock()
 			return t, ctx.Err()
 		}
-		p.st.Waited += d
 		p.mu.Unlock()
 		if err := p.clock.Sleep(ctx, d); err != nil {
 			return Ticket{}, err
@@ -296,7 +297,10 @@ func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) {
 		p.accepted++
 		p.streak = 0
 		p.refusedAt = time.Time{}
-		p.outage = false
+		if p.outage {
+			p.st.Waited += now.Sub(p.since)
+			p.outage = false
+		}
 	case Throttled:
 		p.st.Throttled++
 		if p.refusedAt.IsZero() {
@@ -360,6 +364,13 @@ func (p *Pacer) learn(now time.Time) {
 
 func (p *Pacer) pauseUntil(t time.Time) {
 	if t.After(p.until) {
+		from := p.until
+		if now := p.clock.Now(); from.Before(now) {
+			from = now
+		}
+		if !p.outage {
+			p.st.Waited += t.Sub(from) // the outage's time is counted whole when it ends
+		}
 		p.until = t
 	}
 }
@@ -393,6 +404,9 @@ func (p *Pacer) Status() Status {
 		st.PausedUntil = p.until
 	}
 	st.Outage, st.OutageSince = p.outage, p.since
+	if p.outage {
+		st.Waited += now.Sub(p.since)
+	}
 	return st
 }
 

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,6 +46,14 @@ type Totals struct {
 	// Bytes is the content sent to the service.
 	Bytes     int64          `json:"bytes"`
 	SkippedBy map[string]int `json:"skipped_by_reason"`
+	// Throttled counts requests the service refused for its quota (all
+	// sent again), Unavailable its answers while it was down; WaitedMS is
+	// the time requests waited for either; LearnedRatePerMin the rate the
+	// run learned the service sustains (0: never throttled).
+	Throttled         int64   `json:"throttled"`
+	Unavailable       int64   `json:"unavailable"`
+	WaitedMS          int64   `json:"waited_ms"`
+	LearnedRatePerMin float64 `json:"learned_rate_per_min"`
 	// Processing counts this run's documents by processing status (--wait).
 	Processing map[string]int `json:"processing,omitempty"`
 }
@@ -97,7 +106,9 @@ func Build(m Meta, sum *upload.Summary, results []upload.Result, docs []track.Do
 	sessions := append([]string{}, sum.Sessions...)
 	sort.Strings(sessions)
 	_, sent := sum.Sent()
-	t := Totals{Found: sum.Found, Outcomes: map[string]int{}, Bytes: sent, SkippedBy: sum.Reasons[upload.Skipped]}
+	t := Totals{Found: sum.Found, Outcomes: map[string]int{}, Bytes: sent, SkippedBy: sum.Reasons[upload.Skipped],
+		Throttled: sum.Pacing.Throttled, Unavailable: sum.Pacing.Unavailable, WaitedMS: sum.Pacing.Waited.Milliseconds(),
+		LearnedRatePerMin: math.Round(sum.Pacing.Rate*60*10) / 10}
 	for _, o := range upload.Outcomes() {
 		t.Outcomes[o.String()] = sum.Count(o)
 	}

@@ -33,6 +33,7 @@ func sample() (Meta, *upload.Summary, []upload.Result, []track.Doc) {
 		sum.Add(r)
 	}
 	sum.Duration = 2500 * time.Millisecond
+	sum.Pacing = upload.Pacing{Throttled: 12, Unavailable: 2, Waited: 3 * time.Second, Rate: 9.8}
 	docs := []track.Doc{
 		{Path: "a/nda.pdf", DocumentID: 13, Status: "embedded"},
 		{Path: "b/msa.docx", DocumentID: 12, Status: "embedded"},
@@ -69,4 +70,7 @@ func TestReportGolden(t *testing.T) {
 	assert.Equal(t, 2, back.Totals.Outcomes["uploaded"])
 	assert.Equal(t, 1, back.Totals.Outcomes["replaced"])
 	assert.Equal(t, map[string]int{"unsupported extension": 1}, back.Totals.SkippedBy)
+	assert.Equal(t, int64(12), back.Totals.Throttled)
+	assert.Equal(t, int64(3000), back.Totals.WaitedMS)
+	assert.InDelta(t, 588.0, back.Totals.LearnedRatePerMin, 0.01)
 }

@@ -135,6 +135,7 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	}
 
 	meter := output.NewMeter()
+	meter.Pacing(pacer.Status)
 	display, closeDisplay := newDisplay(o, streams, meter)
 	errOut.set(display)
 	notices := output.Notices{W: errOut, Log: jsonLog}
@@ -186,6 +187,8 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	}
 	uo.Pacer = pacer
 	sum, runErr := upload.Run(ctx, uo)
+	ps := pacer.Status()
+	sum.Pacing = upload.Pacing{Throttled: ps.Throttled, Unavailable: ps.Unavailable, Waited: ps.Waited, Rate: ps.Rate}
 	closeDisplay()
 	errOut.set(streams.ErrOut)
 	_ = lines.Flush()

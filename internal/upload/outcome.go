@@ -150,6 +150,20 @@ const (
 	StopFatal StopReason = "error"
 )
 
+// Pacing is what a run met of the service's capacity.
+type Pacing struct {
+	// Throttled counts the requests the service refused for its quota
+	// (429), all sent again; Unavailable those it answered 503 (or could
+	// not be reached) mid-run.
+	Throttled, Unavailable int64
+	// Waited sums the time requests waited for the quota, a Retry-After
+	// or the end of an outage.
+	Waited time.Duration
+	// Rate is the rate the run learned the service sustains, in requests
+	// a second; 0 when it was never throttled.
+	Rate float64
+}
+
 // Summary is what a run did.
 type Summary struct {
 	// Found counts the files the run considered.
@@ -171,6 +185,9 @@ type Summary struct {
 	DryRun   bool
 	// Notes are what the run decided not to do, and why.
 	Notes []string
+	// Pacing is what the run met of the service's quota and outages
+	// (filled in by whoever ran it, from the pacer).
+	Pacing Pacing
 
 	seen map[string]struct{}
 }
