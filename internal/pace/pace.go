@@ -1,7 +1,9 @@
-// Package pace decides when each request to the service may go: the pause of
-// the whole pool when the service says it is overloaded, the rate limit, and
-// the waits between retries of a failed request. Every wait goes through one
-// injected clock, so tests never sleep.
+// Package pace decides when each request to the service may go: the rate
+// learned from the service's quota, the pause of the whole pool for a
+// Retry-After, the probing of an outage one request at a time, the budgets
+// that end a run the service will not serve, and the waits between retries
+// of a failed request; Transport applies it to every request of a run.
+// Every wait goes through one injected clock, so tests never sleep.
 package pace
 
 import (
