@@ -39,3 +39,17 @@ echo
 echo "Rerunning with the same state file uploads nothing:"
 run "$bin" --files-dir examples/sample-docs --workspace-id 42 --tags 1,2 \
   --exclude-extensions tmp,.DS_Store --state-file "$work/upload_state.json" --quiet
+
+# A night later, in a copy of the folder: one file edited, one only touched,
+# one removed. The sync replaces the edited document in place, sends nothing
+# for the touched file, and with --delete removes the document of the file
+# that is gone. (The state file belongs to the folder's path and workspace,
+# not to the copy: a new one, so the run asks the service what it has.)
+cp -R examples/sample-docs "$work/docs"
+echo "one more line" >> "$work/docs/notes/meeting.md"
+touch "$work/docs/web/travel-policy.html"
+rm "$work/docs/data/figures.csv"
+echo
+echo "A night later: one file edited, one touched, one removed (--delete):"
+run "$bin" --files-dir "$work/docs" --workspace-id 42 --tags 1,2 \
+  --exclude-extensions tmp,.DS_Store --state-file "$work/sync_state.json" --delete

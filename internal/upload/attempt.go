@@ -279,10 +279,13 @@ func (a *attempt) sent(ctx context.Context, out *api.UploadResult, docID int64, 
 		// answered with it and dropped the bytes sent. Same content:
 		// nothing to do; other content: replace it.
 		k := knownFromFile(&out.File)
-		if k.sha != "" && state.SameContent(k.sha, out.SHA256) && k.tags == a.r.tags {
-			return a.record(Present, out.File.ID, out.File.UploadSessionUUID, out.Size, out.ModTime, out.SHA256, n)
+		switch {
+		case k.sha == "" || !state.SameContent(k.sha, out.SHA256):
+			return a.send(ctx, out.File.ID, k)
+		case k.tags != a.r.tags:
+			return a.update(ctx, k, out.SHA256)
 		}
-		return a.send(ctx, out.File.ID, k)
+		return a.record(Present, out.File.ID, out.File.UploadSessionUUID, out.Size, out.ModTime, out.SHA256, n)
 	case out.StatusCode == http.StatusOK && !a.unknown:
 		return a.record(Present, out.File.ID, out.File.UploadSessionUUID, out.Size, out.ModTime, out.SHA256, n)
 	}

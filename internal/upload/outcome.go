@@ -74,7 +74,7 @@ var outcomes = [numOutcomes]Spec{
 	Updated: {Name: "updated", Label: "Updated", Verb: "updated",
 		Note: "same content; tags or identity brought up to date", Progress: "updated"},
 	Deleted: {Name: "deleted", Label: "Deleted", Verb: "deleted",
-		Note: "their file is gone from the folder (--delete)", Progress: "deleted"},
+		Note: "their file is gone from the folder; --delete", Progress: "deleted"},
 	Unchanged: {Name: "unchanged", Label: "Unchanged", Verb: "unchanged",
 		Note: "same content under a new modification time: nothing sent", Progress: "unchanged"},
 	Present: {Name: "already_on_service", Label: "Already there", Verb: "already there",
