@@ -24,7 +24,7 @@ type StatusOptions struct {
 // Status reports how far processing has got for every document a state
 // file records; it exits 3 when processing failed for any.
 func Status(ctx context.Context, o StatusOptions, streams Streams) error {
-	snap, err := state.Read(o.StateFile)
+	snap, err := state.Read(o.StateFile, nil)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Exitf(ExitUsage, "--state-file %s does not exist", o.StateFile)
 	}

@@ -319,14 +319,16 @@ func openState(path string, hdr state.Header, dryRun bool) (*state.Store, upload
 	if path == "" {
 		return nil, nil, nil
 	}
+	// The external id a path implies, so that the state keeps a bit for it.
+	implied := func(p string) string { return upload.ExternalID(hdr.Source, p) }
 	if !dryRun {
-		store, err := state.Open(path, hdr, state.Options{})
+		store, err := state.Open(path, hdr, state.Options{ExternalID: implied})
 		if err != nil {
 			return nil, nil, Exit(ExitUsage, stateFileError(err))
 		}
 		return store, nil, nil
 	}
-	snap, err := state.Read(path)
+	snap, err := state.Read(path, implied)
 	switch {
 	case err == nil && !snap.Header.SameTarget(hdr):
 		return nil, nil, Exit(ExitUsage, &state.MismatchError{Path: path, Have: snap.Header, Want: hdr})

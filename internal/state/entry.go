@@ -1,35 +1,151 @@
 package state
 
 import (
+	"bytes"
 	"encoding/hex"
 	"slices"
 	"time"
 )
 
 // table holds the entries of one kind (uploaded, or started) compactly, so
-// that a state of a million files stays small: times and ids as integers,
-// the usual external id (a "puN-" prefix and 32 hex digits) as 16 bytes and
-// its version, the content hash as its first 16 bytes, the upload session
-// and the tags as indexes into shared lists, and the uncommon fields (an
-// external id or a hash of another form) in a side map that is empty unless
-// they are used.
+// that a state of a million files stays near a hundred bytes an entry:
+//
+//   - what a run loads is kept sorted by path in one slice, the paths back to
+//     back in one byte arena (no string, no map slot per entry); a lookup is
+//     a binary search;
+//   - what a run adds lives in a map beside it, as do all the entries of a
+//     table that is never loaded in bulk (the started uploads);
+//   - an entry is times and ids as integers, the time of the record in
+//     seconds, the content hash as its first 16 bytes, the upload session
+//     and the tags as indexes into shared lists, the external id as one bit
+//     when it is the one the path implies (Options.ExternalID), and the
+//     uncommon fields (an external id or a hash of another form) in a side
+//     map that is empty unless they are used.
 type table struct {
-	m        map[string]compact
+	m      map[string]compact // entries not in the sorted part
+	keys   []byte             // the paths of the sorted part, back to back
+	sorted []slot             // by path
+	dead   int                // slots of sorted deleted since
+	load   *loader            // while a bulk load runs, nil otherwise
+
 	rare     map[string]rare
 	sessions *sessions
 	tags     *sessions
+	// expected returns the external id a path implies; nil: none.
+	expected func(path string) string
+}
+
+// maxSlotKey is the longest path a slot holds; longer ones (no file system
+// makes them) stay in the map.
+const maxSlotKey = 1<<16 - 1
+
+// slot is an entry of the sorted part.
+type slot struct {
+	off uint32 // of its path in keys
+	n   uint16 // length of its path
+	c   compact
 }
 
 type compact struct {
-	size, mtime, uploadedAt, docID int64
-	ext, sha                       [16]byte
-	session, tags                  uint32 // indexes into sessions and tags; 0 is none
-	extKind                        byte   // 0: none; else the digit of "puN-"
-	hasSHA, hasRare, seen          bool
+	size, mtime, docID int64
+	sha                [16]byte
+	session, tags      uint32 // indexes into sessions and tags; 0 is none
+	at                 uint32 // seconds since atEpoch; 0 is none
+	flags              uint8
 }
+
+// The flags of a compact entry.
+const (
+	hasSHA     uint8 = 1 << iota // sha holds the hash's first 16 bytes
+	hasRare                      // rare holds more
+	extImplied                   // the external id is the one the path implies
+	seen                         // this run's scan found the path
+	fresh                        // this run recorded it
+	deleted                      // (a slot) deleted since the load
+)
+
+// atEpoch is the origin of compact.at.
+var atEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 
 type rare struct {
 	extOther, sha string
+}
+
+// loader gathers the records of a bulk load in file order, to be sorted
+// once at its end: the last record of a path wins.
+type loader struct {
+	keys []byte
+	recs []loaded
+}
+
+type loaded struct {
+	off  uint32
+	n    uint16
+	gone bool // a deletion
+	c    compact
+}
+
+// beginLoad makes put and del gather records until endLoad.
+func (t *table) beginLoad() { t.load = &loader{} }
+
+// endLoad sorts what was gathered into the sorted part.
+func (t *table) endLoad() {
+	l := t.load
+	t.load = nil
+	if l == nil {
+		return
+	}
+	key := func(r loaded) []byte { return l.keys[r.off : r.off+uint32(r.n)] }
+	// A stable sort by path keeps the records of a path in file order.
+	slices.SortStableFunc(l.recs, func(a, b loaded) int { return bytes.Compare(key(a), key(b)) })
+	n, size := 0, 0
+	for i, r := range l.recs {
+		if (i+1 == len(l.recs) || !bytes.Equal(key(r), key(l.recs[i+1]))) && !r.gone {
+			n++
+			size += int(r.n)
+		}
+	}
+	keys := make([]byte, 0, size)
+	sorted := make([]slot, 0, n)
+	for i, r := range l.recs {
+		last := i+1 == len(l.recs) || !bytes.Equal(key(r), key(l.recs[i+1]))
+		switch {
+		case !last:
+		case r.gone:
+			if len(t.rare) > 0 {
+				delete(t.rare, string(key(r)))
+			}
+		default:
+			sorted = append(sorted, slot{off: uint32(len(keys)), n: r.n, c: r.c})
+			keys = append(keys, key(r)...)
+		}
+	}
+	t.keys, t.sorted, t.dead = keys, sorted, 0
+}
+
+// find returns the index of path's slot in the sorted part, if it has one.
+func (t *table) find(path string) (int, bool) {
+	i, ok := slices.BinarySearchFunc(t.sorted, path, func(s slot, p string) int {
+		return compareKey(t.keys[s.off:s.off+uint32(s.n)], p)
+	})
+	return i, ok && t.sorted[i].c.flags&deleted == 0
+}
+
+func (t *table) slotKey(s slot) string { return string(t.keys[s.off : s.off+uint32(s.n)]) }
+
+// compareKey compares a path held as bytes with one held as a string,
+// without making either into the other.
+func compareKey(b []byte, s string) int {
+	n := min(len(b), len(s))
+	for i := 0; i < n; i++ {
+		if b[i] != s[i] {
+			if b[i] < s[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(b) - len(s)
 }
 
 // sessions interns upload session ids: a run has a handful for millions of
@@ -51,21 +167,8 @@ func (s *sessions) id(v string) uint32 {
 	return i
 }
 
-func newTable(s, tags *sessions) *table {
-	return &table{m: map[string]compact{}, rare: map[string]rare{}, sessions: s, tags: tags}
-}
-
-// parseExt reads the usual external id form ("pu1-" or "pu2-" and 32
-// lower-case hex digits) into 16 bytes and the version digit.
-func parseExt(id string) ([16]byte, byte, bool) {
-	var b [16]byte
-	if len(id) != 4+32 || id[:2] != "pu" || id[3] != '-' || id[2] < '1' || id[2] > '9' {
-		return b, 0, false
-	}
-	if !parseHex(b[:], id[4:]) {
-		return b, 0, false
-	}
-	return b, id[2], true
+func newTable(s, tags *sessions, expected func(string) string) *table {
+	return &table{m: map[string]compact{}, rare: map[string]rare{}, sessions: s, tags: tags, expected: expected}
 }
 
 // parseHex decodes exactly len(dst)*2 lower-case hex digits of s (or the
@@ -108,35 +211,61 @@ func SameContent(a, b string) bool {
 }
 
 func (t *table) put(path string, e Entry) {
-	c := compact{size: e.Size, mtime: unixNano(e.ModTime), uploadedAt: unixNano(e.UploadedAt), docID: e.DocumentID,
+	c := compact{size: e.Size, mtime: unixNano(e.ModTime), docID: e.DocumentID,
 		session: t.sessions.id(e.UploadSessionUUID), tags: t.tags.id(e.Tags)}
-	if old, ok := t.m[path]; ok {
-		c.seen = old.seen
+	if at := e.UploadedAt.Unix() - atEpoch; !e.UploadedAt.IsZero() && at > 0 && at < 1<<32 {
+		c.at = uint32(at)
 	}
 	var r rare
-	if b, kind, ok := parseExt(e.ExternalID); ok {
-		c.ext, c.extKind = b, kind
-	} else {
+	switch {
+	case e.ExternalID == "":
+	case t.expected != nil && e.ExternalID == t.expected(path):
+		c.flags |= extImplied
+	default:
 		r.extOther = e.ExternalID
 	}
 	if e.SHA256 != "" {
 		if len(e.SHA256) <= 64 && parseHex(c.sha[:], e.SHA256) {
-			c.hasSHA = true
+			c.flags |= hasSHA
 		} else {
 			r.sha = e.SHA256
 		}
 	}
 	if r != (rare{}) {
-		c.hasRare = true
+		c.flags |= hasRare
 		t.rare[path] = r
 	} else if len(t.rare) > 0 {
 		delete(t.rare, path)
 	}
+	if l := t.load; l != nil && len(path) <= maxSlotKey {
+		l.recs = append(l.recs, loaded{off: uint32(len(l.keys)), n: uint16(len(path)), c: c})
+		l.keys = append(l.keys, path...)
+		return
+	}
+	if i, ok := t.find(path); ok {
+		c.flags |= t.sorted[i].c.flags & seen
+		t.sorted[i].c = c
+		return
+	}
+	if old, ok := t.m[path]; ok {
+		c.flags |= old.flags & seen
+	}
 	t.m[path] = c
 }
 
+// lookup returns path's compact entry.
+func (t *table) lookup(path string) (compact, bool) {
+	if c, ok := t.m[path]; ok {
+		return c, true
+	}
+	if i, ok := t.find(path); ok {
+		return t.sorted[i].c, true
+	}
+	return compact{}, false
+}
+
 func (t *table) get(path string) (Entry, bool) {
-	c, ok := t.m[path]
+	c, ok := t.lookup(path)
 	if !ok {
 		return Entry{}, false
 	}
@@ -144,78 +273,102 @@ func (t *table) get(path string) (Entry, bool) {
 }
 
 func (t *table) entry(path string, c compact) Entry {
-	e := Entry{Size: c.size, ModTime: fromUnixNano(c.mtime), UploadedAt: fromUnixNano(c.uploadedAt), DocumentID: c.docID,
-		UploadSessionUUID: t.sessions.list[c.session], Tags: t.tags.list[c.tags]}
-	if c.extKind != 0 {
-		e.ExternalID = "pu" + string(c.extKind) + "-" + hex.EncodeToString(c.ext[:])
+	e := Entry{Size: c.size, ModTime: fromUnixNano(c.mtime), DocumentID: c.docID,
+		UploadSessionUUID: t.sessions.list[c.session], Tags: t.tags.list[c.tags], Fresh: c.flags&fresh != 0}
+	if c.at != 0 {
+		e.UploadedAt = time.Unix(atEpoch+int64(c.at), 0).UTC()
 	}
-	if c.hasSHA {
+	if c.flags&extImplied != 0 {
+		e.ExternalID = t.expected(path)
+	}
+	if c.flags&hasSHA != 0 {
 		e.SHA256 = hex.EncodeToString(c.sha[:])
 	}
-	if c.hasRare {
+	if c.flags&hasRare != 0 {
 		r := t.rare[path]
-		if !c.hasSHA {
+		if c.flags&hasSHA == 0 {
 			e.SHA256 = r.sha
 		}
-		if c.extKind == 0 {
+		if c.flags&extImplied == 0 {
 			e.ExternalID = r.extOther
 		}
 	}
 	return e
 }
 
-// sameExternalID compares without building strings.
+// sameExternalID reports whether path's entry carries the external id id.
 func (t *table) sameExternalID(path, id string) bool {
-	c, ok := t.m[path]
+	c, ok := t.lookup(path)
 	if !ok {
 		return false
 	}
-	if c.extKind != 0 {
-		b, kind, ok := parseExt(id)
-		return ok && b == c.ext && kind == c.extKind
+	if c.flags&extImplied != 0 {
+		return id == t.expected(path)
 	}
 	return t.rare[path].extOther == id
 }
 
 func (t *table) del(path string) {
+	if l := t.load; l != nil && len(path) <= maxSlotKey {
+		l.recs = append(l.recs, loaded{off: uint32(len(l.keys)), n: uint16(len(path)), gone: true})
+		l.keys = append(l.keys, path...)
+		return
+	}
 	delete(t.m, path)
+	if i, ok := t.find(path); ok {
+		t.sorted[i].c.flags |= deleted
+		t.dead++
+	}
 	if len(t.rare) > 0 {
 		delete(t.rare, path)
 	}
 }
 
-func (t *table) len() int { return len(t.m) }
+func (t *table) len() int { return len(t.m) + len(t.sorted) - t.dead }
 
-// markSeen marks path as seen by this run's scan; it reports whether the
-// table has it.
-func (t *table) markSeen(path string) bool {
-	c, ok := t.m[path]
-	if ok && !c.seen {
-		c.seen = true
-		t.m[path] = c
+// mark sets flags on path's entry; it reports whether the table has it.
+func (t *table) mark(path string, f uint8) bool {
+	if c, ok := t.m[path]; ok {
+		if c.flags&f != f {
+			c.flags |= f
+			t.m[path] = c
+		}
+		return true
 	}
-	return ok
+	if i, ok := t.find(path); ok {
+		t.sorted[i].c.flags |= f
+		return true
+	}
+	return false
+}
+
+// each calls fn for every entry, the sorted part in order, then the rest.
+func (t *table) each(fn func(path string, c compact)) {
+	for _, s := range t.sorted {
+		if s.c.flags&deleted == 0 {
+			fn(t.slotKey(s), s.c)
+		}
+	}
+	for p, c := range t.m {
+		fn(p, c)
+	}
+}
+
+func (t *table) eachEntry(fn func(path string, e Entry)) {
+	t.each(func(p string, c compact) { fn(p, t.entry(p, c)) })
 }
 
 func (t *table) eachUnseen(fn func(path string, e Entry)) {
-	for p, c := range t.m {
-		if !c.seen {
+	t.each(func(p string, c compact) {
+		if c.flags&seen == 0 {
 			fn(p, t.entry(p, c))
 		}
-	}
-}
-
-func (t *table) each(fn func(path string, e Entry)) {
-	for p, c := range t.m {
-		fn(p, t.entry(p, c))
-	}
+	})
 }
 
 func (t *table) sortedKeys() []string {
-	keys := make([]string, 0, len(t.m))
-	for k := range t.m {
-		keys = append(keys, k)
-	}
+	keys := make([]string, 0, t.len())
+	t.each(func(p string, _ compact) { keys = append(keys, p) })
 	slices.Sort(keys)
 	return keys
 }

@@ -86,7 +86,10 @@ type Entry struct {
 	DocumentID        int64
 	UploadSessionUUID string
 	Tags              string
-	UploadedAt        time.Time
+	// UploadedAt is when it was recorded, to the second.
+	UploadedAt time.Time
+	// Fresh is set when this run recorded it.
+	Fresh bool
 }
 
 // ErrLocked is returned when another run holds the state file.
@@ -131,6 +134,9 @@ type Options struct {
 	NoSync bool
 	// Now stamps the header of a new file.
 	Now func() time.Time
+	// ExternalID, when set, returns the external id a path implies: the
+	// entries that carry it keep one bit instead of the id.
+	ExternalID func(path string) string
 }
 
 // Store is an open state file. Its methods are safe for concurrent use.
@@ -175,7 +181,7 @@ func Open(path string, want Header, opts Options) (*Store, error) {
 		kick: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}
 	s.cond = sync.NewCond(&s.mu)
-	s.initTables()
+	s.initTables(opts.ExternalID)
 	if err := s.load(want); err != nil {
 		lock.release()
 		return nil, err
@@ -207,7 +213,9 @@ func (s *Store) load(want Header) error {
 		s.hdr.CreatedAt = s.opts.Now().UTC()
 		return s.rewrite()
 	}
+	s.done.beginLoad()
 	torn, err := s.parse(f)
+	s.done.endLoad()
 	f.Close()
 	if err != nil {
 		return err
@@ -350,9 +358,9 @@ func (s *Store) applyRecord(r Record) {
 
 // initTables makes the empty tables, sharing the lists of session ids and
 // of tags.
-func (s *Store) initTables() {
+func (s *Store) initTables(expected func(string) string) {
 	ss, tags := newSessions(), newSessions()
-	s.done, s.started = newTable(ss, tags), newTable(ss, tags)
+	s.done, s.started = newTable(ss, tags, expected), newTable(ss, tags, expected)
 }
 
 // rewrite writes the whole state compactly to a temporary file and renames
@@ -429,16 +437,19 @@ type Snapshot struct {
 }
 
 // Read loads the state file at path for reading only, so that it can be
-// inspected while a run is using it.
-func Read(path string) (*Snapshot, error) {
+// inspected while a run is using it. expected is as Options.ExternalID.
+func Read(path string, expected func(path string) string) (*Snapshot, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	defer f.Close()
 	s := &Store{path: path}
-	s.initTables()
-	if _, err := s.parse(f); err != nil {
+	s.initTables(expected)
+	s.done.beginLoad()
+	_, err = s.parse(f)
+	s.done.endLoad()
+	if err != nil {
 		return nil, err
 	}
 	if s.hdr.Format == "" {
@@ -500,7 +511,7 @@ func (s *Store) Len() int {
 func (s *Store) Each(fn func(path string, e Entry)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.done.each(fn)
+	s.done.eachEntry(fn)
 }
 
 // append encodes r into the pending batch and returns the batch's id.
@@ -520,7 +531,7 @@ func (s *Store) append(r Record) (uint64, error) {
 	s.applyRecord(r)
 	if r.Op == OpDone {
 		// What this run records, it found.
-		s.done.markSeen(r.Path)
+		s.done.mark(r.Path, seen|fresh)
 	}
 	select {
 	case s.kick <- struct{}{}:
@@ -567,7 +578,7 @@ func (s *Store) RecordDeleted(path string, at time.Time) error {
 func (s *Store) MarkSeen(path string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.done.markSeen(path)
+	return s.done.mark(path, seen)
 }
 
 // EachUnseen calls fn for every uploaded path the scan did not find, in no

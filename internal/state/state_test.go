@@ -1,6 +1,8 @@
 package state
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"bytes"
 	"fmt"
 	"os"
@@ -236,7 +238,7 @@ func entries(s *Store) map[string]Entry {
 	m := map[string]Entry{}
 	s.Each(func(p string, e Entry) { m["done "+p] = e })
 	s.mu.Lock()
-	s.started.each(func(p string, e Entry) { m["started "+p] = e })
+	s.started.eachEntry(func(p string, e Entry) { m["started "+p] = e })
 	s.mu.Unlock()
 	return m
 }
@@ -267,14 +269,23 @@ func BenchmarkRecordDone(b *testing.B) {
 
 // BenchmarkOpen loads a state file of a million uploads and reports the time
 // and the heap each entry costs once loaded.
+// implied stands for the external id a path implies (upload.ExternalID).
+func implied(path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return "pu2-" + hex.EncodeToString(sum[:16])
+}
+
 func BenchmarkOpen(b *testing.B) {
 	const n = 1_000_000
 	p := filepath.Join(b.TempDir(), "state.json")
-	s, err := Open(p, hdr, Options{NoSync: true})
+	opts := Options{NoSync: true, ExternalID: implied}
+	s, err := Open(p, hdr, opts)
 	require.NoError(b, err)
 	for i := 0; i < n; i++ {
 		r := rec(fmt.Sprintf("archive/%04d/document-%07d.pdf", i/1000, i), int64(i))
-		r.ExternalID = fmt.Sprintf("pu1-%032x", i+1)
+		r.ExternalID = implied(r.Path)
+		r.SHA256 = fmt.Sprintf("%064x", i+7) // as a sync records every file
+		r.Tags = "1,2"
 		require.NoError(b, s.RecordDone(r))
 	}
 	require.NoError(b, s.Close())
@@ -285,7 +296,7 @@ func BenchmarkOpen(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		s, err := Open(p, hdr, Options{NoSync: true})
+		s, err := Open(p, hdr, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -307,7 +318,7 @@ func TestEveryFieldSurvivesTheCompactForm(t *testing.T) {
 	want := map[string]Entry{}
 	for i, r := range []Record{
 		rec("usual.pdf", 1), // pu1-… ids are held as 16 bytes
-		{Path: "custom.pdf", Size: 3, ModTime: time.Unix(5, 6).UTC(), ExternalID: "custom-id", SHA256: "ab12", DocumentID: 2, UploadSessionUUID: "s2", At: time.Unix(7, 0).UTC()},
+		{Path: "custom.pdf", Size: 3, ModTime: time.Unix(5, 6).UTC(), ExternalID: "custom-id", SHA256: "ab12", DocumentID: 2, UploadSessionUUID: "s2", At: time.Unix(1700000007, 0).UTC()},
 		{Path: "upper.pdf", ExternalID: "pu1-0123456789ABCDEF0123456789ABCDEF", DocumentID: 3},
 		{Path: "none.pdf", DocumentID: 4},
 	} {
@@ -329,4 +340,59 @@ func TestEveryFieldSurvivesTheCompactForm(t *testing.T) {
 		w.ModTime, got.ModTime, w.UploadedAt, got.UploadedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 		assert.Equal(t, w, got, path)
 	}
+}
+
+// What a run loads is held sorted in an arena; what it changes afterwards
+// (an update, a deletion, a new path, a seen mark) must read back the same
+// as from a map, and survive the next load.
+func TestLoadedEntriesBehaveAfterChanges(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	opts := Options{NoSync: true, ExternalID: implied}
+	s, err := Open(p, hdr, opts)
+	require.NoError(t, err)
+	for _, k := range []string{"b", "a", "c", "d"} {
+		r := rec(k, int64(k[0]))
+		r.ExternalID = implied(k)
+		require.NoError(t, s.RecordDone(r))
+	}
+	require.NoError(t, s.RecordDeleted("d", time.Now()))
+	require.NoError(t, s.Close())
+
+	s, err = Open(p, hdr, opts)
+	require.NoError(t, err)
+	assert.Equal(t, 3, s.Len(), "d was deleted in the file")
+	e, ok := s.Done("a")
+	require.True(t, ok)
+	assert.Equal(t, implied("a"), e.ExternalID, "the implied id comes back from its bit")
+	assert.False(t, e.Fresh)
+	r := rec("b", 99)
+	r.ExternalID = "other-id"
+	require.NoError(t, s.RecordDone(r)) // an update of a loaded entry
+	require.NoError(t, s.RecordDeleted("c", time.Now()))
+	require.NoError(t, s.RecordDone(rec("e", 5))) // a new path
+	assert.True(t, s.MarkSeen("a"))
+	assert.False(t, s.MarkSeen("c"), "deleted")
+	e, ok = s.Done("b")
+	require.True(t, ok)
+	assert.Equal(t, int64(99), e.DocumentID)
+	assert.Equal(t, "other-id", e.ExternalID)
+	assert.True(t, e.Fresh)
+	_, ok = s.Done("c")
+	assert.False(t, ok)
+	assert.Equal(t, 3, s.Len())
+	var unseen []string
+	s.EachUnseen(func(p string, _ Entry) { unseen = append(unseen, p) })
+	assert.Empty(t, unseen, "a marked, b and e recorded by this run")
+	require.NoError(t, s.Close())
+
+	s, err = Open(p, hdr, opts)
+	require.NoError(t, err)
+	defer s.Close()
+	var all []string
+	s.Each(func(p string, _ Entry) { all = append(all, p) })
+	assert.ElementsMatch(t, []string{"a", "b", "e"}, all)
+	e, _ = s.Done("b")
+	assert.Equal(t, "other-id", e.ExternalID)
+	s.EachUnseen(func(p string, _ Entry) { unseen = append(unseen, p) })
+	assert.ElementsMatch(t, []string{"a", "b", "e"}, unseen, "a new run has seen nothing yet")
 }

@@ -233,7 +233,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	defer stopScan()
 	var scanErr error
 	if counter, ok := r.prog.(Counter); ok && !o.DryRun {
-		go r.count(scanCtx, counter, start)
+		go r.count(scanCtx, counter)
 	}
 	go func() {
 		defer close(queue)
@@ -444,7 +444,7 @@ func (r *runner) startedEarlier(key string) bool {
 // count walks the tree ahead of the uploads and reports how much work the
 // run has. It holds nothing per file, so it runs to the end of the tree
 // while the bounded queue holds the uploads back.
-func (r *runner) count(ctx context.Context, counter Counter, start time.Time) {
+func (r *runner) count(ctx context.Context, counter Counter) {
 	var c Count
 	err := scan.Walk(ctx, r.o.Root, r.o.Filter, func(e scan.Entry) error {
 		if !r.o.Shard.Has(e.Key) {
@@ -455,7 +455,7 @@ func (r *runner) count(ctx context.Context, counter Counter, start time.Time) {
 			// What this run records as it goes is work it does, not work
 			// an earlier run did.
 			d, ok := r.recordedDone(e.Key)
-			if !ok || !d.UploadedAt.Before(start) || d.Size != e.Size || !d.ModTime.Equal(e.ModTime) {
+			if !ok || d.Fresh || d.Size != e.Size || !d.ModTime.Equal(e.ModTime) {
 				c.Work++
 				c.WorkBytes += e.Size
 			}

@@ -322,7 +322,7 @@ func TestDryRunPlansAndSendsNothingButTheListing(t *testing.T) {
 	write(t, root, "new.txt", "new")
 	for _, withState := range []bool{true, false} {
 		before := d.requests()
-		snap, err := state.Read(stateFile)
+		snap, err := state.Read(stateFile, nil)
 		require.NoError(t, err)
 		o := func(o *Options) {
 			o.DryRun, o.Delete = true, true
@@ -400,7 +400,7 @@ func TestAnUnreadableAnswerIsAskedAboutNotAssumed(t *testing.T) {
 		}
 		assert.Equal(t, 1, sum.Count(Uploaded))
 		mirrors(t, d, map[string]string{"a.txt": "a"})
-		snap, err := state.Read(stateFile)
+		snap, err := state.Read(stateFile, nil)
 		require.NoError(t, err)
 		e, ok := snap.Done("a.txt")
 		require.True(t, ok)

@@ -366,6 +366,9 @@ func TestCountingWalkReportsTheWholeRunAhead(t *testing.T) {
 	info, err := os.Stat(filepath.Join(root, "done.txt"))
 	require.NoError(t, err)
 	require.NoError(t, st.RecordDone(state.Record{Path: "done.txt", Size: 1, ModTime: info.ModTime(), DocumentID: 9}))
+	require.NoError(t, st.Close()) // an earlier run's record
+	st, err = state.Open(statePath, state.Header{BaseURL: "http://x", WorkspaceID: 42}, state.Options{})
+	require.NoError(t, err)
 	o.State = st
 	p := &countingProgress{}
 	o.Progress = p
