@@ -1,9 +1,9 @@
 package state
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
