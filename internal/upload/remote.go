@@ -1,8 +1,10 @@
 package upload
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,12 +15,12 @@ import (
 // remote is what the service holds of this source, read from a listing of
 // the workspace when there is no state file to trust (none, a new one, or
 // --reconcile): the documents this tool uploaded from this source, by
-// external id, compactly — under a hundred bytes a document, so a listing
-// of a million fits. Paths are not kept: --delete lists again to name the
+// external id, compactly — 64 bytes a document in one sorted slice, so a
+// listing of a million fits. Paths are not kept: --delete lists again to name the
 // few documents it deletes.
 type remote struct {
 	mu     sync.Mutex
-	byExt  map[[16]byte]remoteDoc
+	byExt  []remoteDoc          // by external id, sorted once the listing is read
 	legacy map[string]remoteDoc // documents of version 1, by key
 	tags   []string             // interned tag strings; remoteDoc.tags indexes it
 	tagIdx map[string]uint32
@@ -26,6 +28,7 @@ type remote struct {
 }
 
 type remoteDoc struct {
+	ext                [16]byte
 	docID, size, mtime int64
 	sha                [16]byte
 	tags               uint32
@@ -35,7 +38,7 @@ type remoteDoc struct {
 // loadRemote lists the workspace and keeps the documents of source that
 // belong to the shard.
 func loadRemote(ctx context.Context, svc Service, workspaceID int64, source string, shard scan.Shard) (*remote, error) {
-	r := &remote{byExt: map[[16]byte]remoteDoc{}, legacy: map[string]remoteDoc{}, tags: []string{""}, tagIdx: map[string]uint32{"": 0}}
+	r := &remote{legacy: map[string]remoteDoc{}, tags: []string{""}, tagIdx: map[string]uint32{"": 0}}
 	err := svc.ListFiles(ctx, api.ListQuery{WorkspaceID: workspaceID, PageSize: 1000}, func(files []api.File) error {
 		for i := range files {
 			f := &files[i]
@@ -47,7 +50,8 @@ func loadRemote(ctx context.Context, svc Service, workspaceID int64, source stri
 			d := remoteDoc{docID: f.ID, size: k.size, mtime: unixNano(k.mtime), tags: r.intern(k.tags)}
 			d.hasSHA = len(k.sha) >= 32 && hexPrefix(d.sha[:], k.sha)
 			if id, ok := extBytes(f.ExternalMetadata.ExternalID, "pu2-"); ok {
-				r.byExt[id] = d
+				d.ext = id
+				r.byExt = append(r.byExt, d)
 			} else {
 				r.legacy[key] = d
 			}
@@ -55,6 +59,7 @@ func loadRemote(ctx context.Context, svc Service, workspaceID int64, source stri
 		}
 		return nil
 	})
+	slices.SortFunc(r.byExt, func(a, b remoteDoc) int { return bytes.Compare(a.ext[:], b.ext[:]) })
 	return r, err
 }
 
@@ -75,10 +80,11 @@ func (r *remote) find(source, key string) (known, bool) {
 	id, _ := extBytes(ext, "pu2-")
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d, ok := r.byExt[id]
+	i, ok := slices.BinarySearchFunc(r.byExt, id, func(d remoteDoc, id [16]byte) int { return bytes.Compare(d.ext[:], id[:]) })
+	var d remoteDoc
 	if ok {
-		d.seen = true
-		r.byExt[id] = d
+		r.byExt[i].seen = true
+		d = r.byExt[i]
 	} else if d, ok = r.legacy[key]; ok {
 		d.seen = true
 		r.legacy[key] = d
