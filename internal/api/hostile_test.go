@@ -190,19 +190,7 @@ func TestHeadersThenASilentBodyIsAbandoned(t *testing.T) {
 func TestASlowUploadThatKeepsMovingIsNeverCut(t *testing.T) {
 	const size = 400 << 10
 	var got atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		buf := make([]byte, 8<<10)
-		for {
-			n, err := io.ReadFull(r.Body, buf)
-			got.Add(int64(n))
-			if err != nil {
-				break
-			}
-			time.Sleep(20 * time.Millisecond) // a slow reader: 8 KiB every 20 ms
-		}
-		w.WriteHeader(201)
-		_, _ = w.Write([]byte(`{"id": 5}`))
-	}))
+	srv := httptest.NewServer(slowReader(&got, 20*time.Millisecond))
 	defer srv.Close()
 	// Small socket buffers, so the client's writes wait for the reader.
 	tr := NewTransport(TransportOptions{})
@@ -252,4 +240,22 @@ func TestAKeyThatCannotBeSentIsRefused(t *testing.T) {
 	}
 	_, err := NewClient("http://127.0.0.1:1", "sk-Abc_123.xyz~", nil)
 	assert.NoError(t, err)
+}
+
+// slowReader reads a request's body 8 KiB at a time, pausing between reads
+// (never longer), counting into got; then it answers 201.
+func slowReader(got *atomic.Int64, pause time.Duration) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 8<<10)
+		for {
+			n, err := io.ReadFull(r.Body, buf)
+			got.Add(int64(n))
+			if err != nil {
+				break
+			}
+			time.Sleep(pause)
+		}
+		w.WriteHeader(201)
+		_, _ = w.Write([]byte(`{"id": 5}`))
+	}
 }

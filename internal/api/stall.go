@@ -31,9 +31,12 @@ func (e *StallError) Error() string {
 // WithStallTimeout wraps next so that a request is abandoned when no byte
 // of it moves for d, either way. On connections made by NewTransport every
 // byte the socket takes or gives counts (writes go out in pieces of at most
-// 64 KiB, so a slow link keeps proving it moves); otherwise reads of the
-// request and answer bodies count. A slow upload that keeps moving is never
-// cut, however long it takes.
+// 64 KiB, so a slow link keeps proving it moves), and on Linux the bytes the
+// peer acknowledges after the last write (the socket's buffer draining);
+// over HTTP/2, where the connection carries every stream, and on other
+// connections, reads of the request and answer bodies count. A slow upload
+// that keeps moving is never cut, however long it takes; one the peer stops
+// taking is cut after d, or 2d when it stops with its end still buffered.
 func WithStallTimeout(next http.RoundTripper, d time.Duration) http.RoundTripper {
 	if d <= 0 {
 		return next
@@ -56,6 +59,7 @@ func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 		if conn = asActive(info.Conn); conn != nil {
 			conn.watch(w)
+			w.conn.Store(conn)
 		}
 	}})
 	release := func() {
@@ -100,6 +104,7 @@ func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 type watchdog struct {
 	timeout time.Duration
 	last    atomic.Int64 // unix nanoseconds of the last byte moved
+	conn    atomic.Pointer[activeConn]
 	cancel  context.CancelCauseFunc
 	mu      sync.Mutex
 	timer   *time.Timer
@@ -125,6 +130,12 @@ func (w *watchdog) check() {
 	}
 	idle := time.Since(time.Unix(0, w.last.Load()))
 	if idle >= w.timeout {
+		if c := w.conn.Load(); c != nil && c.draining() {
+			// The request is written, and the link still takes it.
+			w.kick()
+			w.timer.Reset(w.timeout)
+			return
+		}
 		w.stopped = true
 		w.cancel(errStalled)
 		return
@@ -177,7 +188,7 @@ func watchConns(dial func(ctx context.Context, network, addr string) (net.Conn, 
 		if err != nil {
 			return nil, err
 		}
-		return &activeConn{Conn: c}, nil
+		return &activeConn{Conn: c, queued: -1}, nil
 	}
 }
 
@@ -187,11 +198,36 @@ type activeConn struct {
 	net.Conn
 	mu   sync.Mutex
 	dogs []*watchdog
+	// queued is how many written bytes the peer had not acknowledged when
+	// last looked at; -1 when something was written since.
+	queued int
 }
 
-// asActive finds the activeConn under c (a TLS connection wraps it).
+// draining reports whether the peer acknowledged written bytes since the
+// last look (or since the last write): a slow link emptying the socket's
+// buffer after the last write of a request. Where the number is not known,
+// it reports false.
+func (c *activeConn) draining() bool {
+	n, ok := unsent(c.Conn)
+	if !ok || n == 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	moved := c.queued < 0 || n < c.queued
+	c.queued = n
+	return moved
+}
+
+// asActive finds the activeConn under c (a TLS connection wraps it). An
+// HTTP/2 connection is left out: its traffic is that of every stream on it,
+// which would keep alive a stream the service never answers; the bodies'
+// reads alone tell a stream's progress there.
 func asActive(c net.Conn) *activeConn {
 	if tc, ok := c.(*tls.Conn); ok {
+		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+			return nil
+		}
 		c = tc.NetConn()
 	}
 	ac, _ := c.(*activeConn)
@@ -215,6 +251,16 @@ func (c *activeConn) unwatch(w *watchdog) {
 	c.mu.Unlock()
 }
 
+// wrote kicks the watchdogs and notes that the socket's queue grew.
+func (c *activeConn) wrote() {
+	c.mu.Lock()
+	c.queued = -1
+	for _, d := range c.dogs {
+		d.kick()
+	}
+	c.mu.Unlock()
+}
+
 func (c *activeConn) kick() {
 	c.mu.Lock()
 	for _, d := range c.dogs {
@@ -234,7 +280,7 @@ func (c *activeConn) Write(p []byte) (int, error) {
 		n, err := c.Conn.Write(piece)
 		written += n
 		if n > 0 {
-			c.kick()
+			c.wrote()
 		}
 		if err != nil {
 			return written, err

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -89,10 +90,11 @@ func (c *Client) Upload(ctx context.Context, r UploadRequest) (*UploadResult, er
 	open := func() (*multipartBody, error) {
 		var length int64 = -1
 		if cur != nil {
+			// The transport may still be writing the body it gives up
+			// (an answer came before the end of it): abandon stops that.
 			length = cur.Len()
-			_ = cur.Close()
-			if r.Sent != nil && cur.sentFile > 0 {
-				r.Sent(-cur.sentFile)
+			if sent := cur.abandon(); r.Sent != nil && sent > 0 {
+				r.Sent(-sent)
 			}
 		}
 		f, info, err := OpenRegular(r.Path)
@@ -147,10 +149,11 @@ func (c *Client) Upload(ctx context.Context, r UploadRequest) (*UploadResult, er
 	if errors.Is(err, ErrFileChanged) {
 		return nil, ErrFileChanged
 	}
-	if cur.err != nil {
+	digest, readErr := cur.outcome()
+	if readErr != nil {
 		// The body failed to read (the file changed or became unreadable):
 		// that, not the transport's view of it, is the cause.
-		return nil, cur.err
+		return nil, readErr
 	}
 	if err != nil {
 		return nil, err
@@ -163,7 +166,7 @@ func (c *Client) Upload(ctx context.Context, r UploadRequest) (*UploadResult, er
 	if ans.PendingReprocess != nil {
 		f.PendingReprocess = *ans.PendingReprocess
 	}
-	return &UploadResult{StatusCode: code, File: f, Size: cur.size, ModTime: cur.mtime, SHA256: cur.sum()}, nil
+	return &UploadResult{StatusCode: code, File: f, Size: cur.size, ModTime: cur.mtime, SHA256: digest}, nil
 }
 
 // multipartBody streams: the framing computed up front, then the file
@@ -179,12 +182,19 @@ type multipartBody struct {
 	h           hash.Hash
 	hashAt      int // where the hash goes in post; -1: nowhere
 
+	// mu guards what follows: net/http reads the body in a goroutine of
+	// its own, which may still be at it when an early answer has the
+	// request sent again.
+	mu       sync.Mutex
 	off      int64 // bytes of the whole body already read
 	sentFile int64 // bytes of the file already read
 	err      error // why reading the file failed, if it did
 	digest   string
 	closed   bool
 }
+
+// errAbandoned is what a body still being read returns once it is given up.
+var errAbandoned = errors.New("request body abandoned")
 
 func newMultipartBody(r UploadRequest, f *os.File, info os.FileInfo, boundary string) (*multipartBody, error) {
 	// The framing is written by hand: the fields are plain ASCII, and the
@@ -347,6 +357,11 @@ func (b *multipartBody) Len() int64 { return int64(len(b.pre)) + b.size + int64(
 // one write: net/http sends the headers of a streamed body on their own,
 // then copies the body chunk by chunk.
 func (b *multipartBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, errAbandoned
+	}
 	n := 0
 	for n < len(p) {
 		m, err := b.readPart(p[n:])
@@ -455,12 +470,32 @@ func (b *multipartBody) finishFile() error {
 	return nil
 }
 
-// sum returns the hex sha256 of the file sent.
-func (b *multipartBody) sum() string { return b.digest }
+// outcome returns the hex sha256 of the file sent, and why reading the file
+// failed, if it did.
+func (b *multipartBody) outcome() (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.digest, b.err
+}
+
+// abandon closes the body for good and returns how many bytes of the file
+// it had read.
+func (b *multipartBody) abandon() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_ = b.close()
+	return b.sentFile
+}
 
 // Close closes the file. The transport closes a request's body when it is
 // done with it; Upload closes it in any case.
 func (b *multipartBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.close()
+}
+
+func (b *multipartBody) close() error {
 	if b.closed {
 		return nil
 	}

@@ -19,6 +19,10 @@ type ServeOptions struct {
 	OnListening func(listening bool)
 }
 
+// refuseGrace is how long the answers being written when a refuse window
+// opens have to finish.
+const refuseGrace = 200 * time.Millisecond
+
 // Serve serves srv on ln until ctx is done, then shuts down gracefully. It
 // owns the listener, so it carries out the refuse windows (OutageRefuse),
 // whether configured or opened through /_devserver/outage: when one opens
@@ -47,7 +51,13 @@ func Serve(ctx context.Context, ln net.Listener, srv *Server, opt ServeOptions) 
 			}
 			return nil
 		}
-		_ = hs.Close() // the listener and every connection
+		// The listener and every connection close; the answers being
+		// written get a moment first (the admin request that opened the
+		// window among them), the rest are cut.
+		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refuseGrace)
+		_ = hs.Shutdown(gctx)
+		cancel()
+		_ = hs.Close()
 		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}

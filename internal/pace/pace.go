@@ -89,6 +89,9 @@ const (
 	// outage like Unavailable; before, it is a mistake of setup (nothing
 	// listens at the base URL), not to be waited out.
 	Unreachable
+	// None: no answer came, and none is missing (the caller gave up, the
+	// request could not be made): it says nothing of the service.
+	None
 )
 
 // Tuning of the learning. The run starts at full speed. At the first 429
@@ -138,7 +141,12 @@ func (e *BudgetError) Error() string {
 func (e *BudgetError) Unwrap() error { return ErrBudget }
 
 // Ticket is a permission to send one request; hand it back to Done.
-type Ticket struct{ probe bool }
+type Ticket struct {
+	probe bool
+	// at is when it was given: the refusal of a request sent before the
+	// last refusal that set the rate says nothing new of the quota.
+	at time.Time
+}
 
 // Status is what the pacer is doing, for displays and reports.
 type Status struct {
@@ -255,9 +263,19 @@ func (p *Pacer) Wait(ctx context.Context) (Ticket, error) {
 			}
 		}
 		if d <= 0 {
+			if err := ctx.Err(); err != nil {
+				// Given up before it went: the probe (if it was one)
+				// goes to the next request.
+				if t.probe {
+					p.probing = false
+				}
+				p.mu.Unlock()
+				return Ticket{}, err
+			}
 			p.st.Requests++
+			t.at = now
 			p.mu.Unlock()
-			return t, ctx.Err()
+			return t, nil
 		}
 		p.mu.Unlock()
 		if err := p.clock.Sleep(ctx, d); err != nil {
@@ -286,6 +304,9 @@ func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) {
 	if t.probe {
 		p.probing = false
 	}
+	if s == None {
+		return
+	}
 	if s == Unreachable {
 		if !p.answered {
 			return
@@ -304,7 +325,14 @@ func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) {
 			p.outage = false
 		}
 	case Throttled:
+		// An answer: whatever outage there was is over; the service is
+		// back, and counting its quota.
 		p.st.Throttled++
+		p.streak = 0
+		if p.outage {
+			p.st.Waited += now.Sub(p.since)
+			p.outage = false
+		}
 		if p.refusedAt.IsZero() {
 			p.refusedAt = now
 		}
@@ -312,7 +340,10 @@ func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) {
 		if pause <= 0 {
 			pause = p.o.Policy.Delay(1, 0) + 500*time.Millisecond
 		}
-		if !now.Before(p.episodeEnd) {
+		// A refusal of a request sent before the last episode (a long
+		// upload, refused once its body was read) belongs to it: the rate
+		// is not cut again for it.
+		if !now.Before(p.episodeEnd) && !t.at.Before(p.lastEpisode) {
 			p.learn(now)
 		}
 		p.pauseUntil(now.Add(pause))

@@ -260,3 +260,93 @@ func TestRealSleepHonoursCancel(t *testing.T) {
 	assert.ErrorIs(t, clock.Real{}.Sleep(ctx, time.Hour), context.Canceled)
 	assert.NoError(t, clock.Real{}.Sleep(context.Background(), 0))
 }
+
+// A request given up before it goes (its context done as it became the
+// outage's probe) hands the probe on: the next request probes a moment
+// later instead of waiting out the outage budget.
+func TestAProbeGivenUpIsHandedOn(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: DefaultPolicy(), OutageBudget: 5 * time.Minute})
+	for i := 0; i < outageAfter; i++ {
+		p.Done(wait(t, p), Unavailable, 0)
+	}
+	require.True(t, p.Outage())
+	clk.Advance(2 * time.Second) // the first probe is due
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := p.Wait(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	start := clk.Now()
+	tk, err := p.Wait(context.Background())
+	require.NoError(t, err)
+	assert.True(t, tk.probe, "the next request is the probe")
+	assert.Less(t, clk.Now().Sub(start), time.Second)
+}
+
+// A request that got no answer because its caller gave up says nothing of
+// the service: it neither ends an outage nor counts as unavailable.
+func TestNoneSaysNothingOfTheService(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: DefaultPolicy()})
+	p.Done(wait(t, p), None, 0)
+	assert.False(t, p.Answered(), "a refused connection after it is still a mistake of setup")
+	p.Done(wait(t, p), OK, 0)
+	for i := 0; i < outageAfter; i++ {
+		p.Done(wait(t, p), Unavailable, 0)
+	}
+	require.True(t, p.Outage())
+	clk.Advance(2 * time.Second)
+	tk := wait(t, p)
+	require.True(t, tk.probe)
+	p.Done(tk, None, 0)
+	assert.True(t, p.Outage(), "no answer is not an answer")
+	assert.Equal(t, int64(outageAfter), p.Status().Unavailable)
+	tk = wait(t, p)
+	assert.True(t, tk.probe, "the probe is free again")
+}
+
+// Refusals of requests sent before the last episode (long uploads the
+// service refused once it had read their bodies) belong to that episode:
+// they do not cut the learned rate again and again.
+func TestLateRefusalsOfAnEpisodeDoNotCutTheRateAgain(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: DefaultPolicy()})
+	var slow []Ticket
+	for i := 0; i < 5; i++ {
+		slow = append(slow, wait(t, p)) // five long uploads start
+	}
+	for i := 0; i < 100; i++ {
+		p.Done(wait(t, p), OK, 0)
+		clk.Advance(100 * time.Millisecond)
+	}
+	p.Done(wait(t, p), Throttled, time.Second) // the episode
+	learned := p.Status().Rate
+	require.Greater(t, learned, 0.0)
+	clk.Advance(2 * time.Second) // its pause is over
+	for _, tk := range slow {
+		p.Done(tk, Throttled, time.Second)
+		clk.Advance(1100 * time.Millisecond)
+	}
+	assert.InDelta(t, learned, p.Status().Rate, learned*0.2, "five late refusals of one episode")
+	assert.Equal(t, int64(6), p.Status().Throttled, "each is still counted")
+}
+
+// A service that comes back from an outage answering 429 (its quota, as
+// every client comes back at once) is back: the outage is over, and only
+// the throttle budget bounds the wait.
+func TestA429EndsAnOutage(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: DefaultPolicy()})
+	p.Done(wait(t, p), OK, 0)
+	for i := 0; i < outageAfter; i++ {
+		p.Done(wait(t, p), Unavailable, 0)
+	}
+	require.True(t, p.Outage())
+	for i := 0; i < 100; i++ {
+		tk, err := p.Wait(context.Background())
+		require.NoError(t, err, "after %s of 429 answers", clk.Now().Sub(time.Unix(1000, 0)))
+		p.Done(tk, Throttled, 10*time.Second)
+	}
+	assert.False(t, p.Outage())
+	assert.Greater(t, clk.Now().Sub(time.Unix(1000, 0)), 5*time.Minute, "longer than the outage budget")
+}

@@ -43,7 +43,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if n > 1 && req.GetBody != nil {
 			body, err := req.GetBody()
 			if err != nil {
-				t.Pacer.Done(tk, OK, 0)
+				t.Pacer.Done(tk, None, 0)
 				return nil, err
 			}
 			r = req.Clone(req.Context())
@@ -51,6 +51,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.Next.RoundTrip(r)
 		sig, retryAfter, resend := t.classify(resp, err)
+		if err != nil && req.Context().Err() != nil {
+			sig = None // given up: no answer came, none was missed
+		}
 		if sig == Unreachable && !t.Pacer.Answered() {
 			// Nothing listens there, and nothing ever did in this run:
 			// the setup is wrong, and waiting will not change it.

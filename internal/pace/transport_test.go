@@ -2,6 +2,7 @@ package pace
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -136,3 +137,37 @@ func TestARefusedConnectionIsAnOutageSignal(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A request its caller gives up while the service is silent (Ctrl-C during
+// an outage) is not an answer: the outage goes on.
+func TestARequestGivenUpDoesNotEndAnOutage(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	clk := clocktest.New(time.Unix(1000, 0))
+	tr, p := newTransport(clk)
+	p.Done(wait(t, p), OK, 0)
+	for i := 0; i < outageAfter; i++ {
+		p.Done(wait(t, p), Unavailable, 0)
+	}
+	require.True(t, p.Outage())
+	clk.Advance(2 * time.Second) // a probe is due
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	time.AfterFunc(50*time.Millisecond, cancel)
+	resp, err := tr.RoundTrip(req)
+	if resp != nil {
+		resp.Body.Close()
+	}
+	require.ErrorIs(t, err, context.Canceled)
+	assert.True(t, p.Outage(), "no answer came")
+	tk := wait(t, p)
+	assert.True(t, tk.probe, "the next request probes")
+}

@@ -106,6 +106,7 @@ const (
 	ReasonGlobInclude Reason = "not matched by --include"
 	ReasonTooSmall    Reason = "smaller than --min-size"
 	ReasonTooOld      Reason = "not newer than --newer-than"
+	ReasonVanished    Reason = "gone while the scan ran"
 )
 
 // Filter decides which scanned files are candidates for upload. The checks

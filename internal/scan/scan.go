@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/clock"
 )
 
 // Entry is one thing found under the root.
@@ -32,6 +34,10 @@ type Entry struct {
 	// Err is set when the entry could not be read (a folder that cannot be
 	// listed, a file whose details cannot be read); such entries are failures.
 	Err error
+	// Unvisited is set on a skipped entry that is, or may be, a folder the
+	// walk did not enter (hidden, a link not followed, a loop): files under
+	// it exist that the walk does not report.
+	Unvisited bool
 }
 
 // ErrNotDir is returned when the root is not a directory.
@@ -124,13 +130,13 @@ func (w *walker) entry(dir, r, k string, d fs.DirEntry) error {
 	name := d.Name()
 	p := filepath.Join(dir, name)
 	if w.f.SkipHidden && strings.HasPrefix(name, ".") {
-		return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonHidden})
+		return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonHidden, Unvisited: d.IsDir()})
 	}
 	var info os.FileInfo
 	var err error
 	if d.Type()&fs.ModeSymlink != 0 {
 		if !w.f.FollowSymlinks {
-			return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonSymlink})
+			return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonSymlink, Unvisited: true})
 		}
 		info, err = os.Stat(p)
 		if err != nil {
@@ -142,7 +148,7 @@ func (w *walker) entry(dir, r, k string, d fs.DirEntry) error {
 		if info.IsDir() {
 			for _, a := range w.ancestors {
 				if os.SameFile(a, info) {
-					return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonSymlinkLoop})
+					return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonSymlinkLoop, Unvisited: true})
 				}
 			}
 			return w.dir(p, r, k, info)
@@ -151,7 +157,9 @@ func (w *walker) entry(dir, r, k string, d fs.DirEntry) error {
 		info, err = d.Info()
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil // deleted since the folder was listed
+				// Gone since the folder was listed — or being replaced: not
+				// known to be gone, so reported (and kept from --delete).
+				return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonVanished})
 			}
 			return w.fn(Entry{Path: p, Rel: r, Key: k, Err: err})
 		}
@@ -159,7 +167,7 @@ func (w *walker) entry(dir, r, k string, d fs.DirEntry) error {
 			return w.dir(p, r, k, info)
 		}
 	}
-	e := Entry{Path: p, Rel: r, Key: k, Size: info.Size(), ModTime: info.ModTime()}
+	e := Entry{Path: p, Rel: r, Key: k, Size: info.Size(), ModTime: clock.Clamp(info.ModTime())}
 	if !info.Mode().IsRegular() {
 		e.Skip = ReasonNotRegular
 		return w.fn(e)

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/clock"
 )
 
 // Format identifies a state file in its header.
@@ -480,6 +482,9 @@ func (s *Snapshot) MarkSeen(path string) bool { return s.store.MarkSeen(path) }
 // EachUnseen calls fn for every uploaded path not marked seen.
 func (s *Snapshot) EachUnseen(fn func(path string, e Entry)) { s.store.EachUnseen(fn) }
 
+// EachUnseenStarted lists the unconfirmed uploads the scan did not find.
+func (s *Snapshot) EachUnseenStarted(fn func(path string, e Entry)) { s.store.EachUnseenStarted(fn) }
+
 // Header returns the header of the open file.
 func (s *Store) Header() Header { return s.hdr }
 
@@ -516,6 +521,8 @@ func (s *Store) Each(fn func(path string, e Entry)) {
 
 // append encodes r into the pending batch and returns the batch's id.
 func (s *Store) append(r Record) (uint64, error) {
+	// Only times the file can hold and the table read back are recorded.
+	r.ModTime, r.At = clock.Clamp(r.ModTime), clock.Clamp(r.At)
 	// Encoded before taking the lock, which every worker shares.
 	line := append(appendRecord(make([]byte, 0, 256), r), '\n')
 	s.mu.Lock()
@@ -578,6 +585,7 @@ func (s *Store) RecordDeleted(path string, at time.Time) error {
 func (s *Store) MarkSeen(path string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.started.mark(path, seen)
 	return s.done.mark(path, seen)
 }
 
@@ -587,6 +595,14 @@ func (s *Store) EachUnseen(fn func(path string, e Entry)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.done.eachUnseen(fn)
+}
+
+// EachUnseenStarted calls fn for every unconfirmed upload whose path the
+// scan did not find, in no particular order. fn must not call the store.
+func (s *Store) EachUnseenStarted(fn func(path string, e Entry)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started.eachUnseen(fn)
 }
 
 func (s *Store) waitDurable(b uint64) error {

@@ -396,3 +396,32 @@ func TestLoadedEntriesBehaveAfterChanges(t *testing.T) {
 	s.EachUnseen(func(p string, _ Entry) { unseen = append(unseen, p) })
 	assert.ElementsMatch(t, []string{"a", "b", "e"}, unseen, "a new run has seen nothing yet")
 }
+
+// A file time far outside what the table holds (a year 10000, which some
+// file systems store) is recorded at the nearest bound: the state file is
+// read back, both from its records as written and after a compaction.
+func TestFarOffTimesAreRecordedReadably(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state")
+	h := Header{BaseURL: "http://x", WorkspaceID: 1}
+	s, err := Open(p, h, Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, s.RecordDone(Record{Path: "ok.txt", Size: 1, ModTime: time.Unix(1e9, 0), DocumentID: 1}))
+	require.NoError(t, s.RecordDone(Record{Path: "future.txt", Size: 1, ModTime: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), DocumentID: 2}))
+	require.NoError(t, s.RecordDone(Record{Path: "past.txt", Size: 1, ModTime: time.Date(1, 1, 2, 0, 0, 0, 0, time.UTC), DocumentID: 3}))
+	require.NoError(t, s.Flush()) // as a run killed before Close leaves it
+	snap, err := Read(p, nil)
+	require.NoError(t, err)
+	f, ok := snap.Done("future.txt")
+	require.True(t, ok)
+	assert.Equal(t, 2262, f.ModTime.Year())
+	past, ok := snap.Done("past.txt")
+	require.True(t, ok)
+	assert.Equal(t, 1677, past.ModTime.Year())
+	require.NoError(t, s.Close())
+	s, err = Open(p, h, Options{NoSync: true})
+	require.NoError(t, err)
+	again, ok := s.Done("future.txt")
+	require.True(t, ok)
+	assert.True(t, again.ModTime.Equal(f.ModTime), "the same time after a compaction")
+	require.NoError(t, s.Close())
+}

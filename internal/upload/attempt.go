@@ -28,6 +28,9 @@ type attempt struct {
 	// unknown is set once a request may have reached the service without
 	// an answer: the outcome is then not known to be a refusal.
 	unknown bool
+	// tagsRefused is set when the service stored the file without its tags
+	// (207): they are recorded as not applied, so the next run applies them.
+	tagsRefused bool
 	// sends counts the sends of this attempt: a new document, then perhaps
 	// the replacement of one the service had, or a new one for one it no
 	// longer has — a service that keeps contradicting itself is not
@@ -116,7 +119,7 @@ func (a *attempt) ask(ctx context.Context) error {
 	f, err := a.r.lookup(ctx, a.extID)
 	switch {
 	case errors.Is(err, ErrAuth) || errors.Is(err, pace.ErrBudget):
-		return err
+		return a.stopped(err, 0)
 	case err != nil:
 		// The service could not say: the upload (or its replacement)
 		// asks again if its answer is lost.
@@ -231,8 +234,8 @@ func (a *attempt) send(ctx context.Context, docID int64, k known) error {
 			// success.
 			if f, err := r.lookup(ctx, a.extID); err == nil && f != nil {
 				return a.confirm(ctx, f, n-1)
-			} else if errors.Is(err, ErrAuth) {
-				return err
+			} else if errors.Is(err, ErrAuth) || errors.Is(err, pace.ErrBudget) {
+				return a.stopped(err, n-1)
 			}
 		}
 		if ctx.Err() != nil {
@@ -270,20 +273,24 @@ func (a *attempt) sent(ctx context.Context, out *api.UploadResult, docID int64, 
 	a.j.e.Size, a.j.e.ModTime, a.sha = out.Size, out.ModTime, out.SHA256
 	if out.StatusCode == http.StatusMultiStatus {
 		a.res.Warning = "uploaded, but the tags were not applied"
+		a.tagsRefused = true
 	}
 	switch {
 	case docID != 0:
 		return a.record(Replaced, out.File.ID, out.File.UploadSessionUUID, out.Size, out.ModTime, out.SHA256, n)
-	case out.StatusCode == http.StatusOK && !a.unknown && a.extID != "":
-		// The service had a document of this identity already: it
-		// answered with it and dropped the bytes sent. Same content:
-		// nothing to do; other content: replace it.
+	case out.StatusCode == http.StatusOK && a.extID != "":
+		// The service had a document of this identity: it answered with it
+		// and dropped the bytes sent — whether that document is this run's
+		// own upload (an answer lost before) or an older one, its content
+		// decides: the same, nothing to do; another, it is replaced.
 		k := knownFromFile(&out.File)
 		switch {
 		case k.sha == "" || !state.SameContent(k.sha, out.SHA256):
 			return a.send(ctx, out.File.ID, k)
 		case k.tags != a.r.tags:
 			return a.update(ctx, k, out.SHA256)
+		case a.unknown:
+			return a.record(Uploaded, out.File.ID, out.File.UploadSessionUUID, out.Size, out.ModTime, out.SHA256, n)
 		}
 		return a.record(Present, out.File.ID, out.File.UploadSessionUUID, out.Size, out.ModTime, out.SHA256, n)
 	case out.StatusCode == http.StatusOK && !a.unknown:
@@ -315,7 +322,7 @@ func (a *attempt) retry(ctx context.Context, err error, n int) (error, bool) {
 	v := classify(err)
 	switch v.kind {
 	case verdictStop:
-		return v.err, true
+		return a.stopped(v.err, n), true
 	case verdictSkip:
 		return a.end(Skipped, v.reason, n), true
 	case verdictFail:
@@ -419,6 +426,14 @@ func isPlainHTTP(err error) bool {
 	return errors.As(err, &rh)
 }
 
+// stopped ends a file whose request stopped the run (a rejected key, a
+// spent budget, a redirect): it is not attempted as far as this run goes;
+// the error is the run's.
+func (a *attempt) stopped(err error, attempts int) error {
+	_ = a.end(NotAttempted, "the run stopped: "+err.Error(), attempts)
+	return err
+}
+
 // unreadable ends a file that could not be read to be compared.
 func (a *attempt) unreadable(err error) error {
 	if errors.Is(err, api.ErrNotRegular) {
@@ -447,8 +462,12 @@ func (a *attempt) record(o Outcome, docID int64, session string, size int64, mti
 	a.res.DocumentID, a.res.UploadSessionUUID = docID, session
 	var err error
 	if r.o.State != nil {
+		tags := r.tags
+		if a.tagsRefused {
+			tags = ""
+		}
 		err = r.o.State.RecordDone(state.Record{Path: a.j.e.Key, Size: size, ModTime: mtime, ExternalID: a.extID,
-			SHA256: sum, DocumentID: docID, UploadSessionUUID: session, Tags: r.tags, At: r.clock.Now().UTC()})
+			SHA256: sum, DocumentID: docID, UploadSessionUUID: session, Tags: tags, At: r.clock.Now().UTC()})
 	}
 	r.finish(a.res)
 	return err

@@ -101,6 +101,12 @@ func (r *runner) deleteGone(ctx context.Context) error {
 				gone = append(gone, doomed{key, e.DocumentID})
 			}
 		})
+		more, err := r.unconfirmedGone(ctx)
+		if err != nil {
+			return err
+		}
+		gone = append(gone, more...)
+		total += len(more)
 	case r.remote != nil:
 		total = r.remote.count
 		ids := r.remote.unseen()
@@ -113,6 +119,13 @@ func (r *runner) deleteGone(ctx context.Context) error {
 			}
 		}
 	}
+	kept := gone[:0]
+	for _, d := range gone {
+		if !r.isProtected(d.key) {
+			kept = append(kept, d)
+		}
+	}
+	gone = kept
 	if len(gone) == 0 {
 		return nil
 	}
@@ -137,6 +150,42 @@ func (r *runner) deleteGone(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// unconfirmedGone asks the service about the uploads an earlier run started
+// but never saw confirmed, whose file is gone: one the service stored is a
+// document to delete like any other; one it never stored is forgotten.
+func (r *runner) unconfirmedGone(ctx context.Context) ([]doomed, error) {
+	type started struct {
+		key, extID string
+	}
+	var asks []started
+	r.recorded.EachUnseenStarted(func(key string, e state.Entry) {
+		if r.o.Shard.Has(key) && e.ExternalID != "" {
+			asks = append(asks, started{key, e.ExternalID})
+		}
+	})
+	var gone []doomed
+	for _, s := range asks {
+		if _, ok := r.recorded.Done(s.key); ok {
+			continue // its document is deleted by the id the state records
+		}
+		f, err := r.lookup(ctx, s.extID)
+		switch {
+		case err != nil:
+			if v := classify(err); v.kind == verdictStop || errors.Is(err, ErrAuth) {
+				return nil, fmt.Errorf("ask about an unconfirmed upload: %w", v.asError(err))
+			}
+			r.setDeleteNote(fmt.Sprintf("%s: an earlier run's upload of this removed file could not be checked (%v); the next run asks again", s.key, err))
+		case f != nil:
+			gone = append(gone, doomed{s.key, f.ID})
+		case r.o.State != nil && !r.o.DryRun:
+			if err := r.o.State.RecordAborted(state.Record{Path: s.key, ExternalID: s.extID, At: r.clock.Now().UTC()}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return gone, nil
 }
 
 // deleteChunk deletes documents in one request; when the service refuses

@@ -90,6 +90,12 @@ func knownFromFile(f *api.File) known {
 	am := f.ExternalMetadata.AdditionalMetadata
 	k.sha, _ = am[metaSHA256].(string)
 	k.tags, _ = am[metaTags].(string)
+	if f.Tags != nil && !carries(f.Tags, k.tags) {
+		// The metadata says what was asked for; the document's tags say
+		// what holds (a 207 stored the file without them, someone removed
+		// one): what is missing is applied again.
+		k.tags = ""
+	}
 	if s, ok := am[metaSize].(string); ok {
 		k.size, _ = strconv.ParseInt(s, 10, 64)
 	}
@@ -154,6 +160,17 @@ func retag(current []api.Tag, before, now string) []int64 {
 	out = append(out, parseTags(now)...)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// carries reports whether the tags of a document include every id of tags
+// ("1,2").
+func carries(have []api.Tag, tags string) bool {
+	for _, id := range parseTags(tags) {
+		if !slices.ContainsFunc(have, func(t api.Tag) bool { return t.ID == id }) {
+			return false
+		}
+	}
+	return true
 }
 
 // fileSHA256 hashes a file's content; opening never blocks.

@@ -89,6 +89,7 @@ func (x *doc) file() *api.File {
 		cp := *x.ext
 		f.ExternalMetadata = &cp
 	}
+	f.Tags = []api.Tag{} // the service's file object always carries its tags
 	for _, t := range x.tags {
 		f.Tags = append(f.Tags, api.Tag{ID: t})
 	}

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,6 +131,9 @@ type Recorded interface {
 	Len() int
 	MarkSeen(path string) bool
 	EachUnseen(fn func(path string, e state.Entry))
+	// EachUnseenStarted lists the uploads an earlier run started, never saw
+	// confirmed, and whose file the scan did not find.
+	EachUnseenStarted(fn func(path string, e state.Entry))
 }
 
 // ErrAuth wraps the service's refusal of the API key.
@@ -165,6 +169,27 @@ type runner struct {
 	fatal        error // the first error that ended the run as a whole
 	scanned      atomic.Int64
 	unreadable   atomic.Int64
+	protected    []string // keys of folders the walk did not enter (under mu)
+}
+
+// protect keeps the documents of the files under key from --delete.
+func (r *runner) protect(key string) {
+	r.mu.Lock()
+	r.protected = append(r.protected, key)
+	r.mu.Unlock()
+}
+
+// isProtected reports whether key is, or is under, a folder the walk did
+// not enter.
+func (r *runner) isProtected(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.protected {
+		if key == p || strings.HasPrefix(key, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // Run mirrors the tree. It returns the summary, and an error only for what
@@ -336,17 +361,26 @@ type job struct {
 // triage runs in the scanner: it settles every file that needs nothing
 // from the service and queues the others.
 func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- job) error {
+	if e.Err != nil {
+		// A folder (or file) that cannot be read: whatever shard its key
+		// falls in, files of this shard may be under it, unseen. Every
+		// shard reports it, and deletes nothing.
+		r.unreadable.Add(1)
+		r.prog.Found(1, 0)
+		r.finish(Result{Rel: e.Key, Outcome: Failed, Reason: "cannot be read: " + unwrapPathError(e.Err)})
+		return nil
+	}
+	if e.Unvisited {
+		// A folder the walk did not enter: its files exist, unseen; none of
+		// them is deleted.
+		r.protect(e.Key)
+	}
 	if !r.o.Shard.Has(e.Key) {
 		return nil
 	}
 	r.scanned.Add(1)
 	k, found := r.known(e.Key)
 	switch {
-	case e.Err != nil:
-		r.unreadable.Add(1)
-		r.prog.Found(1, 0)
-		r.finish(Result{Rel: e.Key, Outcome: Failed, Reason: "cannot be read: " + unwrapPathError(e.Err)})
-		return nil
 	case e.Skip != scan.ReasonNone:
 		r.prog.Found(1, 0)
 		r.finish(Result{Rel: e.Key, Size: e.Size, Outcome: Skipped, Reason: string(e.Skip)})
@@ -367,7 +401,7 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- job) err
 		j.kind = jobUpload
 	case sameFile && k.tags == r.tags && k.extID == ExternalID(r.o.Source, e.Key):
 		reason := "recorded in the state file"
-		if r.remote != nil && r.recorded == nil {
+		if r.remote != nil {
 			reason = "the service has this version"
 		}
 		return r.settle(e, Result{Rel: e.Key, Size: e.Size, Outcome: AlreadyDone, Reason: reason,
@@ -416,19 +450,23 @@ func (r *runner) wouldResult(j job) Result {
 // known returns what is known of the document of the file at key, from the
 // state file or else the listing, and notes that the scan found the file.
 func (r *runner) known(key string) (known, bool) {
+	var d state.Entry
+	var inState bool
 	if r.recorded != nil {
 		r.recorded.MarkSeen(key)
-		if d, ok := r.recorded.Done(key); ok {
-			if r.remote != nil {
-				r.remote.find(r.o.Source, key) // marks it seen there too
-			}
-			return knownFromState(d), true
-		}
+		d, inState = r.recorded.Done(key)
 	}
-	if r.remote != nil {
-		return r.remote.find(r.o.Source, key)
+	if r.remote == nil {
+		return knownFromState(d), inState
 	}
-	return known{}, false
+	// A listing is read when there is no state to trust or --reconcile
+	// asks for it: what the service holds wins over what the state file
+	// remembers (a document deleted or changed since is sent again).
+	k, ok := r.remote.find(r.o.Source, key)
+	if ok && inState && d.DocumentID == k.docID {
+		k.session = d.UploadSessionUUID
+	}
+	return k, ok
 }
 
 // startedEarlier reports an upload an earlier run started but never saw
