@@ -190,9 +190,7 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	errOut.set(streams.ErrOut)
 	_ = lines.Flush()
 	if store != nil {
-		if err := store.Close(); err != nil && runErr == nil {
-			runErr = fmt.Errorf("--state-file: %w", err)
-		}
+		runErr = closeState(store, runErr, notices)
 	}
 	snap := meter.Snapshot()
 	final := output.Final{NotAttempted: notAttempted(sum, snap)}

@@ -33,6 +33,8 @@ type attempt struct {
 	// longer has — a service that keeps contradicting itself is not
 	// followed for ever.
 	sends int
+	// finished is set once the file has its outcome.
+	finished bool
 }
 
 // attempt handles one file. It returns an error only for what must stop
@@ -47,6 +49,24 @@ func (r *runner) attempt(ctx context.Context, j job) error {
 	if !r.o.NoExternalID {
 		a.extID = ExternalID(r.o.Source, j.e.Key)
 	}
+	err := a.run(ctx)
+	if err != nil && !a.finished {
+		// The run stopped during the attempt (its start could not be
+		// journalled, the key was refused): the file still ends once.
+		res := Result{Rel: j.e.Key, Size: j.e.Size, Outcome: NotAttempted}
+		if a.unknown {
+			// A request may have reached the service: the journal's
+			// "started" record makes the next run ask.
+			res.Outcome, res.Reason = Interrupted, "the run stopped before the service answered"
+		}
+		r.finish(res)
+	}
+	return err
+}
+
+// run takes the file to its outcome.
+func (a *attempt) run(ctx context.Context) error {
+	r, j := a.r, a.j
 	switch j.kind {
 	case jobAsk:
 		return a.ask(ctx)
@@ -442,6 +462,7 @@ func (a *attempt) record(o Outcome, docID int64, session string, size int64, mti
 	a.res.Outcome, a.res.Attempts, a.res.Size = o, attempts, size
 	a.res.Duration = r.clock.Now().Sub(a.start)
 	a.res.DocumentID, a.res.UploadSessionUUID = docID, session
+	a.finished = true
 	var err error
 	if r.o.State != nil {
 		err = r.o.State.RecordDone(state.Record{Path: a.j.e.Key, Size: size, ModTime: mtime, ExternalID: a.extID,
@@ -461,6 +482,7 @@ func (a *attempt) end(o Outcome, reason string, attempts int) error {
 	}
 	a.res.Outcome, a.res.Reason, a.res.Attempts = o, reason, attempts
 	a.res.Duration = r.clock.Now().Sub(a.start)
+	a.finished = true
 	r.finish(a.res)
 	if o == Interrupted || a.unknown || r.o.State == nil || attempts == 0 {
 		return nil
