@@ -28,8 +28,6 @@ import (
 // These tests drive the real binary as a process, to send it signals. The
 // binary is the copy that testscript.Main put on PATH.
 
-const key = "e2e-secret-key-000"
-
 type devserver struct {
 	url string
 	cmd *exec.Cmd
