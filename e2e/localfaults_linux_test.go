@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -184,10 +185,10 @@ func bindMount(t *testing.T, src, dst string, ro bool) {
 func TestReadOnlyStateFolder(t *testing.T) {
 	d := startDevserver(t)
 	root := makeTree(t, 3)
-	real := filepath.Join(t.TempDir(), "state.json")
-	r := startUpload(t, d, "--files-dir", root, "--state-file", real, "--no-progress")
+	hostFile := filepath.Join(t.TempDir(), "state.json")
+	r := startUpload(t, d, "--files-dir", root, "--state-file", hostFile, "--no-progress")
 	require.Equal(t, 0, r.wait(t), r.errOut.String())
-	before, err := os.ReadFile(real)
+	before, err := os.ReadFile(hostFile)
 	require.NoError(t, err)
 
 	src := t.TempDir()
@@ -195,7 +196,7 @@ func TestReadOnlyStateFolder(t *testing.T) {
 	folder := t.TempDir()
 	bindMount(t, src, folder, true)
 	stateFile := filepath.Join(folder, "state.json")
-	bindMount(t, real, stateFile, false)
+	bindMount(t, hostFile, stateFile, false)
 	f, err := os.OpenFile(stateFile, os.O_WRONLY|os.O_APPEND, 0)
 	require.NoError(t, err, "the file itself can be written")
 	f.Close()
@@ -209,7 +210,7 @@ func TestReadOnlyStateFolder(t *testing.T) {
 	assert.Equal(t, "paradigm-upload: --state-file: cannot write in folder "+folder+": read-only file system\n", r.errOut.String())
 	assert.Empty(t, r.out.String())
 	assert.Equal(t, uploads, d.stats(t)["uploads"], "refused before any upload")
-	after, err := os.ReadFile(real)
+	after, err := os.ReadFile(hostFile)
 	require.NoError(t, err)
 	assert.Equal(t, before, after, "the state file is untouched")
 }
@@ -246,4 +247,54 @@ func TestStateFileBindMounted(t *testing.T) {
 	assert.Equal(t, 0, r.wait(t), r.errOut.String())
 	assert.Contains(t, r.out.String(), "Already done: 5")
 	assertOnePerExternalID(t, d, 5)
+}
+
+// TestCtrlCEndsARunStuckOnItsOutput: a dry run whose standard output is a
+// pipe nobody reads (`paradigm-upload --dry-run ... | less`, the pager
+// stopped) blocks on a write, where no context reaches. Two Ctrl-C cancel
+// the run, which cannot notice; 5 s later the process exits 130 all the
+// same, saying so. A third Ctrl-C does not wait for those 5 s.
+func TestCtrlCEndsARunStuckOnItsOutput(t *testing.T) {
+	d := startDevserver(t)
+	root := makeTree(t, 3000) // lines of "would upload …": more than the pipe and the output's buffer hold
+	for _, third := range []bool{false, true} {
+		pr, pw, err := os.Pipe()
+		require.NoError(t, err)
+		_, err = unix.FcntlInt(pr.Fd(), unix.F_SETPIPE_SZ, 4096)
+		require.NoError(t, err)
+		r := &run{cmd: exec.Command("paradigm-upload", "--files-dir", root, "--dry-run")}
+		r.cmd.Env = append(os.Environ(), "PARADIGM_API_KEY="+key, "PARADIGM_BASE_URL="+d.url, "PARADIGM_WORKSPACE_ID=42")
+		r.cmd.Stdout, r.cmd.Stderr = pw, &r.errOut
+		require.NoError(t, r.cmd.Start())
+		pw.Close()
+		waitFor(t, "the pipe to fill", func() bool {
+			n, err := unix.IoctlGetInt(int(pr.Fd()), unix.TIOCINQ) // FIONREAD
+			return err == nil && n >= 4096
+		})
+		require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+		waitFor(t, "the first interrupt to be handled", func() bool {
+			return strings.Contains(r.errOut.String(), "Interrupt again to abandon them")
+		})
+		require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+		waitFor(t, "the second interrupt to be handled", func() bool {
+			return strings.Contains(r.errOut.String(), "Second interrupt")
+		})
+		at := time.Now()
+		if third {
+			require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+		}
+		code := waitExit(t, r, 15*time.Second)
+		took := time.Since(at)
+		pr.Close()
+		t.Logf("third interrupt %v: exit %d, %s after the last interrupt; stderr:\n%s", third, code, took.Round(time.Millisecond), r.errOut.String())
+		assert.Equal(t, 130, code)
+		if third {
+			assert.Less(t, took, 2*time.Second)
+			assert.Contains(t, r.errOut.String(), "Third interrupt: exiting now; run the same command again to resume.")
+		} else {
+			assert.GreaterOrEqual(t, took, 4*time.Second, "it was stuck: only the forced exit ended it")
+			assert.Less(t, took, 10*time.Second)
+			assert.Contains(t, r.errOut.String(), "Still running 5s after abandoning the uploads: exiting now")
+		}
+	}
 }
