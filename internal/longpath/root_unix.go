@@ -23,7 +23,7 @@ func retry[T any](name, op string, tooLong error, fn func(r *os.Root, rel string
 	if err != nil {
 		return zero, tooLong
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	rel := strings.TrimLeft(abs, "/")
 	if rel == "" {
 		rel = "."

@@ -39,11 +39,11 @@ func checkLocal(ctx context.Context, o UploadOptions) error {
 	if o.StateFile != "" {
 		// The file written is the target of a link: its folder takes the
 		// compaction's temporary file and the lock.
-		real, err := state.Resolve(o.StateFile)
+		file, err := state.Resolve(o.StateFile)
 		if err != nil {
 			return Exit(ExitUsage, stateFileError(err))
 		}
-		if err := checkOutputPath(real, !dry); err != nil {
+		if err := checkOutputPath(file, !dry); err != nil {
 			return Exitf(ExitUsage, "--state-file: %v", err)
 		}
 	}

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -115,7 +114,7 @@ func TestCompactionThatFailsAtCloseIsAWarningAndTheFileIsWhole(t *testing.T) {
 		p, syscall.EBUSY), err.Error())
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		assert.False(t, strings.Contains(e.Name(), ".tmp-"), "temporary file %s left behind", e.Name())
+		assert.NotContains(t, e.Name(), ".tmp-", "temporary file left behind")
 	}
 	b, _ := os.ReadFile(p)
 	assert.Greater(t, strings.Count(string(b), "\n"), 50, "left uncompacted")
@@ -273,7 +272,7 @@ func TestStateFileThatIsAFolderIsRefused(t *testing.T) {
 	p := t.TempDir()
 	_, err := Open(p, hdr, Options{NoSync: true})
 	assert.EqualError(t, err, fmt.Sprintf("state file %s is a folder; give the path of a regular file (or of one to create)", p))
-	assert.False(t, errors.Is(err, ErrLocked))
+	assert.NotErrorIs(t, err, ErrLocked)
 }
 
 // An empty file (made with touch, to be bind-mounted into a container) is

@@ -233,25 +233,25 @@ func Open(path string, want Header, opts Options) (*Store, error) {
 		opts.rename = os.Rename
 	}
 	want.Format, want.Version = Format, Version
-	real, err := Resolve(path)
+	file, err := Resolve(path)
 	if err != nil {
 		return nil, err
 	}
 	// The lock sits beside the file written, so that two runs given two
 	// links to one file exclude each other.
-	lock, err := acquireLock(real + ".lock")
+	lock, err := acquireLock(file + ".lock")
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{
-		path: path, real: real, opts: opts, lock: lock,
+		path: path, real: file, opts: opts, lock: lock,
 		kick: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}
 	s.cond = sync.NewCond(&s.mu)
 	s.initTables()
 	if err := s.load(want); err != nil {
 		if s.f != nil {
-			s.f.Close()
+			_ = s.f.Close()
 		}
 		lock.release()
 		return nil, err
@@ -279,22 +279,22 @@ func Resolve(path string) (string, error) {
 		}
 		return path, nil
 	}
-	real, err := filepath.EvalSymlinks(path)
+	target, err := filepath.EvalSymlinks(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		target, _ := os.Readlink(path)
+		link, _ := os.Readlink(path)
 		return "", fmt.Errorf("state file %s is a symbolic link to %s, which does not exist; create that file (empty will do) or give the path of the file itself",
-			path, target)
+			path, link)
 	}
 	if err != nil {
 		return "", fmt.Errorf("state file %s: %w", path, err)
 	}
-	if fi, err = os.Stat(real); err != nil {
+	if fi, err = os.Stat(target); err != nil {
 		return "", fmt.Errorf("state file %s: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return "", notRegular(path, fi)
 	}
-	return real, nil
+	return target, nil
 }
 
 // notRegular refuses a state file that is not a regular file.
@@ -591,7 +591,7 @@ func (s *Store) rewrite() error {
 		// Closed before the rename, which Windows refuses over an open
 		// file. (Only Close rewrites an open store: nothing is appended
 		// after.)
-		s.f.Close()
+		_ = s.f.Close()
 		s.f = nil
 	}
 	if err := s.opts.rename(tmp.Name(), s.real); err != nil {
@@ -614,16 +614,16 @@ type Snapshot struct {
 // Read loads the state file at path for reading only, so that it can be
 // inspected while a run is using it.
 func Read(path string) (*Snapshot, error) {
-	real, err := Resolve(path)
+	file, err := Resolve(path)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(real)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	defer f.Close()
-	s := &Store{path: path, real: real}
+	s := &Store{path: path, real: file}
 	s.initTables()
 	if _, _, err := s.parse(f); err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package upload
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -51,7 +50,7 @@ func TestEveryFileEndsOnceWhenTheRunStopsMidAttempt(t *testing.T) {
 					return nil
 				}
 			},
-			want: func(t *testing.T, err error) { assert.True(t, errors.Is(err, ErrAuth), "%v", err) },
+			want: func(t *testing.T, err error) { assert.ErrorIs(t, err, ErrAuth) },
 		},
 		"answer lost, then the key refused": {
 			set: func(_ *testing.T, _ *Options, d *docs) {
@@ -66,7 +65,7 @@ func TestEveryFileEndsOnceWhenTheRunStopsMidAttempt(t *testing.T) {
 					return nil
 				}
 			},
-			want:        func(t *testing.T, err error) { assert.True(t, errors.Is(err, ErrAuth), "%v", err) },
+			want:        func(t *testing.T, err error) { assert.ErrorIs(t, err, ErrAuth) },
 			interrupted: 1,
 		},
 	} {
