@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -161,6 +162,27 @@ func TestFullDiskUnderTheStateFile(t *testing.T) {
 	r = startUpload(t, d, args...)
 	require.Equal(t, 0, r.wait(t), r.errOut.String())
 	assert.Contains(t, r.out.String(), "Already done: 60", "the state file records every file after the rerun")
+}
+
+// TestFullDiskUnderTheStateFileAndTheReport: when the report is on the disk
+// that filled too, it cannot come out; the last line says so after what
+// stopped the run, which is not lost.
+func TestFullDiskUnderTheStateFileAndTheReport(t *testing.T) {
+	disk := mountTmpfs(t, "64k")
+	d := startDevserver(t, "--latency", "40ms")
+	root := makeTree(t, 60)
+	stateFile, reportFile := filepath.Join(disk, "state.json"), filepath.Join(disk, "report.json")
+	r := startUpload(t, d, "--files-dir", root, "--batch-size", "2", "--state-file", stateFile, "--report", reportFile,
+		"--no-progress")
+	waitFor(t, "a few uploads", func() bool { return d.stats(t)["uploads"] >= 4 })
+	fill(t, disk)
+	assert.Equal(t, 2, r.wait(t))
+	t.Logf("stdout:\n%s\nstderr:\n%s", r.out.String(), r.errOut.String())
+	assert.Contains(t, r.out.String(), "Stopped early by the error below")
+	lines := strings.Split(strings.TrimSpace(r.errOut.String()), "\n")
+	require.Len(t, lines, 1)
+	assert.Regexp(t, `^paradigm-upload: --state-file: state file `+regexp.QuoteMeta(stateFile)+
+		` cannot be written \(no space left on device\): .*; and --report: report `+regexp.QuoteMeta(reportFile)+`: .*no space left on device$`, lines[0])
 }
 
 // bindMount mounts src on dst (a file on a file, a folder on a folder), read
