@@ -55,9 +55,9 @@ func fill(t *testing.T, dir string) string {
 	}
 }
 
-// documents returns the devserver's documents of workspace 42, counted by
-// external id.
-func (d *devserver) documents(t *testing.T) map[string]int {
+// countByExternalID returns the devserver's documents of workspace 42,
+// counted by external id.
+func (d *devserver) countByExternalID(t *testing.T) map[string]int {
 	t.Helper()
 	resp, err := http.Get(d.url + "/_devserver/documents?workspace_id=42")
 	require.NoError(t, err)
@@ -83,7 +83,7 @@ func (d *devserver) documents(t *testing.T) map[string]int {
 // per external id.
 func assertOnePerExternalID(t *testing.T, d *devserver, n int) {
 	t.Helper()
-	docs := d.documents(t)
+	docs := d.countByExternalID(t)
 	total := 0
 	for id, c := range docs {
 		total += c
