@@ -15,6 +15,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -81,8 +82,9 @@ func (s *IOStreams) lock() {
 
 // logFormat says whether stderr takes JSON records: known from the command
 // line and the environment before the flags are parsed (so that a flag
-// error is JSON too), and from the config file once they are.
-type logFormat struct{ json bool }
+// error is JSON too), and from the config file once they are. It is read
+// from other goroutines (Go's log lines, the last line of a forced exit).
+type logFormat struct{ json atomic.Bool }
 
 // goLog writes the standard logger's lines as notices of the invocation.
 type goLog struct{ s *IOStreams }
@@ -99,7 +101,7 @@ func (s IOStreams) run() run.Streams {
 
 // notices returns the printer of errors and warnings, text or JSON.
 func (s IOStreams) notices() output.Notices {
-	if s.format != nil && s.format.json {
+	if s.format != nil && s.format.json.Load() {
 		return output.Notices{W: s.ErrOut, Log: output.NewJSONLog(s.ErrOut, false)}
 	}
 	return output.Notices{W: s.ErrOut}
@@ -169,7 +171,12 @@ func Main() int {
 	}
 	streams.format = &logFormat{}
 	streams.lock()
-	sig, cleanup := notifySignals(30 * time.Second)
+	sig, cleanup := notifySignals(30*time.Second, forceExitAfter, func(msg string) {
+		// Deferred functions do not run: nothing is left half-done that
+		// a rerun cannot mend (the state journal is crash-safe).
+		streams.notices().Notice(msg)
+		os.Exit(ExitInterrupted)
+	})
 	// Go's own packages (net/http's transport among them) log through the
 	// standard logger: its lines go through the same redacting stream, as
 	// JSON records in that format.
@@ -186,20 +193,39 @@ func Main() int {
 	return Run(sig, os.Args[1:], streams)
 }
 
+// forceExitAfter is how long a run has to end once its context is
+// cancelled before the process exits all the same.
+const forceExitAfter = 5 * time.Second
+
 // notifySignals turns SIGINT/SIGTERM into a two-stage shutdown: the first
 // signal closes Stop; the second, or the grace period after the first,
-// cancels Ctx. It also relays the progress signals (SIGUSR1, SIGINFO).
-func notifySignals(grace time.Duration) (Signals, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	stop := make(chan struct{})
-	abandon := make(chan string, 1)
-	ch := make(chan os.Signal, 2)
+// cancels Ctx. Ctrl-C always ends the run: once Ctx is cancelled, a run
+// still going after forceAfter — stuck where no context reaches (a read of
+// standard input or of a named pipe, a hung file system) — or a third
+// signal ends the process through forceExit, with the message to print. It
+// also relays the progress signals (SIGUSR1, SIGINFO).
+func notifySignals(grace, forceAfter time.Duration, forceExit func(msg string)) (Signals, func()) {
+	ch := make(chan os.Signal, 3)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	infoSig := make(chan os.Signal, 1)
-	info := make(chan struct{}, 1)
 	if sigs := infoSignals(); len(sigs) > 0 {
 		signal.Notify(infoSig, sigs...)
 	}
+	sig, stopRelay := relaySignals(ch, infoSig, grace, forceAfter, forceExit)
+	return sig, func() {
+		signal.Stop(ch)
+		signal.Stop(infoSig)
+		stopRelay()
+	}
+}
+
+// relaySignals is notifySignals' logic, fed by ch (interruptions) and
+// infoSig (progress requests).
+func relaySignals(ch, infoSig <-chan os.Signal, grace, forceAfter time.Duration, forceExit func(msg string)) (Signals, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := make(chan struct{})
+	abandon := make(chan string, 1)
+	info := make(chan struct{}, 1)
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -229,12 +255,21 @@ func notifySignals(grace time.Duration) (Signals, func()) {
 		case <-t.C:
 			abandon <- fmt.Sprintf("Still running %s after the interrupt: abandoning the uploads in flight.", grace)
 		case <-done:
+			return
 		}
 		cancel()
+		force := time.NewTimer(forceAfter)
+		defer force.Stop()
+		select {
+		case <-ch:
+			forceExit("Third interrupt: exiting now; run the same command again to resume.")
+		case <-force.C:
+			forceExit(fmt.Sprintf("Still running %s after abandoning the uploads: exiting now; run the same command again to resume.",
+				forceAfter))
+		case <-done:
+		}
 	}()
 	return Signals{Stop: stop, Ctx: ctx, Grace: grace, Abandon: abandon, Info: info}, func() {
-		signal.Stop(ch)
-		signal.Stop(infoSig)
 		close(done)
 		cancel()
 	}
@@ -253,7 +288,7 @@ func Run(sig Signals, args []string, streams IOStreams) (code int) {
 	if streams.format == nil {
 		streams.format = &logFormat{}
 	}
-	streams.format.json = wantsJSON(args, streams.Getenv)
+	streams.format.json.Store(wantsJSON(args, streams.Getenv))
 	defer func() {
 		if r := recover(); r != nil {
 			code = ExitFailures

@@ -267,7 +267,7 @@ func (o *uploadOptions) validate(getenv func(string) string) (*settings, error) 
 
 func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStreams) error {
 	err := o.conn.resolve(c, streams)
-	streams.format.json = o.LogFormat == "json"
+	streams.format.json.Store(o.LogFormat == "json")
 	if err != nil {
 		return err
 	}

@@ -28,8 +28,6 @@ import (
 // These tests drive the real binary as a process, to send it signals. The
 // binary is the copy that testscript.Main put on PATH.
 
-const key = "e2e-secret-key-000"
-
 type devserver struct {
 	url string
 	cmd *exec.Cmd
@@ -94,16 +92,22 @@ func startUpload(t *testing.T, d *devserver, args ...string) *run {
 
 func (r *run) wait(t *testing.T) int {
 	t.Helper()
-	err := r.cmd.Wait()
+	code, err := exitCode(r.cmd.Wait())
+	require.NoError(t, err)
+	return code
+}
+
+// exitCode returns a finished process's exit code, or minus the signal
+// that killed it.
+func exitCode(err error) (int, error) {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return -int(ws.Signal())
+			return -int(ws.Signal()), nil
 		}
-		return ee.ExitCode()
+		return ee.ExitCode(), nil
 	}
-	require.NoError(t, err)
-	return 0
+	return 0, err
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -5,13 +5,16 @@ package api
 import (
 	"os"
 	"syscall"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/longpath"
 )
 
 // OpenRegular opens path for reading without ever blocking — a FIFO or a
 // device put at the path since the scan would block a plain open forever —
-// and refuses anything but a regular file.
+// and refuses anything but a regular file. A path longer than the system's
+// limit is opened one folder at a time (internal/longpath).
 func OpenRegular(path string) (*os.File, os.FileInfo, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := longpath.Open(path, os.O_RDONLY|syscall.O_NONBLOCK)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
+	"github.com/paradigm-upload/paradigm-upload/internal/state"
 )
 
 // checkLocal checks what only this machine can tell: the output paths can
@@ -36,7 +37,13 @@ func checkLocal(ctx context.Context, o UploadOptions) error {
 		}
 	}
 	if o.StateFile != "" {
-		if err := checkOutputPath(o.StateFile, !dry); err != nil {
+		// The file written is the target of a link: its folder takes the
+		// compaction's temporary file and the lock.
+		file, err := state.Resolve(o.StateFile)
+		if err != nil {
+			return Exit(ExitUsage, stateFileError(err))
+		}
+		if err := checkOutputPath(file, !dry); err != nil {
 			return Exitf(ExitUsage, "--state-file: %v", err)
 		}
 	}

@@ -193,9 +193,7 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	errOut.set(streams.ErrOut)
 	_ = lines.Flush()
 	if store != nil {
-		if err := store.Close(); err != nil && runErr == nil {
-			runErr = fmt.Errorf("--state-file: %w", err)
-		}
+		runErr = closeState(store, runErr, notices)
 	}
 	snap := meter.Snapshot()
 	final := output.Final{NotAttempted: notAttempted(sum, snap)}
@@ -244,6 +242,11 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 			FilesDir: o.Upload.Root, StartedAt: startedAt}, sum, events.Results(), docs)
 		if err := report.Write(o.Report, rep, o.Conn.Key); err != nil {
 			err2 = Exitf(ExitUsage, "--report: %w", err)
+			if runErr != nil {
+				// What stopped the run (the summary's last line points
+				// at it) is not lost: a full disk takes both files.
+				err2 = Exitf(ExitUsage, "%w; and --report: %w", runErr, err)
+			}
 		}
 	}
 	if err2 == nil {

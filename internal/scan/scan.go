@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/clock"
+	"github.com/paradigm-upload/paradigm-upload/internal/longpath"
 )
 
 // Entry is one thing found under the root.
@@ -63,9 +64,10 @@ func CheckRoot(root string) error {
 // error, and returns that error. Symbolic links are reported as skipped
 // unless the filter follows them; a link back to a folder being walked is
 // reported as a loop. A folder that cannot be listed is reported by name
-// with its error, and the walk goes on.
+// with its error, and the walk goes on. Paths longer than the system's
+// limit (PATH_MAX) are walked like any other (see internal/longpath).
 func Walk(ctx context.Context, root string, f Filter, fn func(Entry) error) error {
-	st, err := os.Stat(root)
+	st, err := longpath.Stat(root)
 	if err != nil {
 		return err
 	}
@@ -92,7 +94,7 @@ func join(rel, name string) string {
 }
 
 func (w *walker) dir(path, rel, key string, info os.FileInfo) error {
-	entries, err := os.ReadDir(path)
+	entries, err := longpath.ReadDir(path)
 	if err != nil && len(entries) == 0 {
 		if rel == "" {
 			return err
@@ -138,7 +140,7 @@ func (w *walker) entry(dir, r, k string, d fs.DirEntry) error {
 		if !w.f.FollowSymlinks {
 			return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonSymlink, Unvisited: true})
 		}
-		info, err = os.Stat(p)
+		info, err = longpath.Stat(p)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return w.fn(Entry{Path: p, Rel: r, Key: k, Skip: ReasonBrokenLink})
@@ -155,6 +157,11 @@ func (w *walker) entry(dir, r, k string, d fs.DirEntry) error {
 		}
 	} else {
 		info, err = d.Info()
+		if longpath.TooLong(err) {
+			// A folder whose path the system takes, holding a name that
+			// makes a path it does not.
+			info, err = longpath.Lstat(p)
+		}
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				// Gone since the folder was listed — or being replaced: not

@@ -7,9 +7,12 @@
 // costs the same whatever the file holds; records are written in groups with
 // one fsync per group. The file is rewritten compactly (temporary file,
 // fsync, rename) when a run opens or closes it and holds many superseded
-// records. After a crash, the only damage possible is a partly written last
-// line, which loading tolerates; anything else that does not parse is an
-// error, and the file is then left untouched.
+// records; when its folder cannot take the temporary file, it is appended
+// to as it is, and the failure is a warning. After a crash, the only damage
+// possible is a partly written last line, which loading cuts off; anything
+// else that does not parse is an error, and the file is then left
+// untouched. A state file that is a symbolic link is written through: the
+// link stays, its target is updated (and compacted in its own folder).
 package state
 
 import (
@@ -139,11 +142,71 @@ type Options struct {
 	// ExternalID, when set, returns the external id a path implies: the
 	// entries that carry it keep one bit instead of the id.
 	ExternalID func(path string) string
+
+	// Faults of the disk, injected by tests: wrap stands between the store
+	// and the journal it appends to, rename replaces os.Rename.
+	wrap   func(*os.File) journal
+	rename func(oldpath, newpath string) error
+}
+
+// journal is the open state file as the store appends to it: an *os.File,
+// or in tests one that fails as a full disk does.
+type journal interface {
+	io.Writer
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
+
+// WriteError reports a state file that could not be written (a full disk,
+// an I/O error): the store accepts no record after it.
+type WriteError struct {
+	Path string
+	Err  error
+}
+
+func (e *WriteError) Error() string {
+	return fmt.Sprintf("state file %s cannot be written (%v)", e.Path, underlying(e.Err))
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// CompactError reports that the file could not be rewritten compactly when
+// it was closed. Nothing is lost: the journal stays whole as it was
+// appended, only larger, and the next run tries again. It is a warning, not
+// a failure of the run.
+type CompactError struct {
+	Path string
+	Err  error
+}
+
+func (e *CompactError) Error() string {
+	return fmt.Sprintf("state file %s was not compacted (%v); it is whole and still in use, only larger than it needs to be",
+		e.Path, underlying(e.Err))
+}
+
+func (e *CompactError) Unwrap() error { return e.Err }
+
+// underlying returns the system's error inside a path error, whose path the
+// messages above already name.
+func underlying(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }
 
 // Store is an open state file. Its methods are safe for concurrent use.
 type Store struct {
 	path string
+	// real is the file written: path with its symbolic links resolved, so
+	// that a link is written through, never replaced by a regular file.
+	real string
 	hdr  Header
 	opts Options
 	lock *fileLock
@@ -153,7 +216,7 @@ type Store struct {
 	done    *table
 	started *table
 	records int // records in the file, for compaction
-	f       *os.File
+	f       journal
 	buf     []byte // encoded records not yet handed to the writer
 	batch   uint64 // id of the batch buf belongs to
 	durable uint64 // every batch below this is on disk
@@ -165,7 +228,8 @@ type Store struct {
 }
 
 // Open loads (or creates) the state file at path for the instance and
-// workspace in want, locks it against other runs, and starts its writer.
+// workspace in want, locks it against other runs, and starts its writer. A
+// path that is a symbolic link is written through (see Resolve).
 func Open(path string, want Header, opts Options) (*Store, error) {
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 200 * time.Millisecond
@@ -173,18 +237,30 @@ func Open(path string, want Header, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.rename == nil {
+		opts.rename = os.Rename
+	}
 	want.Format, want.Version = Format, Version
-	lock, err := acquireLock(path + ".lock")
+	file, err := Resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	// The lock sits beside the file written, so that two runs given two
+	// links to one file exclude each other.
+	lock, err := acquireLock(file + ".lock")
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{
-		path: path, opts: opts, lock: lock,
+		path: path, real: file, opts: opts, lock: lock,
 		kick: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}
 	s.cond = sync.NewCond(&s.mu)
 	s.initTables(opts.ExternalID)
 	if err := s.load(want); err != nil {
+		if s.f != nil {
+			_ = s.f.Close()
+		}
 		lock.release()
 		return nil, err
 	}
@@ -192,10 +268,65 @@ func Open(path string, want Header, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// Resolve returns the file that the state file path designates: path
+// itself, or the file a symbolic link at path points to. The store writes
+// that file, and compacts it with a temporary file renamed in that file's
+// folder, so that a link stays a link. A link to nothing, or anything but a
+// regular file, is refused: a named pipe would block the run on its first
+// read.
+func Resolve(path string) (string, error) {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return path, nil
+	case err != nil:
+		return "", fmt.Errorf("state file %s: %w", path, err)
+	case fi.Mode()&fs.ModeSymlink == 0:
+		if !fi.Mode().IsRegular() {
+			return "", notRegular(path, fi)
+		}
+		return path, nil
+	}
+	target, err := filepath.EvalSymlinks(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		link, _ := os.Readlink(path)
+		return "", fmt.Errorf("state file %s is a symbolic link to %s, which does not exist; create that file (empty will do) or give the path of the file itself",
+			path, link)
+	}
+	if err != nil {
+		return "", fmt.Errorf("state file %s: %w", path, err)
+	}
+	if fi, err = os.Stat(target); err != nil {
+		return "", fmt.Errorf("state file %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", notRegular(path, fi)
+	}
+	return target, nil
+}
+
+// notRegular refuses a state file that is not a regular file.
+func notRegular(path string, fi fs.FileInfo) error {
+	kind := "not a regular file"
+	switch m := fi.Mode(); {
+	case m.IsDir():
+		kind = "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		kind = "a named pipe"
+	case m&fs.ModeSocket != 0:
+		kind = "a socket"
+	case m&fs.ModeDevice != 0:
+		kind = "a device"
+	}
+	return fmt.Errorf("state file %s is %s; give the path of a regular file (or of one to create)", path, kind)
+}
+
 // load reads the file if it exists, then leaves it open for appending. A new
-// or compactable file is (re)written first.
+// file is written first; a file that holds many superseded records is
+// rewritten compactly when its folder allows (otherwise it is appended to
+// as it is); a torn last line is cut off.
 func (s *Store) load(want Header) error {
-	f, err := os.Open(s.path)
+	f, err := os.Open(s.real)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		s.hdr = want
@@ -213,10 +344,16 @@ func (s *Store) load(want Header) error {
 		f.Close()
 		s.hdr = want
 		s.hdr.CreatedAt = s.opts.Now().UTC()
-		return s.rewrite()
+		if s.rewrite() == nil {
+			return nil
+		}
+		// No new file can take its place (a read-only folder; a file bind
+		// mount, as `docker -v state.json:/state.json` makes): the header
+		// is written into the file itself.
+		return s.writeHeaderInPlace()
 	}
 	s.done.beginLoad()
-	torn, err := s.parse(f)
+	whole, torn, err := s.parse(f)
 	s.done.endLoad()
 	f.Close()
 	if err != nil {
@@ -226,16 +363,60 @@ func (s *Store) load(want Header) error {
 		return &MismatchError{Path: s.path, Have: s.hdr, Want: want}
 	}
 	superseded := s.records - s.done.len() - s.started.len()
-	if torn || superseded > 1000 && superseded > s.records/2 {
-		// A torn last line must go before anything is appended after it;
-		// the rewrite keeps every whole record.
-		return s.rewrite()
+	if superseded > 1000 && superseded > s.records/2 && s.rewrite() == nil {
+		// (The rewrite keeps every whole record, and drops a torn tail.)
+		return nil
 	}
-	af, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	// Not compacted — not needed, or the folder cannot take a new file: the
+	// journal is whole, appended to as it is; closing tries again.
+	if err := s.openAppend(); err != nil {
+		return err
+	}
+	if torn {
+		// A torn last line, the trace of a crash mid-write, must go before
+		// anything is appended after it: the file is cut after its last
+		// whole record (in place: no new file needed in the folder).
+		if err := s.f.Truncate(whole); err != nil {
+			return fmt.Errorf("state file %s: cut its torn last line: %w", s.path, err)
+		}
+		if !s.opts.NoSync {
+			if err := s.f.Sync(); err != nil {
+				return fmt.Errorf("state file %s: %w", s.path, err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeHeaderInPlace writes the header into the empty file at hand.
+func (s *Store) writeHeaderInPlace() error {
+	if err := s.openAppend(); err != nil {
+		return err
+	}
+	hb, _ := json.Marshal(s.hdr)
+	if _, err := s.f.Write(append(hb, '\n')); err != nil {
+		return &WriteError{Path: s.path, Err: err}
+	}
+	if !s.opts.NoSync {
+		if err := s.f.Sync(); err != nil {
+			return &WriteError{Path: s.path, Err: err}
+		}
+	}
+	s.records = 0
+	return nil
+}
+
+// openAppend opens the file for appending records.
+func (s *Store) openAppend() error {
+	f, err := os.OpenFile(s.real, os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("state file %s: %w", s.path, err)
 	}
-	s.f = af
+	if s.opts.wrap != nil {
+		s.f = s.opts.wrap(f)
+	} else {
+		s.f = f
+	}
 	return nil
 }
 
@@ -246,9 +427,10 @@ func (h Header) SameTarget(o Header) bool {
 		h.Source == o.Source
 }
 
-// parse reads the header and the records. It reports whether a partial last
-// line (the trace of a crash mid-write) followed the last whole one.
-func (s *Store) parse(r io.Reader) (torn bool, err error) {
+// parse reads the header and the records. It reports the length of the
+// whole records (the header included), and whether a partial last line (the
+// trace of a crash mid-write) followed them.
+func (s *Store) parse(r io.Reader) (whole int64, torn bool, err error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	line := 0
 	for {
@@ -264,34 +446,35 @@ func (s *Store) parse(r io.Reader) (torn bool, err error) {
 		}
 		if rerr == io.EOF {
 			if len(b) == 0 {
-				return false, nil
+				return whole, false, nil
 			}
 			// No newline: the last write was cut short by a crash.
 			if line == 0 {
-				return false, &CorruptError{Path: s.path, Line: 1, Msg: "the header is incomplete"}
+				return 0, false, &CorruptError{Path: s.path, Line: 1, Msg: "the header is incomplete"}
 			}
-			return true, nil
+			return whole, true, nil
 		}
 		if rerr != nil {
-			return false, fmt.Errorf("state file %s: %w", s.path, rerr)
+			return 0, false, fmt.Errorf("state file %s: %w", s.path, rerr)
 		}
 		line++
 		content := bytes.TrimSpace(b)
 		if line == 1 {
 			if err := s.parseHeader(content); err != nil {
-				return false, err
+				return 0, false, err
 			}
 		} else if len(content) > 0 {
 			if err := s.apply(content); err != nil {
 				if isZeros(content) {
 					// A crash can leave a zero-filled block at the end.
 					if rest, _ := io.ReadAll(br); isZeros(bytes.TrimSpace(rest)) {
-						return true, nil
+						return whole, true, nil
 					}
 				}
-				return false, &CorruptError{Path: s.path, Line: line, Msg: err.Error()}
+				return 0, false, &CorruptError{Path: s.path, Line: line, Msg: err.Error()}
 			}
 		}
+		whole += int64(len(b))
 	}
 }
 
@@ -365,11 +548,13 @@ func (s *Store) initTables(expected func(string) string) {
 	s.done, s.started = newTable(ss, tags, expected), newTable(ss, tags, expected)
 }
 
-// rewrite writes the whole state compactly to a temporary file and renames
-// it over the state file, then opens the result for appending.
+// rewrite writes the whole state compactly to a temporary file in the
+// folder of the file written and renames it over that file (a symbolic
+// link to it stays), then opens the result for appending. When it fails,
+// the file is as it was.
 func (s *Store) rewrite() error {
-	dir := filepath.Dir(s.path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp-*")
+	dir := filepath.Dir(s.real)
+	tmp, err := os.CreateTemp(dir, filepath.Base(s.real)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("state file %s: %w", s.path, err)
 	}
@@ -413,22 +598,20 @@ func (s *Store) rewrite() error {
 		return fmt.Errorf("state file %s: %w", s.path, err)
 	}
 	if s.f != nil {
-		s.f.Close()
+		// Closed before the rename, which Windows refuses over an open
+		// file. (Only Close rewrites an open store: nothing is appended
+		// after.)
+		_ = s.f.Close()
 		s.f = nil
 	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
+	if err := s.opts.rename(tmp.Name(), s.real); err != nil {
 		return fmt.Errorf("state file %s: %w", s.path, err)
 	}
 	if !s.opts.NoSync {
 		syncDir(dir)
 	}
 	s.records = n
-	af, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("state file %s: %w", s.path, err)
-	}
-	s.f = af
-	return nil
+	return s.openAppend()
 }
 
 // Snapshot is the content of a state file read without opening it for a
@@ -441,15 +624,19 @@ type Snapshot struct {
 // Read loads the state file at path for reading only, so that it can be
 // inspected while a run is using it. expected is as Options.ExternalID.
 func Read(path string, expected func(path string) string) (*Snapshot, error) {
-	f, err := os.Open(path)
+	file, err := Resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	defer f.Close()
-	s := &Store{path: path}
+	s := &Store{path: path, real: file}
 	s.initTables(expected)
 	s.done.beginLoad()
-	_, err = s.parse(f)
+	_, _, err = s.parse(f)
 	s.done.endLoad()
 	if err != nil {
 		return nil, err
@@ -679,7 +866,7 @@ func (s *Store) writeBatch() bool {
 	}
 	s.mu.Lock()
 	if err != nil && s.werr == nil {
-		s.werr = fmt.Errorf("state file %s cannot be written: %w", s.path, err)
+		s.werr = &WriteError{Path: s.path, Err: err}
 	}
 	if err == nil {
 		s.durable = b + 1
@@ -690,7 +877,9 @@ func (s *Store) writeBatch() bool {
 }
 
 // Close writes what is pending, compacts the file when it holds many
-// superseded records, and releases the lock.
+// superseded records, and releases the lock. It returns a *WriteError when
+// a record could not be written, and a *CompactError — a warning: the file
+// is whole — when only the compaction failed.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -710,18 +899,24 @@ func (s *Store) Close() error {
 	werr := s.werr
 	superseded := s.records - s.done.len() - s.started.len()
 	s.mu.Unlock()
-	var err error
+	var compactErr error
 	if werr == nil && superseded > 0 && superseded >= s.records/4 {
-		err = s.rewrite()
+		if err := s.rewrite(); err != nil {
+			compactErr = &CompactError{Path: s.path, Err: err}
+		}
 	}
+	var closeErr error
 	if s.f != nil {
-		if cerr := s.f.Close(); err == nil && werr == nil {
-			err = cerr
+		if err := s.f.Close(); err != nil {
+			closeErr = &WriteError{Path: s.path, Err: err}
 		}
 	}
 	s.lock.release()
-	if werr != nil {
+	switch {
+	case werr != nil:
 		return werr
+	case closeErr != nil:
+		return closeErr
 	}
-	return err
+	return compactErr
 }

@@ -31,11 +31,16 @@ type attempt struct {
 	// tagsRefused is set when the service stored the file without its tags
 	// (207): they are recorded as not applied, so the next run applies them.
 	tagsRefused bool
+	// confirming is set while a file an earlier run left unconfirmed is
+	// checked against the document the service has for it.
+	confirming bool
 	// sends counts the sends of this attempt: a new document, then perhaps
 	// the replacement of one the service had, or a new one for one it no
 	// longer has — a service that keeps contradicting itself is not
 	// followed for ever.
 	sends int
+	// finished is set once the file has its outcome.
+	finished bool
 }
 
 // attempt handles one file. It returns an error only for what must stop
@@ -50,6 +55,24 @@ func (r *runner) attempt(ctx context.Context, j job) error {
 	if !r.o.NoExternalID {
 		a.extID = ExternalID(r.o.Source, j.e.Key)
 	}
+	err := a.run(ctx)
+	if err != nil && !a.finished {
+		// The run stopped during the attempt (its start could not be
+		// journalled, the key was refused): the file still ends once.
+		res := Result{Rel: j.e.Key, Size: j.e.Size, Outcome: NotAttempted}
+		if a.unknown {
+			// A request may have reached the service: the journal's
+			// "started" record makes the next run ask.
+			res.Outcome, res.Reason = Interrupted, "the run stopped before the service answered"
+		}
+		r.finish(res)
+	}
+	return err
+}
+
+// run takes the file to its outcome.
+func (a *attempt) run(ctx context.Context) error {
+	r, j := a.r, a.j
 	switch j.kind {
 	case jobAsk:
 		return a.ask(ctx)
@@ -99,12 +122,16 @@ func (a *attempt) check(ctx context.Context, k known) error {
 		}
 		return a.update(ctx, k, sum)
 	}
+	o := Unchanged
+	if a.confirming {
+		o = Present // the earlier run's upload, whose answer was lost
+	}
 	if r.o.DryRun {
-		return a.end(Unchanged, "", 0)
+		return a.end(o, "", 0)
 	}
 	// Same content: nothing to send; the new time is recorded.
 	a.res.UploadSessionUUID = k.session
-	return a.record(Unchanged, k.docID, k.session, a.j.e.Size, a.j.e.ModTime, sum, 0)
+	return a.record(o, k.docID, k.session, a.j.e.Size, a.j.e.ModTime, sum, 0)
 }
 
 // ask settles a file an earlier run left unconfirmed: the service says
@@ -128,6 +155,7 @@ func (a *attempt) ask(ctx context.Context) error {
 		return a.send(ctx, 0, known{})
 	}
 	a.res.Reason = "confirmed with the service after an interrupted run"
+	a.confirming = true
 	return a.check(ctx, knownFromFile(f))
 }
 
@@ -427,9 +455,16 @@ func isPlainHTTP(err error) bool {
 }
 
 // stopped ends a file whose request stopped the run (a rejected key, a
-// spent budget, a redirect): it is not attempted as far as this run goes;
-// the error is the run's.
+// spent budget, a redirect): not attempted as far as this run goes, or
+// interrupted when a request of it may have reached the service; the error
+// is the run's.
 func (a *attempt) stopped(err error, attempts int) error {
+	if a.unknown {
+		// A request of it may have reached the service: the next run
+		// asks before sending it again.
+		_ = a.end(Interrupted, "the run stopped: "+err.Error(), attempts)
+		return err
+	}
 	_ = a.end(NotAttempted, "the run stopped: "+err.Error(), attempts)
 	return err
 }
@@ -460,6 +495,7 @@ func (a *attempt) record(o Outcome, docID int64, session string, size int64, mti
 	a.res.Outcome, a.res.Attempts, a.res.Size = o, attempts, size
 	a.res.Duration = r.clock.Now().Sub(a.start)
 	a.res.DocumentID, a.res.UploadSessionUUID = docID, session
+	a.finished = true
 	var err error
 	if r.o.State != nil {
 		tags := r.tags
@@ -483,6 +519,7 @@ func (a *attempt) end(o Outcome, reason string, attempts int) error {
 	}
 	a.res.Outcome, a.res.Reason, a.res.Attempts = o, reason, attempts
 	a.res.Duration = r.clock.Now().Sub(a.start)
+	a.finished = true
 	r.finish(a.res)
 	if o == Interrupted || a.unknown || r.o.State == nil || attempts == 0 {
 		return nil
