@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,26 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// A slow but steady reader, with the transport the tool uses (default
-// socket buffers): after the last write, the end of the request sits in the
-// kernel's buffer and drains at the reader's pace with no write or read to
-// show it; the watchdog sees the buffer empty and does not cut the upload.
-func TestAnUploadDrainingFromTheSocketBufferIsNotCut(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the unsent bytes of a socket are read on Linux only")
-	}
-	const size = 3 << 19
-	var got atomic.Int64
-	srv := httptest.NewServer(slowReader(&got, 10*time.Millisecond)) // ~800 KiB/s
-	defer srv.Close()
-	c, err := NewClient(srv.URL, testKey, &http.Client{Transport: WithStallTimeout(NewTransport(TransportOptions{}), time.Second)})
-	require.NoError(t, err)
-	p := writeTemp(t, "slow.pdf", make([]byte, size))
-	_, err = c.Upload(context.Background(), UploadRequest{Path: p, WorkspaceID: 1})
-	require.NoError(t, err, "the server read steadily (8 KiB every 10 ms) the whole time; it read %d bytes", got.Load())
-	assert.Greater(t, got.Load(), int64(size))
-}
 
 // Over HTTP/2 every stream shares one connection: the traffic of other
 // requests does not keep alive a request the server never answers.
