@@ -279,7 +279,10 @@ func TestSIGUSR1PrintsOneProgressLine(t *testing.T) {
 	assert.Regexp(t, `^progress: \d+/40 files \(\d+%\), [\d.]+ k?B of [\d.]+ k?B sent, .*uploaded \d+ · skipped 0 · failed 0\n$`,
 		r.errOut.String(), "one line, the only one on stderr under --quiet")
 
-	// JSON: the progress record, then the interruption notice, all JSON.
+	// JSON: the progress record, then the interruption notice, all JSON. A
+	// devserver of its own: the first one holds all 40 files already, and a
+	// run that finds them there could end before the interrupt arrives.
+	d = startDevserver(t, "--latency", "40ms")
 	r = startUpload(t, d, "--files-dir", root, "--batch-size", "1", "--log-format", "json", "--state-file",
 		filepath.Join(t.TempDir(), "s"))
 	waitFor(t, "the start record", func() bool { return strings.Contains(r.errOut.String(), `"msg":"start"`) })
