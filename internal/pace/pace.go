@@ -94,21 +94,26 @@ const (
 	None
 )
 
-// Tuning of the learning. The run starts at full speed. At the first 429
-// it learns a rate: the requests the service accepted between two
-// refusals, over the time between them, is the rate it sustains (a token
-// bucket is empty at both ends of that interval); the pacer runs just under
-// it (learnMargin), holds it for holdFor, then probes upward (probeGrowth a
-// second, compounding) so that a quota that grows is found; the next 429
-// starts the cycle again. Each 429 also holds the whole pool for its
-// Retry-After (the floor).
+// Tuning of the learning. The run starts at full speed. A refusal (429)
+// of a request sent after the pacer last reacted starts an episode; those
+// of requests already sent then belong to the last one (a pool has many in
+// flight). At each episode the pacer learns a rate: the requests the
+// service accepted since the last episode, over the time since, is the rate
+// it sustains (a token bucket is empty at both ends of that interval,
+// whatever pauses came between). The pacer runs just under it (learnMargin), holds it for
+// holdFor, then probes upward (probeGrowth a second, compounding) so that a
+// quota that grows is found — but never beyond twice what the service has
+// recently accepted, so that a pool with little to send does not run the
+// rate up without evidence. Each 429 also holds the whole pool for its
+// Retry-After (the floor), after which the slots of the pacing start anew.
 const (
-	learnMargin  = 0.98
-	decrease     = 0.7 // when two refusals come too close to measure
-	measureAfter = time.Second
-	holdFor      = 20 * time.Second
-	probeGrowth  = 0.08
-	minRate      = 1.0 / 60
+	learnMargin = 0.98
+	maxCut      = 0.5 // one episode at most halves the rate
+	minWindow   = time.Second
+	holdFor     = 15 * time.Second
+	probeGrowth = 0.08
+	demandSpan  = 2 * time.Second // the time constant of the recent accepted rate
+	minRate     = 1.0 / 60
 	// An outage is declared after outageAfter unavailable answers in a
 	// row; then one request at a time probes, firstProbe after, doubling
 	// up to maxProbe.
@@ -175,14 +180,17 @@ type Pacer struct {
 	mu    sync.Mutex
 	until time.Time // no request goes before this moment
 	next  time.Time // the next free slot of the pacing
+	gen   uint64    // counts the pauses: a slot reserved before one is void
 
 	// learning
-	learned     float64   // 0: full speed
-	lastEpisode time.Time // the last refusal that changed the rate
-	episodeEnd  time.Time // refusals before this belong to the last episode
-	accepted    int64     // answers since the last episode
-	holdUntil   time.Time
-	refusedAt   time.Time // the first 429 since the last answer, zero if none
+	learned   float64   // 0: full speed
+	reacted   time.Time // when the last episode began: refusals of requests sent before belong to it
+	accepted  int64     // requests accepted since
+	granted   int64     // requests let go since
+	holdUntil time.Time
+	refusedAt time.Time // the first 429 since the last answer, zero if none
+	recent    float64   // the recent accepted rate, decaying over demandSpan
+	recentT   time.Time // when recent was last updated
 
 	// outage
 	answered  bool // the service has answered (anything) in this run
@@ -207,7 +215,8 @@ func New(c clock.Clock, o Options) *Pacer {
 	if o.OutageBudget <= 0 {
 		o.OutageBudget = 5 * time.Minute
 	}
-	return &Pacer{clock: c, o: o, start: c.Now()}
+	now := c.Now()
+	return &Pacer{clock: c, o: o, start: now, reacted: now}
 }
 
 // Policy returns the retry schedule.
@@ -219,6 +228,7 @@ func (p *Pacer) rateAt(now time.Time) float64 {
 	r := p.learned
 	if r > 0 && now.After(p.holdUntil) {
 		r *= math.Pow(1+probeGrowth, now.Sub(p.holdUntil).Seconds())
+		r = min(r, max(p.learned, 2*p.recentAt(now)))
 	}
 	if c := p.o.RateLimit; c > 0 && (r == 0 || r > c) {
 		r = c
@@ -231,10 +241,13 @@ func (p *Pacer) rateAt(now time.Time) float64 {
 // allowed. It returns ctx's error when ctx is done first, and a
 // *BudgetError when a budget ran out.
 func (p *Pacer) Wait(ctx context.Context) (Ticket, error) {
-	reserved := false
+	reserved, gen := false, uint64(0)
 	for {
 		p.mu.Lock()
 		now := p.clock.Now()
+		if reserved && gen != p.gen {
+			reserved = false // a pause came: the pacing starts anew after it
+		}
 		if err := p.overBudget(now); err != nil {
 			p.mu.Unlock()
 			return Ticket{}, err
@@ -259,7 +272,7 @@ func (p *Pacer) Wait(ctx context.Context) (Ticket, error) {
 				}
 				p.next = slot.Add(time.Duration(float64(time.Second) / r))
 				d = slot.Sub(now)
-				reserved = true
+				reserved, gen = true, p.gen
 			}
 		}
 		if d <= 0 {
@@ -273,6 +286,7 @@ func (p *Pacer) Wait(ctx context.Context) (Ticket, error) {
 				return Ticket{}, err
 			}
 			p.st.Requests++
+			p.granted++
 			t.at = now
 			p.mu.Unlock()
 			return t, nil
@@ -318,6 +332,7 @@ func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) {
 	switch s {
 	case OK:
 		p.accepted++
+		p.noteAccepted(now)
 		p.streak = 0
 		p.refusedAt = time.Time{}
 		if p.outage {
@@ -340,14 +355,13 @@ func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) {
 		if pause <= 0 {
 			pause = p.o.Policy.Delay(1, 0) + 500*time.Millisecond
 		}
-		// A refusal of a request sent before the last episode (a long
-		// upload, refused once its body was read) belongs to it: the rate
-		// is not cut again for it.
-		if !now.Before(p.episodeEnd) && !t.at.Before(p.lastEpisode) {
+		// A refusal of a request sent before the pacer last reacted (one of
+		// many in flight, a long upload refused once its body was read)
+		// belongs to that episode: the rate is not cut again for it.
+		if p.learned == 0 || !t.at.Before(p.reacted) {
 			p.learn(now)
 		}
 		p.pauseUntil(now.Add(pause))
-		p.episodeEnd = p.until
 	case Unavailable:
 		p.st.Unavailable++
 		p.streak++
@@ -366,37 +380,56 @@ func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) {
 	}
 }
 
-// learn sets the rate after a refusal: the rate the service accepted since
-// the previous refusal, when they are far enough apart to measure it;
-// otherwise a decrease. p.mu must be held.
+// learn sets the rate at an episode: the requests the service accepted
+// since the last episode, over the time since (at least minWindow). The
+// first episode's window starts with the run, and the service's burst in
+// it makes its measure high: the next one corrects it; when no acceptance
+// has been answered yet (a pool whose answers all come at once), half the
+// rate the requests went at stands in. One episode at most halves the
+// rate. p.mu must be held.
 func (p *Pacer) learn(now time.Time) {
-	before := p.learned
-	switch dt := now.Sub(p.lastEpisode); {
-	case !p.lastEpisode.IsZero() && dt >= measureAfter && p.accepted > 0:
-		p.learned = learnMargin * float64(p.accepted) / dt.Seconds()
-	case p.learned == 0:
-		// The first refusal of a run at full speed: a first guess, the
-		// rate so far over at least a second; the next refusal measures.
-		p.learned = float64(p.accepted) / max(now.Sub(p.start).Seconds(), 1)
-	default:
-		p.learned = decrease * p.rateAt(now)
+	before := p.rateAt(now)
+	window := max(now.Sub(p.reacted), minWindow).Seconds()
+	measured := learnMargin * float64(p.accepted) / window
+	switch {
+	case p.learned > 0:
+		measured = max(measured, maxCut*before)
+	case p.accepted == 0:
+		measured = maxCut * float64(p.granted) / window
 	}
+	p.learned = measured
 	if c := p.o.RateLimit; c > 0 {
 		p.learned = min(p.learned, c)
 	}
 	p.learned = max(p.learned, minRate)
-	p.lastEpisode, p.accepted = now, 0
+	p.reacted, p.accepted, p.granted = now, 0, 0
 	p.holdUntil = now.Add(holdFor)
 	if before > 0 && p.learned > 1.05*before {
 		// The quota grew (the measure spans the time before it did, so it
 		// is low): probe upward at once rather than hold.
 		p.holdUntil = now
 	}
-	p.next = now
+}
+
+// noteAccepted counts an accepted request into the recent accepted rate.
+// p.mu must be held.
+func (p *Pacer) noteAccepted(now time.Time) {
+	p.recent = p.recentAt(now) + 1/demandSpan.Seconds()
+	p.recentT = now
+}
+
+// recentAt is the recent accepted rate, in requests a second, at now.
+// p.mu must be held.
+func (p *Pacer) recentAt(now time.Time) float64 {
+	if p.recentT.IsZero() {
+		return 0
+	}
+	return p.recent * math.Exp(-now.Sub(p.recentT).Seconds()/demandSpan.Seconds())
 }
 
 func (p *Pacer) pauseUntil(t time.Time) {
 	if t.After(p.until) {
+		p.next, p.gen = t, p.gen+1 // the pacing starts anew when the pause ends
 		from := p.until
 		if now := p.clock.Now(); from.Before(now) {
 			from = now
