@@ -191,11 +191,15 @@ func manyFiles(work, bin string) {
 	common := func(url string) []string {
 		return []string{"--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress"}
 	}
+	// A dry run without a state file lists the workspace (#13): an empty
+	// devserver answers it.
+	empty, stopEmpty := devserver(bin)
 	find, dry := alternate(func() result {
 		return measure("sh", "-c", fmt.Sprintf("find %q -type f -printf '%%s %%p\\n' >/dev/null", dir))
 	}, func() result {
-		return measure(bin, append(common("http://127.0.0.1:9"), "--dry-run")...)
+		return measure(bin, append(common(empty), "--dry-run")...)
 	})
+	stopEmpty()
 	state := filepath.Join(work, "many.state")
 	plain, withState := alternate(func() result {
 		url, stop := devserver(bin)
@@ -208,11 +212,14 @@ func manyFiles(work, bin string) {
 		os.Remove(state + ".lock")
 		return measure(bin, append(common(url), "--state-file", state)...)
 	})
-	// The state file names the instance it belongs to: resume against a
-	// server at that address is not needed, since nothing is sent; the
-	// last server's address is read back from the file.
+	// The state file names the instance it belongs to: the resume goes to
+	// that address (read back from the file), where a fresh devserver
+	// answers the preflight; nothing else is sent.
 	url := stateBaseURL(state)
-	resume := repeat(func() result { return measure(bin, append(common(url), "--state-file", state)...) })
+	resumeURL, stopResume := devserver(bin, "--addr", strings.TrimPrefix(url, "http://"))
+	resume := repeat(func() result { return measure(bin, append(common(resumeURL), "--state-file", state)...) })
+	fmt.Printf("many-files  resume with nothing left: %d requests to the service over %d runs\n", getStats(resumeURL).Requests, *runs)
+	stopResume()
 
 	r1 := dry.wall.Seconds() / find.wall.Seconds()
 	r2 := (float64(n) / withState.wall.Seconds()) / (float64(n) / plain.wall.Seconds())
@@ -443,9 +450,13 @@ func run(name string, args ...string) {
 	check(c.Run())
 }
 
+// check stops the bench on an error, with the rows measured so far.
 func check(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		if len(rows) > 0 {
+			printTable()
+		}
 		cleanUp()
 		os.Exit(1)
 	}
