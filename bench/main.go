@@ -8,9 +8,10 @@
 //
 // Cases: littles-law, small-files, large-file, many-files, quota,
 // quota-change, outage, sync-scale. -only CASE runs the case of that name,
-// or, when no case has that name, every case whose name contains it.
+// or, when no case has that name, every case whose name contains it; a
+// comma-separated list runs several.
 //
-//	go run ./bench [-quick] [-only CASE]
+//	go run ./bench [-quick] [-only CASE[,CASE...]]
 package main
 
 import (
@@ -35,7 +36,7 @@ const key = "bench-key"
 
 var (
 	quick = flag.Bool("quick", false, "smaller corpora (a smoke run, not the targets)")
-	only  = flag.String("only", "", "run only the cases whose name contains this")
+	only  = flag.String("only", "", "run only these cases (comma-separated: exact names, or parts of names)")
 	keep  = flag.Bool("keep", false, "keep the temporary folder")
 	runs  = flag.Int("runs", 5, "alternating runs of each side of a comparison; the median is kept")
 )
@@ -93,13 +94,18 @@ func main() {
 
 var cases = []string{"littles-law", "small-files", "large-file", "many-files", "quota", "quota-change", "outage", "sync-scale"}
 
-// want says whether -only selects the case: its exact name, or else every
-// case whose name contains it.
+// want says whether -only selects the case: -only is a comma-separated
+// list, each item the exact name of a case or else part of case names.
 func want(name string) bool {
-	if *only == "" || name == *only {
+	if *only == "" {
 		return true
 	}
-	return !slices.Contains(cases, *only) && strings.Contains(name, *only)
+	for _, o := range strings.Split(*only, ",") {
+		if name == o || !slices.Contains(cases, o) && strings.Contains(name, o) {
+			return true
+		}
+	}
+	return false
 }
 
 // littlesLaw: 2,000 files of 4 KiB, 50 concurrent uploads, a server holding

@@ -197,7 +197,7 @@ func figures(samples []sample, from, to time.Duration, quota float64) phaseFigur
 func (f phaseFigures) String() string {
 	settled := "never"
 	if f.settled >= 0 {
-		settled = "+" + f.settled.Round(time.Second).String()
+		settled = "+" + f.settled.Round(100*time.Millisecond).String()
 	}
 	return fmt.Sprintf("%.0f docs/min (%.0f accepted req/min), settled %s, %.1f%% refused", f.docsPerMin, f.acceptedPerMin, settled, 100*f.refused)
 }
