@@ -1,11 +1,17 @@
 //go:build unix
 
 // Command bench measures paradigm-upload against the targets of the "Scale
-// and speed" issue, each side by side with a baseline measured in the same
-// run, on loopback: it builds the tool and the baseline, starts devservers,
+// and speed" issue, of the quota and outage issue (#11) and of the sync
+// issue (#13), each side by side with a baseline measured in the same run,
+// on loopback: it builds the tool and the baseline, starts devservers,
 // generates the corpora in a temporary folder, and prints a table.
 //
-//	go run ./bench [-quick] [-only CASE]
+// Cases: littles-law, small-files, large-file, many-files, quota,
+// quota-change, outage, sync-scale. -only CASE runs the case of that name,
+// or, when no case has that name, every case whose name contains it; a
+// comma-separated list runs several.
+//
+//	go run ./bench [-quick] [-only CASE[,CASE...]]
 package main
 
 import (
@@ -23,13 +29,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 const key = "bench-key"
 
 var (
 	quick = flag.Bool("quick", false, "smaller corpora (a smoke run, not the targets)")
-	only  = flag.String("only", "", "run only the cases whose name contains this")
+	only  = flag.String("only", "", "run only these cases (comma-separated: exact names, or parts of names)")
 	keep  = flag.Bool("keep", false, "keep the temporary folder")
 	runs  = flag.Int("runs", 5, "alternating runs of each side of a comparison; the median is kept")
 )
@@ -37,17 +44,20 @@ var (
 type row struct {
 	name, measured, baseline, ratio, target string
 	met                                     bool
+	info                                    bool // a figure without a target: met shows "-"
 }
 
 var rows []row
 
 func main() {
 	flag.Parse()
+	cleanUpOnSignal()
 	work, err := os.MkdirTemp("", "paradigm-bench-")
 	check(err)
 	if !*keep {
-		defer os.RemoveAll(work)
+		atCleanup(func() { os.RemoveAll(work) })
 	}
+	defer cleanUp()
 	bin := filepath.Join(work, "paradigm-upload")
 	baseline := filepath.Join(work, "baseline")
 	run("go", "build", "-trimpath", "-o", bin, ".")
@@ -66,10 +76,37 @@ func main() {
 	if want("many-files") {
 		manyFiles(work, bin)
 	}
+	if want("quota") {
+		quota(work, bin, baseline)
+	}
+	if want("quota-change") {
+		quotaChange(work, bin, baseline)
+	}
+	if want("outage") {
+		outage(work, bin)
+	}
+	if want("sync-scale") {
+		syncScale(work, bin)
+	}
 	printTable()
+	printCaptured()
 }
 
-func want(name string) bool { return *only == "" || strings.Contains(name, *only) }
+var cases = []string{"littles-law", "small-files", "large-file", "many-files", "quota", "quota-change", "outage", "sync-scale"}
+
+// want says whether -only selects the case: -only is a comma-separated
+// list, each item the exact name of a case or else part of case names.
+func want(name string) bool {
+	if *only == "" {
+		return true
+	}
+	for _, o := range strings.Split(*only, ",") {
+		if name == o || !slices.Contains(cases, o) && strings.Contains(name, o) {
+			return true
+		}
+	}
+	return false
+}
 
 // littlesLaw: 2,000 files of 4 KiB, 50 concurrent uploads, a server holding
 // each upload 50 ms: at best 50 / 0.05 s = 1,000 files/s.
@@ -160,11 +197,15 @@ func manyFiles(work, bin string) {
 	common := func(url string) []string {
 		return []string{"--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress"}
 	}
+	// A dry run without a state file lists the workspace (#13): an empty
+	// devserver answers it.
+	empty, stopEmpty := devserver(bin)
 	find, dry := alternate(func() result {
 		return measure("sh", "-c", fmt.Sprintf("find %q -type f -printf '%%s %%p\\n' >/dev/null", dir))
 	}, func() result {
-		return measure(bin, append(common("http://127.0.0.1:9"), "--dry-run")...)
+		return measure(bin, append(common(empty), "--dry-run")...)
 	})
+	stopEmpty()
 	state := filepath.Join(work, "many.state")
 	plain, withState := alternate(func() result {
 		url, stop := devserver(bin)
@@ -177,11 +218,14 @@ func manyFiles(work, bin string) {
 		os.Remove(state + ".lock")
 		return measure(bin, append(common(url), "--state-file", state)...)
 	})
-	// The state file names the instance it belongs to: resume against a
-	// server at that address is not needed, since nothing is sent; the
-	// last server's address is read back from the file.
+	// The state file names the instance it belongs to: the resume goes to
+	// that address (read back from the file), where a fresh devserver
+	// answers the preflight; nothing else is sent.
 	url := stateBaseURL(state)
-	resume := repeat(func() result { return measure(bin, append(common(url), "--state-file", state)...) })
+	resumeURL, stopResume := devserver(bin, "--addr", strings.TrimPrefix(url, "http://"))
+	resume := repeat(func() result { return measure(bin, append(common(resumeURL), "--state-file", state)...) })
+	fmt.Printf("many-files  resume with nothing left: %d requests to the service over %d runs\n", getStats(resumeURL).Requests, *runs)
+	stopResume()
 
 	r1 := dry.wall.Seconds() / find.wall.Seconds()
 	r2 := (float64(n) / withState.wall.Seconds()) / (float64(n) / plain.wall.Seconds())
@@ -222,6 +266,21 @@ func alternate(a, b func() result) (result, result) {
 	return median(as), median(bs)
 }
 
+// alternateN is alternate for any number of sides.
+func alternateN(fs ...func() result) []result {
+	all := make([][]result, len(fs))
+	for i := 0; i < *runs; i++ {
+		for j, f := range fs {
+			all[j] = append(all[j], f())
+		}
+	}
+	out := make([]result, len(fs))
+	for j := range all {
+		out[j] = median(all[j])
+	}
+	return out
+}
+
 func median(rs []result) result {
 	walls := make([]time.Duration, len(rs))
 	var peak int64
@@ -252,19 +311,13 @@ type result struct {
 
 // measure runs a command to completion and returns its wall time and peak
 // resident memory.
+// A command that fails stops the bench.
 func measure(name string, args ...string) result {
-	c := exec.Command(name, args...)
-	c.Env = append(os.Environ(), "PARADIGM_API_KEY="+key)
-	var errOut bytes.Buffer
-	c.Stdout, c.Stderr = nil, &errOut
-	start := time.Now()
-	err := c.Run()
-	wall := time.Since(start)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s %s: %v\n%s", name, strings.Join(args, " "), err, errOut.String())
-		os.Exit(1)
+	o := runDiscard(name, args...)
+	if o.exit != 0 {
+		check(fmt.Errorf("%s %s: exit %d\n%s", name, strings.Join(args, " "), o.exit, o.stderr))
 	}
-	return result{wall: wall, rss: peakRSS(c.ProcessState)}
+	return result{wall: o.wall, rss: o.rss}
 }
 
 // devserver starts a discarding devserver on a free loopback port.
@@ -274,15 +327,16 @@ func devserver(bin string, args ...string) (string, func()) {
 	addr := filepath.Join(dir, "addr")
 	c := exec.Command(bin, append([]string{"devserver", "--addr", "127.0.0.1:0", "--addr-file", addr, "--api-key", key, "--discard"}, args...)...)
 	check(c.Start())
+	stop := atCleanup(func() {
+		_ = c.Process.Signal(os.Interrupt)
+		_ = c.Wait()
+		os.RemoveAll(dir)
+	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		b, err := os.ReadFile(addr)
 		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			return strings.TrimSpace(string(b)), func() {
-				_ = c.Process.Signal(os.Interrupt)
-				_ = c.Wait()
-				os.RemoveAll(dir)
-			}
+			return strings.TrimSpace(string(b)), stop
 		}
 		if time.Now().After(deadline) {
 			check(errors.New("devserver did not start"))
@@ -316,18 +370,55 @@ func writeSized(path string, size int64) {
 }
 
 func printTable() {
-	fmt.Println()
-	fmt.Printf("| %-62s | %-40s | %-30s | %-7s | %-9s | %-3s |\n", "case", "paradigm-upload", "baseline", "ratio", "target", "met")
-	fmt.Printf("|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 64), strings.Repeat("-", 42), strings.Repeat("-", 32), strings.Repeat("-", 9), strings.Repeat("-", 11), strings.Repeat("-", 5))
-	for _, r := range rows {
+	header := row{name: "case", measured: "paradigm-upload", baseline: "baseline", ratio: "ratio", target: "target"}
+	cells := func(r row) []string {
 		met := "yes"
-		if !r.met {
+		switch {
+		case r == header:
+			met = "met"
+		case r.info && r.met:
+			met = "-"
+		case !r.met:
 			met = "NO"
 		}
-		fmt.Printf("| %-62s | %-40s | %-30s | %-7s | %-9s | %-3s |\n", r.name, r.measured, r.baseline, r.ratio, r.target, met)
+		return []string{r.name, r.measured, r.baseline, r.ratio, r.target, met}
+	}
+	width := make([]int, 6)
+	for _, r := range append([]row{header}, rows...) {
+		for i, c := range cells(r) {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	line := func(cs []string) {
+		var b strings.Builder
+		for i, c := range cs {
+			fmt.Fprintf(&b, "| %s%s ", c, strings.Repeat(" ", width[i]-utf8.RuneCountInString(c)))
+		}
+		fmt.Println(b.String() + "|")
+	}
+	fmt.Println()
+	line(cells(header))
+	var rule strings.Builder
+	for _, w := range width {
+		rule.WriteString("|" + strings.Repeat("-", w+2))
+	}
+	fmt.Println(rule.String() + "|")
+	for _, r := range rows {
+		line(cells(r))
 	}
 	if *quick {
 		fmt.Println("\n-quick: smaller corpora; the targets are stated for the full sizes.")
+	}
+}
+
+// printCaptured prints the plain progress output of the tool captured by
+// the quota and outage cases.
+func printCaptured() {
+	for _, c := range captured {
+		fmt.Printf("\n%s:\n", c.title)
+		for _, l := range c.lines {
+			fmt.Println("  " + l)
+		}
 	}
 }
 
@@ -365,9 +456,14 @@ func run(name string, args ...string) {
 	check(c.Run())
 }
 
+// check stops the bench on an error, with the rows measured so far.
 func check(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		if len(rows) > 0 {
+			printTable()
+		}
+		cleanUp()
 		os.Exit(1)
 	}
 }
