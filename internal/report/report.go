@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -126,9 +127,12 @@ func Build(m Meta, sum *upload.Summary, results []upload.Result, docs []track.Do
 }
 
 // Write writes the report as indented JSON, through a temporary file and a
-// rename, so that a reader never sees half a report. Any of secrets (the API
-// key) found in it — quoted back by a server in an error, say — is replaced
-// by [REDACTED].
+// rename, so that a reader never sees half a report. A symbolic link at path
+// stays a link: the file it points to is replaced. Where no new file can
+// take the report's place (a file bind-mounted into a container, a folder
+// the run may not write to), the existing file is rewritten in place. Any of
+// secrets (the API key) found in it — quoted back by a server in an error,
+// say — is replaced by [REDACTED].
 func Write(path string, r Report, secrets ...string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -139,24 +143,58 @@ func Write(path string, r Report, secrets ...string) error {
 			b = bytes.ReplaceAll(b, []byte(s), []byte("[REDACTED]"))
 		}
 	}
+	b = append(b, '\n')
+	target := linkTarget(path)
+	err = replace(target, b)
+	if err == nil {
+		return nil
+	}
+	if fi, serr := os.Stat(target); serr == nil && fi.Mode().IsRegular() {
+		if werr := os.WriteFile(target, b, 0o644); werr == nil { //nolint:gosec // a report is meant to be read
+			return nil
+		}
+	}
+	return fmt.Errorf("report %s: %w", path, err)
+}
+
+// linkTarget is the file a symbolic link at path points to (resolved even
+// when that file does not exist yet), or path itself.
+func linkTarget(path string) string {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return path
+	}
+	if t, err := filepath.EvalSymlinks(path); err == nil {
+		return t
+	}
+	link, err := os.Readlink(path)
+	if err != nil {
+		return path
+	}
+	if !filepath.IsAbs(link) {
+		link = filepath.Join(filepath.Dir(path), link)
+	}
+	return link
+}
+
+// replace puts b at path through a temporary file in its folder and a
+// rename.
+func replace(path string, b []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("report %s: %w", path, err)
+		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
-		return fmt.Errorf("report %s: %w", path, err)
+		return err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
-		return fmt.Errorf("report %s: %w", path, err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("report %s: %w", path, err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("report %s: %w", path, err)
-	}
-	return nil
+	return os.Rename(tmp.Name(), path)
 }

@@ -74,3 +74,28 @@ func TestReportGolden(t *testing.T) {
 	assert.Equal(t, int64(3000), back.Totals.WaitedMS)
 	assert.InDelta(t, 588.0, back.Totals.LearnedRatePerMin, 0.01)
 }
+
+// A report path that is a symbolic link (to a file, or to one not written
+// yet) stays a link: the report lands in the file it points to.
+func TestAReportThroughASymbolicLinkKeepsTheLink(t *testing.T) {
+	m, sum, results, docs := sample()
+	r := Build(m, sum, results, docs)
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "real"), 0o755))
+	for name, target := range map[string]string{"existing": "real/existing.json", "dangling": "real/later.json"} {
+		if name == "existing" {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, target), []byte("old"), 0o644))
+		}
+		link := filepath.Join(dir, name+".json")
+		require.NoError(t, os.Symlink(target, link))
+		require.NoError(t, Write(link, r))
+		fi, err := os.Lstat(link)
+		require.NoError(t, err)
+		assert.NotZero(t, fi.Mode()&os.ModeSymlink, "%s: the link was replaced by a file", name)
+		var got Report
+		b, err := os.ReadFile(filepath.Join(dir, target))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &got), name)
+		assert.Equal(t, r.Totals, got.Totals, name)
+	}
+}
