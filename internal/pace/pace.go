@@ -118,8 +118,8 @@ const (
 	// row; then one request at a time probes, firstProbe after, doubling
 	// up to maxProbe.
 	outageAfter = 3
-	firstProbe  = time.Second
-	maxProbe    = 8 * time.Second
+	firstProbe  = 2 * time.Second
+	maxProbe    = 10 * time.Second
 	probePoll   = 100 * time.Millisecond
 )
 

@@ -189,7 +189,7 @@ func TestAnOutageIsProbedOneRequestAtATime(t *testing.T) {
 		probes = append(probes, clk.Now().Sub(start))
 		p.Done(tk, Unavailable, 0)
 	}
-	assert.Equal(t, []time.Duration{1, 3, 7, 15, 23}, seconds(probes), "probes after 1, 2, 4, 8, 8 s")
+	assert.Equal(t, []time.Duration{2, 6, 14, 24, 34}, seconds(probes), "probes after 2, 4, 8, 10, 10 s")
 	// While a probe is out, nobody else goes: a request waits (here its
 	// context is already done, so the wait returns at once with that).
 	tk := wait(t, p)
