@@ -12,6 +12,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -153,9 +154,20 @@ func (s Signals) stopContext() (context.Context, context.CancelFunc) {
 	return ctx, cancel
 }
 
+// gcPercent is the collector's GOGC unless the environment sets one.
+const gcPercent = 50
+
 // Main runs the command with the process's arguments, streams and signals,
 // and returns the exit code.
 func Main() int {
+	if os.Getenv("GOGC") == "" {
+		// A large run's heap is its state and listing tables: arenas with
+		// no pointers, cheap to collect. The garbage around them (decoded
+		// records, requests) is short-lived; collecting it when the heap
+		// has grown by half rather than doubled keeps peak memory near
+		// what the run holds (a million-file state: about a third less).
+		debug.SetGCPercent(gcPercent)
+	}
 	fd := int(os.Stderr.Fd())
 	streams := IOStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,

@@ -72,53 +72,74 @@ type rare struct {
 }
 
 // loader gathers the records of a bulk load in file order, to be sorted
-// once at its end: the last record of a path wins.
+// once at its end: the last record of a path wins. A deletion is a slot
+// with the deleted flag.
 type loader struct {
 	keys []byte
-	recs []loaded
-}
-
-type loaded struct {
-	off  uint32
-	n    uint16
-	gone bool // a deletion
-	c    compact
+	recs []slot
 }
 
 // beginLoad makes put and del gather records until endLoad.
 func (t *table) beginLoad() { t.load = &loader{} }
 
-// endLoad sorts what was gathered into the sorted part.
+// expect tells a bulk load that what it has gathered so far came from the
+// fraction read of the file: it makes room at once for the whole file's
+// records, which spares the copies (and the garbage) of growing by halves.
+func (t *table) expect(read float64) {
+	l := t.load
+	if l == nil || read <= 0 || read >= 1 || len(l.recs) == 0 {
+		return
+	}
+	grow := func(n, have int) int { return int(float64(n)/read*1.05) - have }
+	if n := grow(len(l.recs), len(l.recs)); n > 0 {
+		l.recs = slices.Grow(l.recs, n)
+	}
+	if n := grow(len(l.keys), len(l.keys)); n > 0 {
+		l.keys = slices.Grow(l.keys, n)
+	}
+}
+
+// endLoad sorts what was gathered into the sorted part, in place: the
+// gathered slots become the sorted part, and their paths its arena unless
+// superseded records left much of it unused.
 func (t *table) endLoad() {
 	l := t.load
 	t.load = nil
 	if l == nil {
 		return
 	}
-	key := func(r loaded) []byte { return l.keys[r.off : r.off+uint32(r.n)] }
+	key := func(r slot) []byte { return l.keys[r.off : r.off+uint32(r.n)] }
 	// A stable sort by path keeps the records of a path in file order.
-	slices.SortStableFunc(l.recs, func(a, b loaded) int { return bytes.Compare(key(a), key(b)) })
+	slices.SortStableFunc(l.recs, func(a, b slot) int { return bytes.Compare(key(a), key(b)) })
 	n, size := 0, 0
 	for i, r := range l.recs {
-		if (i+1 == len(l.recs) || !bytes.Equal(key(r), key(l.recs[i+1]))) && !r.gone {
-			n++
-			size += int(r.n)
+		// (Slots before n are written, those after i still to read.)
+		if i+1 < len(l.recs) && bytes.Equal(key(r), key(l.recs[i+1])) {
+			continue // superseded by a later record of the path
 		}
-	}
-	keys := make([]byte, 0, size)
-	sorted := make([]slot, 0, n)
-	for i, r := range l.recs {
-		last := i+1 == len(l.recs) || !bytes.Equal(key(r), key(l.recs[i+1]))
-		switch {
-		case !last:
-		case r.gone:
+		if r.c.flags&deleted != 0 {
 			if len(t.rare) > 0 {
 				delete(t.rare, string(key(r)))
 			}
-		default:
-			sorted = append(sorted, slot{off: uint32(len(keys)), n: r.n, c: r.c})
-			keys = append(keys, key(r)...)
+			continue
 		}
+		l.recs[n] = r
+		n++
+		size += int(r.n)
+	}
+	sorted, keys := l.recs[:n], l.keys
+	if size < len(keys)*3/4 {
+		keys = make([]byte, 0, size)
+		for i := range sorted {
+			k := key(sorted[i])
+			sorted[i].off = uint32(len(keys))
+			keys = append(keys, k...)
+		}
+	} else if cap(keys) > len(keys)+len(keys)/8 {
+		keys = slices.Clone(keys)
+	}
+	if cap(sorted) > n+n/8 {
+		sorted = slices.Clone(sorted)
 	}
 	t.keys, t.sorted, t.dead = keys, sorted, 0
 }
@@ -238,7 +259,7 @@ func (t *table) put(path string, e Entry) {
 		delete(t.rare, path)
 	}
 	if l := t.load; l != nil && len(path) <= maxSlotKey {
-		l.recs = append(l.recs, loaded{off: uint32(len(l.keys)), n: uint16(len(path)), c: c})
+		l.recs = append(l.recs, slot{off: uint32(len(l.keys)), n: uint16(len(path)), c: c})
 		l.keys = append(l.keys, path...)
 		return
 	}
@@ -310,7 +331,7 @@ func (t *table) sameExternalID(path, id string) bool {
 
 func (t *table) del(path string) {
 	if l := t.load; l != nil && len(path) <= maxSlotKey {
-		l.recs = append(l.recs, loaded{off: uint32(len(l.keys)), n: uint16(len(path)), gone: true})
+		l.recs = append(l.recs, slot{off: uint32(len(l.keys)), n: uint16(len(path)), c: compact{flags: deleted}})
 		l.keys = append(l.keys, path...)
 		return
 	}

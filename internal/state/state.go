@@ -215,7 +215,8 @@ type Store struct {
 	cond    *sync.Cond
 	done    *table
 	started *table
-	records int // records in the file, for compaction
+	records int    // records in the file, for compaction
+	scratch Record // the record a load decodes each line into
 	f       journal
 	buf     []byte // encoded records not yet handed to the writer
 	batch   uint64 // id of the batch buf belongs to
@@ -353,7 +354,7 @@ func (s *Store) load(want Header) error {
 		return s.writeHeaderInPlace()
 	}
 	s.done.beginLoad()
-	whole, torn, err := s.parse(f)
+	whole, torn, err := s.parse(f, st.Size())
 	s.done.endLoad()
 	f.Close()
 	if err != nil {
@@ -430,10 +431,13 @@ func (h Header) SameTarget(o Header) bool {
 // parse reads the header and the records. It reports the length of the
 // whole records (the header included), and whether a partial last line (the
 // trace of a crash mid-write) followed them.
-func (s *Store) parse(r io.Reader) (whole int64, torn bool, err error) {
+func (s *Store) parse(r io.Reader, size int64) (whole int64, torn bool, err error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	line := 0
 	for {
+		if line == expectAfter && size > 0 {
+			s.done.expect(float64(whole) / float64(size))
+		}
 		b, rerr := br.ReadSlice('\n')
 		if rerr == bufio.ErrBufferFull {
 			// A line longer than the buffer: gather it whole.
@@ -478,6 +482,10 @@ func (s *Store) parse(r io.Reader) (whole int64, torn bool, err error) {
 	}
 }
 
+// expectAfter is the number of lines after which a load sizes its tables
+// for the whole file.
+const expectAfter = 4096
+
 func isZeros(b []byte) bool {
 	for _, c := range b {
 		if c != 0 {
@@ -502,8 +510,9 @@ func (s *Store) parseHeader(b []byte) error {
 }
 
 func (s *Store) apply(b []byte) error {
-	var r Record
-	if err := decodeRecord(b, &r); err != nil {
+	r := &s.scratch
+	*r = Record{}
+	if err := decodeRecord(b, r); err != nil {
 		return fmt.Errorf("not a JSON record (%v)", err)
 	}
 	if r.Path == "" {
@@ -513,7 +522,7 @@ func (s *Store) apply(b []byte) error {
 	if r.Op != OpDone && r.Op != OpStarted && r.Op != OpAborted && r.Op != OpDeleted {
 		return fmt.Errorf("unknown record kind %q", r.Op)
 	}
-	s.applyRecord(r)
+	s.applyRecord(*r)
 	return nil
 }
 
@@ -635,8 +644,12 @@ func Read(path string, expected func(path string) string) (*Snapshot, error) {
 	defer f.Close()
 	s := &Store{path: path, real: file}
 	s.initTables(expected)
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
 	s.done.beginLoad()
-	_, _, err = s.parse(f)
+	_, _, err = s.parse(f, size)
 	s.done.endLoad()
 	if err != nil {
 		return nil, err

@@ -303,6 +303,9 @@ func BenchmarkOpen(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-B/entry")
+		// What the load allocated in all: the garbage the collector lets
+		// pile up before it runs (GOGC) is what peak memory follows.
+		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, "alloc-B/entry")
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64((i+1)*n), "ns/entry")
 		if s.Len() != n {
 			b.Fatalf("loaded %d", s.Len())
