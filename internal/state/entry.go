@@ -33,6 +33,7 @@ type table struct {
 	tags     *sessions
 	// expected returns the external id a path implies; nil: none.
 	expected func(path string) string
+	mergeMin int // see merge
 }
 
 // maxSlotKey is the longest path a slot holds; longer ones (no file system
@@ -189,7 +190,7 @@ func (s *sessions) id(v string) uint32 {
 }
 
 func newTable(s, tags *sessions, expected func(string) string) *table {
-	return &table{m: map[string]compact{}, rare: map[string]rare{}, sessions: s, tags: tags, expected: expected}
+	return &table{m: map[string]compact{}, rare: map[string]rare{}, sessions: s, tags: tags, expected: expected, mergeMin: mergeMin}
 }
 
 // parseHex decodes exactly len(dst)*2 lower-case hex digits of s (or the
@@ -272,6 +273,75 @@ func (t *table) put(path string, e Entry) {
 		c.flags |= old.flags & seen
 	}
 	t.m[path] = c
+	if len(t.m) >= max(t.mergeMin, (len(t.sorted)-t.dead)/4) {
+		t.merge()
+	}
+}
+
+// mergeMin is the number of entries the map holds before they are merged
+// into the sorted part (table.mergeMin); past it, a quarter of the sorted
+// part's.
+const mergeMin = 1 << 16
+
+// merge moves the map's entries into the sorted part (which drops its
+// deleted slots): a run that records a million uploads keeps them near a
+// hundred bytes each, where a map holds them at about 160. The merges
+// grow the sorted part by a quarter at a time, so their copying costs a
+// few times its size over a whole run.
+func (t *table) merge() {
+	paths := make([]string, 0, len(t.m))
+	size := 0
+	for p := range t.m {
+		if len(p) <= maxSlotKey {
+			paths = append(paths, p)
+			size += len(p)
+		}
+	}
+	if len(paths) == 0 {
+		return
+	}
+	slices.Sort(paths)
+	for _, s := range t.sorted {
+		if s.c.flags&deleted == 0 {
+			size += int(s.n)
+		}
+	}
+	keys := make([]byte, 0, size)
+	sorted := make([]slot, 0, len(t.sorted)-t.dead+len(paths))
+	add := func(k []byte, c compact) {
+		sorted = append(sorted, slot{off: uint32(len(keys)), n: uint16(len(k)), c: c})
+		keys = append(keys, k...)
+	}
+	addPath := func(p string, c compact) {
+		sorted = append(sorted, slot{off: uint32(len(keys)), n: uint16(len(p)), c: c})
+		keys = append(keys, p...)
+	}
+	i := 0
+	for _, p := range paths {
+		for ; i < len(t.sorted); i++ {
+			s := t.sorted[i]
+			k := t.keys[s.off : s.off+uint32(s.n)]
+			if compareKey(k, p) > 0 {
+				break
+			}
+			if s.c.flags&deleted == 0 { // (a path is never in both)
+				add(k, s.c)
+			}
+		}
+		addPath(p, t.m[p])
+	}
+	for ; i < len(t.sorted); i++ {
+		if s := t.sorted[i]; s.c.flags&deleted == 0 {
+			add(t.keys[s.off:s.off+uint32(s.n)], s.c)
+		}
+	}
+	rest := map[string]compact{} // a map never shrinks: a new one
+	for p, c := range t.m {
+		if len(p) > maxSlotKey {
+			rest[p] = c
+		}
+	}
+	t.m, t.keys, t.sorted, t.dead = rest, keys, sorted, 0
 }
 
 // lookup returns path's compact entry.

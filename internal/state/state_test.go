@@ -428,3 +428,82 @@ func TestFarOffTimesAreRecordedReadably(t *testing.T) {
 	assert.True(t, again.ModTime.Equal(f.ModTime), "the same time after a compaction")
 	require.NoError(t, s.Close())
 }
+
+// A run that records more uploads than the map holds before a merge (and
+// re-records, deletes and sees some of them, before and after merges) finds
+// each entry as it left it, in memory and after a reopen.
+func TestEntriesSurviveTheMergesOfALongRun(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	const small = 500 // merges every 500 entries or so, instead of 65536
+	s, err := Open(p, hdr, Options{NoSync: true})
+	require.NoError(t, err)
+	s.done.mergeMin = small
+	const n = 30 * small
+	want := map[string]int64{}
+	path := func(i int) string { return fmt.Sprintf("d%03d/f-%06d.pdf", (i*7919)%500, i) } // not in sorted order
+	for i := 0; i < n; i++ {
+		require.NoError(t, s.RecordDone(rec(path(i), int64(i+1))))
+		want[path(i)] = int64(i + 1)
+		if i%100 == 99 { // an earlier one re-recorded, another deleted
+			j := i / 2
+			require.NoError(t, s.RecordDone(rec(path(j), int64(-j-1))))
+			want[path(j)] = int64(-j - 1)
+			if k := i / 3; k != j {
+				require.NoError(t, s.RecordDeleted(path(k), time.Unix(1700000200, 0)))
+				delete(want, path(k))
+			}
+		}
+	}
+	require.Less(t, len(s.done.m), n/4, "the map was merged")
+	check := func(s *Store, what string) {
+		t.Helper()
+		assert.Equal(t, len(want), s.Len(), what)
+		got := map[string]int64{}
+		s.Each(func(p string, e Entry) { got[p] = e.DocumentID })
+		assert.Equal(t, want, got, what)
+		bad := 0
+		for p, id := range want {
+			if e, ok := s.Done(p); !ok || e.DocumentID != id || e.ExternalID != "x-"+p {
+				bad++
+			}
+		}
+		assert.Zero(t, bad, "%s: entries not found as recorded", what)
+		for i := 0; i < n; i++ {
+			if _, ok := want[path(i)]; !ok {
+				_, found := s.Done(path(i))
+				assert.False(t, found, "%s: deleted %s found", what, path(i))
+			}
+		}
+	}
+	check(s, "in memory")
+	require.NoError(t, s.Close())
+
+	// Reopened: loaded entries are seen (some), then new ones recorded
+	// through several merges; the marks stay.
+	s, err = Open(p, hdr, Options{NoSync: true})
+	require.NoError(t, err)
+	s.done.mergeMin = small
+	check(s, "reopened")
+	unseenWant := map[string]bool{}
+	for p := range want {
+		if len(p)%3 == 0 || p[len(p)-5] == '3' {
+			require.True(t, s.MarkSeen(p))
+		} else {
+			unseenWant[p] = true
+		}
+	}
+	for i := n; i < n+n/2; i++ {
+		require.NoError(t, s.RecordDone(rec(path(i), int64(i+1))))
+		want[path(i)] = int64(i + 1)
+	}
+	unseen := map[string]bool{}
+	s.EachUnseen(func(p string, _ Entry) { unseen[p] = true })
+	assert.Equal(t, unseenWant, unseen, "the marks of seen entries survive the merges")
+	require.Less(t, len(s.done.m), n/2, "the map was merged")
+	check(s, "after more merges")
+	require.NoError(t, s.Close())
+	s, err = Open(p, hdr, Options{NoSync: true})
+	require.NoError(t, err)
+	check(s, "reopened again")
+	require.NoError(t, s.Close())
+}
