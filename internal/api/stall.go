@@ -209,12 +209,14 @@ type activeConn struct {
 // it reports false.
 func (c *activeConn) draining() bool {
 	n, ok := unsent(c.Conn)
-	if !ok || n == 0 {
+	if !ok {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	moved := c.queued < 0 || n < c.queued
+	// Bytes queued since the last write, or fewer than at the last look
+	// (none at all: the peer took the rest since).
+	moved := c.queued < 0 && n > 0 || c.queued > 0 && n < c.queued
 	c.queued = n
 	return moved
 }
