@@ -108,6 +108,8 @@ func (w *walker) dir(path, rel, key string, info os.FileInfo) error {
 		names[i] = d.Name()
 	}
 	keys := componentKeys(names)
+	pre := newPrefetcher(entries)
+	defer pre.stop()
 	for i, d := range entries {
 		if cerr := w.ctx.Err(); cerr != nil {
 			return cerr
@@ -117,7 +119,7 @@ func (w *walker) dir(path, rel, key string, info os.FileInfo) error {
 		if key != rel || keys[i] != names[i] {
 			k = joinKey(key, keys[i])
 		}
-		if err := w.entry(path, r, k, d); err != nil {
+		if err := w.entry(path, r, k, d, pre.get(i)); err != nil {
 			return err
 		}
 	}
@@ -128,7 +130,9 @@ func (w *walker) dir(path, rel, key string, info os.FileInfo) error {
 	return nil
 }
 
-func (w *walker) entry(dir, r, k string, d fs.DirEntry) error {
+// entry walks one entry of the folder dir; st is its details when they
+// were read ahead.
+func (w *walker) entry(dir, r, k string, d fs.DirEntry, st stat) error {
 	name := d.Name()
 	p := filepath.Join(dir, name)
 	if w.f.SkipHidden && strings.HasPrefix(name, ".") {
@@ -156,7 +160,11 @@ func (w *walker) entry(dir, r, k string, d fs.DirEntry) error {
 			return w.dir(p, r, k, info)
 		}
 	} else {
-		info, err = d.Info()
+		if st.ok {
+			info, err = st.info, st.err
+		} else {
+			info, err = d.Info()
+		}
 		if longpath.TooLong(err) {
 			// A folder whose path the system takes, holding a name that
 			// makes a path it does not.
