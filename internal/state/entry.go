@@ -457,11 +457,26 @@ func (t *table) eachUnseen(fn func(path string, e Entry)) {
 	})
 }
 
-func (t *table) sortedKeys() []string {
-	keys := make([]string, 0, t.len())
-	t.each(func(p string, _ compact) { keys = append(keys, p) })
-	slices.Sort(keys)
-	return keys
+// eachSorted calls fn for every entry in the order of their paths, with
+// no list of them made: the map is merged into the sorted part first (a
+// path too long for a slot, which no file system makes, comes last).
+func (t *table) eachSorted(fn func(path string, c compact)) {
+	if len(t.m) > 0 {
+		t.merge()
+	}
+	for _, s := range t.sorted {
+		if s.c.flags&deleted == 0 {
+			fn(t.slotKey(s), s.c)
+		}
+	}
+	long := make([]string, 0, len(t.m))
+	for p := range t.m {
+		long = append(long, p)
+	}
+	slices.Sort(long)
+	for _, p := range long {
+		fn(p, t.m[p])
+	}
 }
 
 // unixNano keeps the zero time distinct from the epoch.

@@ -583,16 +583,16 @@ func (s *Store) rewrite() error {
 		w.Write(line)
 		n++
 	}
-	for _, p := range s.done.sortedKeys() {
-		e, _ := s.done.get(p)
+	s.done.eachSorted(func(p string, c compact) {
+		e := s.done.entry(p, c)
 		enc(Record{Op: OpDone, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID, SHA256: e.SHA256,
 			DocumentID: e.DocumentID, UploadSessionUUID: e.UploadSessionUUID, Tags: e.Tags, At: e.UploadedAt})
-	}
-	for _, p := range s.started.sortedKeys() {
-		e, _ := s.started.get(p)
+	})
+	s.started.eachSorted(func(p string, c compact) {
+		e := s.started.entry(p, c)
 		enc(Record{Op: OpStarted, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID, SHA256: e.SHA256,
 			At: e.UploadedAt})
-	}
+	})
 	if err := w.Flush(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("state file %s: %w", s.path, err)
