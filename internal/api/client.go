@@ -327,6 +327,10 @@ type ListQuery struct {
 	Status            []string
 	Filename          string
 	PageSize          int
+	// Expect, when set, is told once the number of files the first page
+	// says match, so that a caller keeping them can make room at once.
+	// (Not a filter: it is not sent.)
+	Expect func(count int)
 }
 
 func (q ListQuery) values() url.Values {
@@ -367,6 +371,9 @@ func (c *Client) ListFiles(ctx context.Context, q ListQuery, fn func([]File) err
 		var p Page[File]
 		if _, err := c.do(req, "list files", &p, http.StatusOK); err != nil {
 			return err
+		}
+		if pages == 0 && q.Expect != nil {
+			q.Expect(p.Count)
 		}
 		if err := fn(p.Results); err != nil {
 			return err

@@ -294,7 +294,9 @@ func TestListFilesFollowsNextAndFilters(t *testing.T) {
 	})
 	srvURL = c.BaseURL()
 	var ids []int64
-	err := c.ListFiles(context.Background(), ListQuery{WorkspaceID: 42, UploadSessionUUID: "s", PageSize: 500, Status: []string{"pending", "parsing"}},
+	var counts []int
+	expect := func(n int) { counts = append(counts, n) }
+	err := c.ListFiles(context.Background(), ListQuery{WorkspaceID: 42, UploadSessionUUID: "s", PageSize: 500, Status: []string{"pending", "parsing"}, Expect: expect},
 		func(fs []File) error {
 			for _, f := range fs {
 				ids = append(ids, f.ID)
@@ -303,6 +305,7 @@ func TestListFilesFollowsNextAndFilters(t *testing.T) {
 		})
 	require.NoError(t, err)
 	assert.Equal(t, []int64{1, 2, 3}, ids)
+	assert.Equal(t, []int{3}, counts, "the count the first page announces, told once")
 	assert.Contains(t, queries[0], "workspace_id=42")
 	assert.Contains(t, queries[0], "upload_session_uuid=s")
 	assert.Contains(t, queries[0], "page_size=500")

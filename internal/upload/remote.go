@@ -35,11 +35,21 @@ type remoteDoc struct {
 	hasSHA, seen       bool
 }
 
+// maxReserve is the most documents a listing's announced count makes room
+// for at once (256 MiB of address space).
+const maxReserve = 1 << 22
+
 // loadRemote lists the workspace and keeps the documents of source that
 // belong to the shard.
 func loadRemote(ctx context.Context, svc Service, workspaceID int64, source string, shard scan.Shard) (*remote, error) {
 	r := &remote{legacy: map[string]remoteDoc{}, tags: []string{""}, tagIdx: map[string]uint32{"": 0}}
-	err := svc.ListFiles(ctx, api.ListQuery{WorkspaceID: workspaceID, PageSize: 1000}, func(files []api.File) error {
+	// Room for every document the listing announces, at once: growing the
+	// slice as pages come would hold two copies of it at each step (the
+	// peak memory of a run that lists a million documents). Room left
+	// unused by documents of other sources is address space the system
+	// backs only when written; a count past maxReserve is not believed.
+	expect := func(n int) { r.byExt = slices.Grow(r.byExt, min(max(n, 0), maxReserve)) }
+	err := svc.ListFiles(ctx, api.ListQuery{WorkspaceID: workspaceID, PageSize: 1000, Expect: expect}, func(files []api.File) error {
 		for i := range files {
 			f := &files[i]
 			key, ok := ours(f.ExternalMetadata, source)
