@@ -41,13 +41,16 @@ const (
 )
 
 // ExternalID is the external id of the file at key in source.
+// It is computed for every file of every run (and of every state file
+// loaded), so it is built in one allocation where the path is short.
 func ExternalID(source, key string) string {
-	h := sha256.New()
-	h.Write([]byte("pu2\x00"))
-	h.Write([]byte(source))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	return "pu2-" + hex.EncodeToString(h.Sum(nil)[:16])
+	var buf [256]byte
+	in := append(append(append(append(buf[:0], "pu2\x00"...), source...), 0), key...)
+	sum := sha256.Sum256(in)
+	var out [4 + 32]byte
+	copy(out[:], "pu2-")
+	hex.Encode(out[4:], sum[:16])
+	return string(out[:])
 }
 
 // externalMetadata is what is sent for a file: its identity and the

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -473,4 +474,13 @@ func TestAServiceThatContradictsItselfIsNotFollowedForEver(t *testing.T) {
 	sum := syncRun(t, d, root, stateFile)
 	assert.Equal(t, 1, sum.Count(Failed))
 	assert.LessOrEqual(t, d.count("POST")+d.count("PATCH"), 8)
+}
+
+// An external id is the identity of a file on the service: the same source
+// and key give the same id in every version of the tool (values computed
+// before its computation was reworked), or every document is uploaded again.
+func TestExternalIDsNeverChange(t *testing.T) {
+	assert.Equal(t, "pu2-301dd4c4fd12554e392aeaf8204f23d3", ExternalID("", "contracts/nda.pdf"))
+	assert.Equal(t, "pu2-1f8b7807060cb4ea923da4a6d286f375", ExternalID("archive", "a/b.txt"))
+	assert.Equal(t, "pu2-7d37d6aa1cfe0242622432d03df008b6", ExternalID("", strings.Repeat("d/", 200)+"x.pdf"), "a key longer than the stack buffer")
 }
