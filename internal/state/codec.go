@@ -153,9 +153,11 @@ func decodeFast(b []byte, r *Record) error {
 			if v, rest, ok = readString(rest); !ok {
 				return errSlow
 			}
-			var t time.Time
-			if t, err = time.Parse(time.RFC3339Nano, string(v)); err != nil {
-				return errSlow
+			t, ok := parseUTC(v)
+			if !ok {
+				if t, err = time.Parse(time.RFC3339Nano, string(v)); err != nil {
+					return errSlow
+				}
 			}
 			if string(key) == "mtime" {
 				r.ModTime = t
@@ -176,23 +178,73 @@ func decodeFast(b []byte, r *Record) error {
 	return nil
 }
 
-// readString reads a JSON string without escapes at the start of b.
+// readString reads a JSON string without escapes at the start of b, in
+// one pass over its bytes (valid UTF-8 checked only when one is not ASCII).
 func readString(b []byte) (s, rest []byte, ok bool) {
 	if len(b) < 2 || b[0] != '"' {
 		return nil, b, false
 	}
-	end := bytes.IndexByte(b[1:], '"')
-	if end < 0 {
-		return nil, b, false
-	}
-	s = b[1 : 1+end]
-	if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
-		return nil, b, false
-	}
-	for _, c := range s {
-		if c < 0x20 {
+	ascii := true
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			s = b[1:i]
+			if !ascii && !utf8.Valid(s) {
+				return nil, b, false
+			}
+			return s, b[i+1:], true
+		case c < 0x20 || c == '\\':
 			return nil, b, false
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
 	}
-	return s, b[2+end:], true
+	return nil, b, false
+}
+
+// parseUTC reads the times appendRecord writes of UTC times,
+// 2006-01-02T15:04:05[.999999999]Z, without time.Parse's generality; it
+// reports false for anything else (which time.Parse then reads).
+func parseUTC(v []byte) (time.Time, bool) {
+	if len(v) < 20 || v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':' || v[len(v)-1] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(b []byte) (int, bool) {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(v[0:4])
+	month, ok2 := num(v[5:7])
+	day, ok3 := num(v[8:10])
+	hour, ok4 := num(v[11:13])
+	minute, ok5 := num(v[14:16])
+	sec, ok6 := num(v[17:19])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	if day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return time.Time{}, false
+	}
+	nsec := 0
+	switch frac := v[19 : len(v)-1]; {
+	case len(frac) == 0:
+	case len(frac) >= 2 && len(frac) <= 10 && frac[0] == '.':
+		n, ok := num(frac[1:])
+		if !ok {
+			return time.Time{}, false
+		}
+		for i := len(frac) - 1; i < 9; i++ {
+			n *= 10
+		}
+		nsec = n
+	default:
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
 }

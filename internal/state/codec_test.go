@@ -40,6 +40,7 @@ func FuzzDecodeRecordMatchesEncodingJSON(f *testing.F) {
 	f.Add([]byte(`{"op":"done","path":"a","size":1,"mtime":"2026-01-01T00:00:00Z","document_id":3,"at":"2026-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"op":"started","path":"a\"b","size":-0}`))
 	f.Add([]byte(`{"path":"x","size":01}`))
+	f.Add([]byte(`{"op":"done","path":"é","mtime":"2024-02-29T23:59:59.123456789Z","at":"2026-04-31T00:00:00Z"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var fast, slow Record
 		if decodeFast(b, &fast) != nil {
@@ -53,4 +54,28 @@ func FuzzDecodeRecordMatchesEncodingJSON(f *testing.F) {
 			t.Fatalf("fast %+v, encoding/json %+v for %q", fast, slow, b)
 		}
 	})
+}
+
+// The fast reading of times agrees with time.Parse on what it accepts, and
+// leaves the rest to it.
+func TestParseUTCAgreesWithTimeParse(t *testing.T) {
+	for _, v := range []string{
+		"2026-11-23T23:37:21.49672341Z", "2026-11-23T23:37:21Z", "2026-11-23T23:37:21.1Z", "2026-11-23T23:37:21.123456789Z",
+		"2024-02-29T00:00:00Z", "2023-02-29T00:00:00Z", "2026-04-31T12:00:00Z", "2026-12-31T23:59:59.999999999Z",
+		"2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-01-00T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:60:00Z",
+		"2026-01-01T00:00:60Z", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00.1234567890Z", "2026-01-01T00:00:00+01:00",
+		"2026-01-01 00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-1-01T00:00:00Z", "2026-01-01T00:00:0xZ",
+	} {
+		want, err := time.Parse(time.RFC3339Nano, v)
+		got, ok := parseUTC([]byte(v))
+		if !ok {
+			continue // time.Parse decides
+		}
+		require.NoError(t, err, "parseUTC accepted %q, which time.Parse refuses", v)
+		assert.True(t, got.Equal(want), "%q: %v, time.Parse %v", v, got, want)
+		assert.Equal(t, time.UTC, got.Location(), v)
+	}
+	got, ok := parseUTC([]byte("2026-11-23T23:37:21.49672341Z"))
+	require.True(t, ok, "the form appendRecord writes is read without time.Parse")
+	assert.Equal(t, 496723410, got.Nanosecond())
 }
