@@ -507,3 +507,46 @@ func TestEntriesSurviveTheMergesOfALongRun(t *testing.T) {
 	check(s, "reopened again")
 	require.NoError(t, s.Close())
 }
+
+// A load files its records in batches while the next ones are read: a
+// large file with a damaged line far in is refused with that line's number,
+// and one that ends in a crash's zero-filled block loads every record
+// before it (and none of the block).
+func TestALargeFileLoadsInOrderAndNamesItsDamagedLine(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	s, err := Open(p, hdr, Options{NoSync: true})
+	require.NoError(t, err)
+	const n = 5000 // many batches, and past the line after which tables are sized
+	for i := 0; i < n; i++ {
+		require.NoError(t, s.RecordDone(rec(fmt.Sprintf("f%05d", i), int64(i+1))))
+	}
+	require.NoError(t, s.Close())
+	good, err := os.ReadFile(p)
+	require.NoError(t, err)
+	lines := strings.SplitAfter(string(good), "\n")
+	require.Equal(t, n+2, len(lines)) // the header, n records, "" after the last newline
+
+	s, err = Open(p, hdr, Options{NoSync: true})
+	require.NoError(t, err)
+	assert.Equal(t, n, s.Len())
+	for _, i := range []int{0, 511, 512, 4095, 4096, n - 1} {
+		e, ok := s.Done(fmt.Sprintf("f%05d", i))
+		require.True(t, ok, i)
+		assert.Equal(t, int64(i+1), e.DocumentID, i)
+	}
+	require.NoError(t, s.Close())
+
+	damaged := strings.Join(lines[:4001], "") + "nonsense\n" + strings.Join(lines[4001:], "")
+	require.NoError(t, os.WriteFile(p, []byte(damaged), 0o600))
+	_, err = Open(p, hdr, Options{NoSync: true})
+	var ce *CorruptError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 4002, ce.Line)
+
+	zeros := string(good) + strings.Repeat("\x00", 4096)
+	require.NoError(t, os.WriteFile(p, []byte(zeros), 0o600))
+	snap, err := Read(p, nil)
+	require.NoError(t, err)
+	assert.Equal(t, n, snap.Len())
+}
