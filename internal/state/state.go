@@ -969,7 +969,12 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	var compactErr error
 	if werr == nil && superseded > 0 && superseded >= s.records/4 {
-		if err := s.rewrite(); err != nil {
+		// Under the lock: the rewrite merges the tables, and a reader the
+		// run did not wait for may still look something up.
+		s.mu.Lock()
+		err := s.rewrite()
+		s.mu.Unlock()
+		if err != nil {
 			compactErr = &CompactError{Path: s.path, Err: err}
 		}
 	}

@@ -258,7 +258,14 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	defer stopScan()
 	var scanErr error
 	if counter, ok := r.prog.(Counter); ok && !o.DryRun {
-		go r.count(scanCtx, counter)
+		counted := make(chan struct{})
+		go func() {
+			defer close(counted)
+			r.count(scanCtx, counter)
+		}()
+		// The counting walk reads the state: it ends before Run returns
+		// (and its caller closes the state).
+		defer func() { stopScan(); <-counted }()
 	}
 	go func() {
 		defer close(queue)
