@@ -6,12 +6,14 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/track"
@@ -149,12 +151,22 @@ func Write(path string, r Report, secrets ...string) error {
 	if err == nil {
 		return nil
 	}
-	if fi, serr := os.Stat(target); serr == nil && fi.Mode().IsRegular() {
-		if werr := os.WriteFile(target, b, 0o644); werr == nil { //nolint:gosec // a report is meant to be read
-			return nil
+	if noNewFile(err) {
+		if fi, serr := os.Stat(target); serr == nil && fi.Mode().IsRegular() {
+			if werr := os.WriteFile(target, b, 0o644); werr == nil { //nolint:gosec // a report is meant to be read
+				return nil
+			}
 		}
 	}
 	return fmt.Errorf("report %s: %w", path, err)
+}
+
+// noNewFile reports the failures of a replacement that writing the file in
+// place may avoid: no new file allowed in the folder, or a rename refused
+// over a mount point. A full disk is not one: the old report stays whole.
+func noNewFile(err error) bool {
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) ||
+		errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV)
 }
 
 // linkTarget is the file a symbolic link at path points to (resolved even
@@ -167,14 +179,21 @@ func linkTarget(path string) string {
 	if t, err := filepath.EvalSymlinks(path); err == nil {
 		return t
 	}
-	link, err := os.Readlink(path)
-	if err != nil {
-		return path
+	// A chain that ends at a file not written yet: followed link by link.
+	for range 40 {
+		link, err := os.Readlink(path)
+		if err != nil {
+			return path
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(path), link)
+		}
+		path = link
+		if fi, err := os.Lstat(path); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return path
+		}
 	}
-	if !filepath.IsAbs(link) {
-		link = filepath.Join(filepath.Dir(path), link)
-	}
-	return link
+	return path
 }
 
 // replace puts b at path through a temporary file in its folder and a

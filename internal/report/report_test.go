@@ -82,16 +82,24 @@ func TestAReportThroughASymbolicLinkKeepsTheLink(t *testing.T) {
 	r := Build(m, sum, results, docs)
 	dir := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "real"), 0o755))
-	for name, target := range map[string]string{"existing": "real/existing.json", "dangling": "real/later.json"} {
+	require.NoError(t, os.Symlink("real/chained.json", filepath.Join(dir, "middle.json")))
+	for name, target := range map[string]string{"existing": "real/existing.json", "dangling": "real/later.json", "chain": "real/chained.json"} {
 		if name == "existing" {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, target), []byte("old"), 0o644))
 		}
 		link := filepath.Join(dir, name+".json")
-		require.NoError(t, os.Symlink(target, link))
+		to := target
+		if name == "chain" { // chain.json -> middle.json -> real/chained.json, not written yet
+			to = "middle.json"
+		}
+		require.NoError(t, os.Symlink(to, link))
 		require.NoError(t, Write(link, r))
 		fi, err := os.Lstat(link)
 		require.NoError(t, err)
 		assert.NotZero(t, fi.Mode()&os.ModeSymlink, "%s: the link was replaced by a file", name)
+		fi, err = os.Lstat(filepath.Join(dir, "middle.json"))
+		require.NoError(t, err)
+		assert.NotZero(t, fi.Mode()&os.ModeSymlink, "%s: the middle link was replaced by a file", name)
 		var got Report
 		b, err := os.ReadFile(filepath.Join(dir, target))
 		require.NoError(t, err)
