@@ -129,18 +129,24 @@ func (w *watchdog) check() {
 		return
 	}
 	idle := time.Since(time.Unix(0, w.last.Load()))
+	c := w.conn.Load()
+	if c != nil && c.draining() {
+		// The link took written bytes since the last look.
+		w.kick()
+		idle = 0
+	}
 	if idle >= w.timeout {
-		if c := w.conn.Load(); c != nil && c.draining() {
-			// The request is written, and the link still takes it.
-			w.kick()
-			w.timer.Reset(w.timeout)
-			return
-		}
 		w.stopped = true
 		w.cancel(errStalled)
 		return
 	}
-	w.timer.Reset(w.timeout - idle)
+	next := w.timeout - idle
+	if c != nil {
+		// The socket's queue is looked at four times a timeout, so that
+		// its draining is known to within a quarter of one.
+		next = min(next, w.timeout/4)
+	}
+	w.timer.Reset(next)
 }
 
 func (w *watchdog) stop() {
@@ -206,7 +212,9 @@ type activeConn struct {
 // draining reports whether the peer acknowledged written bytes since the
 // last look (or since the last write): a slow link emptying the socket's
 // buffer after the last write of a request. Where the number is not known,
-// it reports false.
+// it reports false. The watchdog looks four times a timeout, so a request
+// written whole and then left unanswered is cut within a quarter of a
+// timeout past its timeout.
 func (c *activeConn) draining() bool {
 	n, ok := unsent(c.Conn)
 	if !ok {
@@ -214,9 +222,9 @@ func (c *activeConn) draining() bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// Bytes queued since the last write, or fewer than at the last look
-	// (none at all: the peer took the rest since).
-	moved := c.queued < 0 && n > 0 || c.queued > 0 && n < c.queued
+	// The first look since a write, or fewer bytes queued than at the
+	// last look (none at all: the peer took the rest since).
+	moved := c.queued < 0 || c.queued > 0 && n < c.queued
 	c.queued = n
 	return moved
 }
