@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"sync/atomic"
+	"time"
 )
 
 // stat is what lstat said of an entry, read ahead of the walk.
@@ -19,6 +20,9 @@ const (
 	prefetchChunk   = 32
 	prefetchAhead   = 8 // chunks
 	prefetchWorkers = 4
+	// prefetchFresh is how old details read ahead may be when the walk
+	// uses them.
+	prefetchFresh = time.Second
 )
 
 // prefetcher reads the details of a folder's entries (lstat, one system
@@ -30,6 +34,7 @@ type prefetcher struct {
 	entries []fs.DirEntry
 	stats   []stat
 	done    []chan struct{} // closed when its chunk is read
+	at      []time.Time     // when each chunk was read
 	jobs    chan int        // chunks to read
 	next    int             // the next chunk to queue
 	closed  bool            // jobs is closed
@@ -43,7 +48,8 @@ func newPrefetcher(entries []fs.DirEntry) *prefetcher {
 		return nil
 	}
 	n := (len(entries) + prefetchChunk - 1) / prefetchChunk
-	p := &prefetcher{entries: entries, stats: make([]stat, len(entries)), done: make([]chan struct{}, n), jobs: make(chan int, n)}
+	p := &prefetcher{entries: entries, stats: make([]stat, len(entries)), done: make([]chan struct{}, n),
+		at: make([]time.Time, n), jobs: make(chan int, n)}
 	for i := range p.done {
 		p.done[i] = make(chan struct{})
 	}
@@ -74,6 +80,7 @@ func (p *prefetcher) work() {
 					p.stats[i] = stat{info: info, err: err, ok: true}
 				}
 			}
+			p.at[c] = time.Now()
 		}
 		close(p.done[c])
 	}
@@ -92,6 +99,10 @@ func (p *prefetcher) get(i int) stat {
 	<-p.done[c]
 	s := p.stats[i]
 	p.stats[i] = stat{}
+	if time.Since(p.at[c]) > prefetchFresh {
+		// Read before the walk went down a large folder: read again.
+		return stat{}
+	}
 	return s
 }
 

@@ -70,3 +70,22 @@ func TestAFolderReadAheadGivesEachFileItsOwnDetails(t *testing.T) {
 	}
 	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "the read-ahead goroutines end with the walk")
 }
+
+// Details read ahead long before the walk uses them (it went down a large
+// folder meanwhile) are not used: the walk reads them again.
+func TestDetailsReadAheadLongAgoAreReadAgain(t *testing.T) {
+	root := t.TempDir()
+	for i := 0; i < 3*prefetchChunk; i++ {
+		require.NoError(t, os.WriteFile(filepath.Join(root, fmt.Sprintf("f%03d", i)), nil, 0o644))
+	}
+	entries, err := os.ReadDir(root)
+	require.NoError(t, err)
+	p := newPrefetcher(entries)
+	require.NotNil(t, p)
+	defer p.stop()
+	assert.True(t, p.get(0).ok, "fresh details are used")
+	<-p.done[1]
+	p.at[1] = time.Now().Add(-2 * prefetchFresh) // (its reader is done with it)
+	assert.False(t, p.get(prefetchChunk).ok, "old details are read again")
+	assert.True(t, p.get(2*prefetchChunk).ok)
+}

@@ -70,6 +70,10 @@ func loadRemote(ctx context.Context, svc Service, workspaceID int64, source stri
 		return nil
 	})
 	slices.SortFunc(r.byExt, func(a, b remoteDoc) int { return bytes.Compare(a.ext[:], b.ext[:]) })
+	if cap(r.byExt) > len(r.byExt)+len(r.byExt)/8 {
+		// Room the workspace's other documents took in the count: let go.
+		r.byExt = slices.Clone(r.byExt)
+	}
 	return r, err
 }
 
