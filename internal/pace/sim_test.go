@@ -2,6 +2,7 @@ package pace
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -68,11 +69,28 @@ func (c *simClock) advance() {
 	c.cond.Broadcast()
 }
 
+// service decides whether a request is accepted, and if not, after how
+// long it may be tried again.
+type service interface {
+	take(now time.Time) (ok bool, retryAfter time.Duration)
+}
+
+// randomRefusals refuses a share of the requests whatever their rate (a
+// proxy or a service that throttles at random), from a seeded draw.
+type randomRefusals struct {
+	share float64
+	rnd   *rand.Rand
+}
+
+func (r *randomRefusals) take(time.Time) (bool, time.Duration) {
+	return r.rnd.Float64() >= r.share, 50 * time.Millisecond
+}
+
 // pool runs workers requests at once through the pacer against the quota,
 // each request taking rtt (the service decides half way), until end; it
 // returns the requests accepted and refused in each window of the given
 // length after start.
-func pool(p *Pacer, clk *simClock, q *bucket, workers int, rtt time.Duration, start, end time.Time, window time.Duration, change func(time.Time)) (accepted, refused []int) {
+func pool(p *Pacer, clk *simClock, q service, workers int, rtt time.Duration, start, end time.Time, window time.Duration, change func(time.Time)) (accepted, refused []int) {
 	n := int(end.Sub(start) / window)
 	accepted, refused = make([]int, n), make([]int, n)
 	var mu sync.Mutex
@@ -172,5 +190,29 @@ func TestAPoolFollowsAQuotaThatChanges(t *testing.T) {
 		assert.GreaterOrEqual(t, perMin(9), 0.9*600, "%d workers: at 600 within 30 s of the rise", workers)
 		assert.GreaterOrEqual(t, perMin(10), 0.95*600, "%d workers: at 600 after", workers)
 		assert.Less(t, float64(sum(ref)), 0.05*float64(sum(acc)), "%d workers: refused", workers)
+	}
+}
+
+// Refusals that come at random, whatever the rate (as the devserver's
+// --throttle-rate makes them), do not drive the rate down to nothing: each
+// pauses the pool for its Retry-After, but the rate stays at least one
+// request each Retry-After (it collapsed to a request every few seconds
+// before that floor).
+func TestRandomRefusalsDoNotStarveTheRun(t *testing.T) {
+	for _, share := range []float64{0.05, 0.15, 0.3} {
+		start := time.Unix(1000, 0)
+		const workers = 8
+		clk := newSimClock(start, workers)
+		p := New(clk, Options{Policy: DefaultPolicy()})
+		svc := &randomRefusals{share: share, rnd: rand.New(rand.NewPCG(7, 11))}
+		acc, ref := pool(p, clk, svc, workers, 20*time.Millisecond, start, start.Add(300*time.Second), 30*time.Second, nil)
+		t.Logf("%.0f%% refused at random: accepted per 30 s %v; refused %v", 100*share, acc, ref)
+		// The service asks for 50 ms between a refusal and the next
+		// request: one request each 50 ms is within what it allows, less
+		// what it refuses.
+		floor := 0.8 * (1 - share) * 20 * 30
+		for i, a := range acc {
+			assert.GreaterOrEqual(t, float64(a), floor, "%.0f%%: window %d", 100*share, i)
+		}
 	}
 }
