@@ -34,6 +34,7 @@ type table struct {
 	// expected returns the external id a path implies; nil: none.
 	expected func(path string) string
 	mergeMin int // see merge
+	hint     int // the slot find found last
 }
 
 // maxSlotKey is the longest path a slot holds; longer ones (no file system
@@ -142,15 +143,32 @@ func (t *table) endLoad() {
 	if cap(sorted) > n+n/8 {
 		sorted = slices.Clone(sorted)
 	}
-	t.keys, t.sorted, t.dead = keys, sorted, 0
+	t.keys, t.sorted, t.dead, t.hint = keys, sorted, 0, 0
 }
 
 // find returns the index of path's slot in the sorted part, if it has one.
+// A run looks paths up in the order of its walk, which is mostly the
+// sorted order: the slot last found, and the one after it, are tried
+// before a binary search.
 func (t *table) find(path string) (int, bool) {
+	for _, i := range [2]int{t.hint, t.hint + 1} {
+		if i < len(t.sorted) && compareKey(t.keyAt(i), path) == 0 {
+			t.hint = i
+			return i, t.sorted[i].c.flags&deleted == 0
+		}
+	}
 	i, ok := slices.BinarySearchFunc(t.sorted, path, func(s slot, p string) int {
 		return compareKey(t.keys[s.off:s.off+uint32(s.n)], p)
 	})
+	if ok {
+		t.hint = i
+	}
 	return i, ok && t.sorted[i].c.flags&deleted == 0
+}
+
+func (t *table) keyAt(i int) []byte {
+	s := t.sorted[i]
+	return t.keys[s.off : s.off+uint32(s.n)]
 }
 
 func (t *table) slotKey(s slot) string { return string(t.keys[s.off : s.off+uint32(s.n)]) }
@@ -341,7 +359,7 @@ func (t *table) merge() {
 			rest[p] = c
 		}
 	}
-	t.m, t.keys, t.sorted, t.dead = rest, keys, sorted, 0
+	t.m, t.keys, t.sorted, t.dead, t.hint = rest, keys, sorted, 0, 0
 }
 
 // lookup returns path's compact entry.
