@@ -114,10 +114,6 @@ const (
 	probeGrowth = 0.08
 	demandSpan  = 2 * time.Second // the time constant of the recent accepted rate
 	minRate     = 1.0 / 60
-	// bestFloor of the best rate accepted over a bestWindow is the
-	// lowest the pacer goes.
-	bestFloor  = 0.2
-	bestWindow = 10 * time.Second
 	// An outage is declared after outageAfter unavailable answers in a
 	// row; then one request at a time probes, firstProbe after, doubling
 	// up to maxProbe.
@@ -195,9 +191,6 @@ type Pacer struct {
 	refusedAt time.Time // the first 429 since the last answer, zero if none
 	recent    float64   // the recent accepted rate, decaying over demandSpan
 	recentT   time.Time // when recent was last updated
-	winStart  time.Time // the window of bestWindow being counted
-	winCount  int64     // requests accepted in it
-	best      float64   // the best rate accepted over a whole bestWindow in this run
 
 	// outage
 	answered  bool // the service has answered (anything) in this run
@@ -406,14 +399,12 @@ func (p *Pacer) learn(now time.Time, retryAfter time.Duration) {
 	}
 	// Refusals that come whatever the rate (a proxy, or a service that
 	// throttles at random) would cut it episode after episode down to
-	// nothing. Two floors: the service's own Retry-After (it says a request
+	// nothing. The service's own Retry-After is a floor: it says a request
 	// may go after that long, so one request each Retry-After is within
-	// what it allows: a quota's token comes back within it), and a share
-	// of the best rate it accepted over a whole window in this run.
+	// what it allows (a quota's token comes back within it).
 	if retryAfter > 0 {
 		measured = max(measured, 1/retryAfter.Seconds())
 	}
-	measured = max(measured, bestFloor*p.best)
 	p.learned = measured
 	if c := p.o.RateLimit; c > 0 {
 		p.learned = min(p.learned, c)
@@ -433,14 +424,6 @@ func (p *Pacer) learn(now time.Time, retryAfter time.Duration) {
 func (p *Pacer) noteAccepted(now time.Time) {
 	p.recent = p.recentAt(now) + 1/demandSpan.Seconds()
 	p.recentT = now
-	if p.winStart.IsZero() {
-		p.winStart = now
-	}
-	p.winCount++
-	if d := now.Sub(p.winStart); d >= bestWindow {
-		p.best = max(p.best, float64(p.winCount)/d.Seconds())
-		p.winStart, p.winCount = now, 0
-	}
 }
 
 // recentAt is the recent accepted rate, in requests a second, at now.
