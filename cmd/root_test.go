@@ -66,7 +66,17 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := len(rc.got)
 	rc.mu.Unlock()
 	w.WriteHeader(201)
-	fmt.Fprintf(w, `{"id":%d,"filename":%q,"status":"pending","upload_session_uuid":"11111111-2222-4333-8444-555555555555"}`, id, fh.Filename)
+	fmt.Fprintf(w, `{"id":%d,"filename":%q,"status":"pending","upload_session_uuid":"11111111-2222-4333-8444-555555555555","external_metadata":%s}`,
+		id, fh.Filename, echoExternal(r))
+}
+
+// echoExternal is the external_metadata an upload sent, as the service's
+// answer carries it (null when none was sent).
+func echoExternal(r *http.Request) string {
+	if v := r.FormValue("external_metadata"); v != "" {
+		return v
+	}
+	return "null"
 }
 
 // emptyList answers the reads of a fake service (a listing of its
@@ -284,10 +294,13 @@ func TestNonTerminalStderrGetsPlainLinesWithoutControlCharacters(t *testing.T) {
 		if emptyList(w, r) {
 			return
 		}
-		_, _ = io.Copy(io.Discard, r.Body)
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			w.WriteHeader(400)
+			return
+		}
 		time.Sleep(60 * time.Millisecond)
 		w.WriteHeader(201)
-		_, _ = w.Write([]byte(`{"id":1,"upload_session_uuid":"s"}`))
+		fmt.Fprintf(w, `{"id":1,"upload_session_uuid":"s","external_metadata":%s}`, echoExternal(r))
 	}))
 	defer slow.Close()
 	var out, errOut bytes.Buffer

@@ -97,6 +97,11 @@ func stallingProxy(t *testing.T, d *devserver) (*devserver, *atomic.Int32) {
 // abandons them at once, and the run ends with its summary, exit 130.
 func TestTwoInterruptsEndAStalledRun(t *testing.T) {
 	d := startDevserver(t)
+	// An earlier upload from this source shows the instance keeps the
+	// external metadata: uploads then go two at a time from the start
+	// (rather than the first alone, until its answer shows it).
+	seed := makeTree(t, 1)
+	require.Equal(t, 0, startUpload(t, d, "--files-dir", seed, "--no-progress").wait(t))
 	silent, held := stallingProxy(t, d)
 	root := makeTree(t, 6)
 	stateFile := filepath.Join(t.TempDir(), "state.json")

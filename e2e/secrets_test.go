@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -37,6 +38,10 @@ func quotingServer(t *testing.T, key string) string {
 	return "http://" + ln.Addr().String()
 }
 
+// externalMetadataField finds the external_metadata field of a multipart
+// upload.
+var externalMetadataField = regexp.MustCompile(`name="external_metadata"\r\n\r\n(\{.*\})\r\n`)
+
 func serveQuoting(c net.Conn, key string) {
 	defer c.Close()
 	br := bufio.NewReader(c)
@@ -56,7 +61,13 @@ func serveQuoting(c net.Conn, key string) {
 		case strings.Contains(string(body), `filename="bad.pdf"`):
 			status, answer = 400, fmt.Sprintf(`{"error":"invalid_key_usage","detail":"the key %s may not upload this"}`, key)
 		default:
-			status, answer = 201, `{"id":1,"filename":"a.pdf","status":"pending","upload_session_uuid":"s"}`
+			// The answer carries the external metadata sent, as the
+			// service's does.
+			ext := "null"
+			if m := externalMetadataField.FindSubmatch(body); m != nil {
+				ext = string(m[1])
+			}
+			status, answer = 201, `{"id":1,"filename":"a.pdf","status":"pending","upload_session_uuid":"s","external_metadata":`+ext+`}`
 		}
 		fmt.Fprintf(c, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", status, len(answer), answer)
 		if status == 201 {

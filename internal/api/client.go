@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -193,7 +194,9 @@ func (c *Client) do(req *http.Request, op string, out any, ok ...int) (int, erro
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return 0, fmt.Errorf("%s: %w", op, ctxErr)
 		}
-		return 0, &TransportError{Op: op, Err: err, Sent: req.Method != http.MethodGet}
+		// A GET has no effect; a connection that could not be made took
+		// nothing anywhere.
+		return 0, &TransportError{Op: op, Err: err, Sent: req.Method != http.MethodGet && !IsDialError(err)}
 	}
 	defer func() {
 		// Drain a little so the connection can be reused.
@@ -245,6 +248,17 @@ func (c *Client) redactString(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, c.key, "[REDACTED]")
+}
+
+// IsDialError reports a connection that could not be made: refused, no
+// route, name not resolved, connect timeout. Nothing was sent.
+func IsDialError(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 func isNetErr(err error) bool {
@@ -319,94 +333,6 @@ type Page[T any] struct {
 	Results  []T     `json:"results"`
 }
 
-// ListQuery holds the filters of GET /api/v3/files that this tool uses.
-type ListQuery struct {
-	WorkspaceID       int64
-	UploadSessionUUID string
-	ExternalID        string
-	Status            []string
-	Filename          string
-	PageSize          int
-	// Expect, when set, is told once the number of files the first page
-	// says match, so that a caller keeping them can make room at once.
-	// (Not a filter: it is not sent.)
-	Expect func(count int)
-}
-
-func (q ListQuery) values() url.Values {
-	v := url.Values{}
-	if q.WorkspaceID != 0 {
-		v.Set("workspace_id", strconv.FormatInt(q.WorkspaceID, 10))
-	}
-	if q.UploadSessionUUID != "" {
-		v.Set("upload_session_uuid", q.UploadSessionUUID)
-	}
-	if q.ExternalID != "" {
-		v.Set("external_metadata__external_id", q.ExternalID)
-	}
-	if len(q.Status) > 0 {
-		v.Set("status", strings.Join(q.Status, ","))
-	}
-	if q.Filename != "" {
-		v.Set("filename", q.Filename)
-	}
-	if q.PageSize > 0 {
-		v.Set("page_size", strconv.Itoa(q.PageSize))
-	}
-	return v
-}
-
-// ListFiles calls fn with each page of the files matching q, following
-// "next" until the last page or until fn returns an error.
-func (c *Client) ListFiles(ctx context.Context, q ListQuery, fn func([]File) error) error {
-	target := c.endpoint("/api/v3/files", q.values())
-	for pages := 0; target != ""; pages++ {
-		if pages > 100000 {
-			return errors.New("list files: too many pages; the service keeps returning a next page")
-		}
-		req, err := c.newRequest(ctx, http.MethodGet, target, nil)
-		if err != nil {
-			return err
-		}
-		var p Page[File]
-		if _, err := c.do(req, "list files", &p, http.StatusOK); err != nil {
-			return err
-		}
-		if pages == 0 && q.Expect != nil {
-			q.Expect(p.Count)
-		}
-		if err := fn(p.Results); err != nil {
-			return err
-		}
-		target, err = c.followNext(p.Next)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// followNext resolves a "next" link. The service may name itself by an
-// internal host behind a proxy, so only the path and query are kept and sent
-// to the configured base URL, which also keeps the key from going elsewhere.
-func (c *Client) followNext(next *string) (string, error) {
-	if next == nil || *next == "" {
-		return "", nil
-	}
-	u, err := url.Parse(*next)
-	if err != nil {
-		return "", fmt.Errorf("list files: unreadable next link %q", *next)
-	}
-	out := *c.base
-	out.Path = u.Path
-	if !strings.HasPrefix(u.Path, c.base.Path+"/") {
-		out.Path = c.base.Path + u.Path
-	}
-	out.RawPath = ""
-	out.RawQuery = u.RawQuery
-	return out.String(), nil
-}
-
 // GetFile returns one file by id.
 func (c *Client) GetFile(ctx context.Context, id int64) (*File, error) {
 	req, err := c.newRequest(ctx, http.MethodGet, c.endpoint("/api/v3/files/"+strconv.FormatInt(id, 10), nil), nil)
@@ -448,26 +374,4 @@ func (c *Client) Workspaces(ctx context.Context) ([]Workspace, error) {
 		}
 	}
 	return all, nil
-}
-
-// errFound stops a listing once the document sought is found.
-var errFound = errors.New("found")
-
-// FindByExternalID returns the workspace's document whose
-// external_metadata.external_id is id, or nil when there is none.
-func (c *Client) FindByExternalID(ctx context.Context, workspaceID int64, id string) (*File, error) {
-	var found *File
-	err := c.ListFiles(ctx, ListQuery{WorkspaceID: workspaceID, ExternalID: id, PageSize: 10}, func(files []File) error {
-		for i := range files {
-			if em := files[i].ExternalMetadata; em != nil && em.ExternalID == id {
-				found = &files[i]
-				return errFound
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, errFound) {
-		err = nil
-	}
-	return found, err
 }

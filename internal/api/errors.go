@@ -165,6 +165,42 @@ func (e *AnswerError) Error() string {
 	return fmt.Sprintf("%s: HTTP %d, but %s", e.Op, e.StatusCode, e.Msg)
 }
 
+// LostError is an upload sent whole whose answer never came, or came but
+// cannot say what happened (a body that is not the answer, a 500, a
+// gateway's 502 or 504): the service may have stored it. Size, ModTime and
+// SHA256 describe the content sent, so that a document found afterwards
+// can be recognised as this upload.
+type LostError struct {
+	Op      string
+	Err     error
+	Size    int64
+	ModTime time.Time
+	SHA256  string
+}
+
+func (e *LostError) Error() string { return e.Err.Error() }
+func (e *LostError) Unwrap() error { return e.Err }
+
+// outcomeUnknown reports a failure after which a request sent whole may
+// have been carried out.
+func outcomeUnknown(err error) bool {
+	var te *TransportError
+	var ae *AnswerError
+	if errors.As(err, &te) {
+		return te.Sent
+	}
+	if errors.As(err, &ae) {
+		return true
+	}
+	if e, ok := AsError(err); ok {
+		switch e.StatusCode {
+		case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+			return true
+		}
+	}
+	return false
+}
+
 // AsError returns the *Error in err's chain, if any.
 func AsError(err error) (*Error, bool) {
 	var e *Error

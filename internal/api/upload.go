@@ -66,6 +66,11 @@ type UploadResult struct {
 	Size    int64
 	ModTime time.Time
 	SHA256  string
+	// Recovered is set when the answer was lost and File is the document
+	// the service was then found to hold for this upload (a retrying
+	// caller asked). Attempts is how many times it was sent.
+	Recovered bool
+	Attempts  int
 }
 
 // ErrFileChanged reports that a file changed while it was being sent: the
@@ -146,6 +151,15 @@ func (c *Client) Upload(ctx context.Context, r UploadRequest) (*UploadResult, er
 		PendingReprocess  *string           `json:"pending_reprocess"`
 	}
 	code, err := c.do(req, op, &ans, ok...)
+	if err == nil && ans.ID <= 0 {
+		err = &AnswerError{Op: op, StatusCode: code, Msg: "the answer names no document (no id)"}
+	}
+	if err != nil {
+		// The progress counted the bytes of this sending: they go back.
+		if sent := cur.abandon(); r.Sent != nil && sent > 0 {
+			r.Sent(-sent)
+		}
+	}
 	if errors.Is(err, ErrFileChanged) {
 		return nil, ErrFileChanged
 	}
@@ -156,10 +170,18 @@ func (c *Client) Upload(ctx context.Context, r UploadRequest) (*UploadResult, er
 		return nil, readErr
 	}
 	if err != nil {
+		var te *TransportError
+		switch {
+		case digest == "":
+			// Cut before the file's end: the service cannot have stored
+			// a request it never received whole.
+			if errors.As(err, &te) {
+				te.Sent = false
+			}
+		case outcomeUnknown(err):
+			return nil, &LostError{Op: op, Err: err, Size: cur.size, ModTime: cur.mtime, SHA256: digest}
+		}
 		return nil, err
-	}
-	if ans.ID <= 0 {
-		return nil, &AnswerError{Op: op, StatusCode: code, Msg: "the answer names no document (no id)"}
 	}
 	f := File{ID: ans.ID, Filename: ans.Filename, Status: ans.Status, UploadSessionUUID: ans.UploadSessionUUID,
 		Message: ans.Message, ExternalMetadata: ans.ExternalMetadata, Tags: ans.Tags}

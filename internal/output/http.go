@@ -53,3 +53,14 @@ func (t *HTTPLog) emit(method, target string, status int, d time.Duration, err e
 
 // OneLine collapses runs of white space, line breaks included, to one space.
 func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// LogRetry reports, for --verbose, a request about to be tried again: as a
+// line on w, or a debug record on l.
+func LogRetry(w io.Writer, l *slog.Logger, op string, try int, err error, wait time.Duration) {
+	if l != nil {
+		l.Debug("retry", slog.String("op", op), slog.Int("try", try), slog.String("error", OneLine(err.Error())),
+			slog.Int64("wait_ms", wait.Milliseconds()))
+		return
+	}
+	fmt.Fprintf(w, "retry %s (try %d, in %s): %s\n", op, try, wait.Round(time.Millisecond), Text(OneLine(err.Error())))
+}

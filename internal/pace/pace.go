@@ -497,3 +497,7 @@ func (p *Pacer) PausedUntil() time.Time {
 func (p *Pacer) Backoff(ctx context.Context, n int, retryAfter time.Duration) error {
 	return p.clock.Sleep(ctx, p.o.Policy.Delay(n, retryAfter))
 }
+
+// Clock returns the clock the pacer waits on: whoever waits beside it
+// (the retries) waits on the same.
+func (p *Pacer) Clock() clock.Clock { return p.clock }

@@ -13,12 +13,10 @@ import (
 
 // Transport is an http.RoundTripper that paces every request of a run
 // through one Pacer — uploads, lookups, listings, deletes and the polls of
-// --wait alike — and tells it what each answer says. It sends again, itself,
-// what the service refused without acting on it: a 429 (throttling never
-// reaches the caller, never uses up its retries, and is bounded only by the
-// throttle budget), a 503 or a refused connection (during an outage without
-// limit but the outage budget; otherwise up to the policy's retries). A
-// request whose body cannot be produced again (no GetBody) is sent once.
+// --wait alike — and tells it what each answer says of the service's
+// capacity. It sends each request once: trying again is the retrier's
+// (internal/retry), whose next try this transport then holds as long as
+// the pacer says (a Retry-After, an outage).
 type Transport struct {
 	Pacer *Pacer
 	Next  http.RoundTripper
@@ -27,87 +25,42 @@ type Transport struct {
 	RetryAfter func(http.Header) time.Duration
 }
 
-// RoundTrip sends req, waiting and sending again as the pacer says.
+// RoundTrip waits for the pacer's leave, sends req, and reports the answer.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	unavailable := 0
-	for n := 1; ; n++ {
-		tk, err := t.Pacer.Wait(req.Context())
-		if err != nil {
-			if req.Body != nil {
-				req.Body.Close()
-			}
-			return nil, err
+	tk, err := t.Pacer.Wait(req.Context())
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
 		}
-		r := req
-		if n > 1 && req.GetBody != nil {
-			body, err := req.GetBody()
-			if err != nil {
-				t.Pacer.Done(tk, None, 0)
-				return nil, err
-			}
-			r = req.Clone(req.Context())
-			r.Body = body
-		}
-		resp, err := t.Next.RoundTrip(r)
-		sig, retryAfter, resend := t.classify(resp, err)
-		if err != nil && req.Context().Err() != nil {
-			sig = None // given up: no answer came, none was missed
-		}
-		if sig == Unreachable && !t.Pacer.Answered() {
-			// Nothing listens there, and nothing ever did in this run:
-			// the setup is wrong, and waiting will not change it.
-			resend = false
-		}
-		t.Pacer.Done(tk, sig, retryAfter)
-		if !resend || !replayable || req.Context().Err() != nil {
-			return resp, err
-		}
-		if (sig == Unavailable || sig == Unreachable) && !t.Pacer.Outage() {
-			// A 503 or a refused connection while the service is not down
-			// as a whole: a few more tries, apart.
-			unavailable++
-			if unavailable > t.Pacer.Policy().Retries {
-				return resp, err
-			}
-			if err := t.Pacer.Backoff(req.Context(), unavailable, retryAfter); err != nil {
-				discard(resp)
-				return nil, err
-			}
-		}
-		discard(resp)
+		return nil, err
 	}
+	resp, err := t.Next.RoundTrip(req)
+	sig, retryAfter := t.classify(resp, err)
+	if err != nil && req.Context().Err() != nil {
+		sig = None // given up: no answer came, none was missed
+	}
+	t.Pacer.Done(tk, sig, retryAfter)
+	return resp, err
 }
 
-func discard(resp *http.Response) {
-	if resp != nil {
-		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-		resp.Body.Close()
-	}
-}
-
-// classify reads what an answer says of the service's capacity, and whether
-// the request may be sent again as it is because the service did not act
-// on it.
-func (t *Transport) classify(resp *http.Response, err error) (sig Signal, retryAfter time.Duration, resend bool) {
+// classify reads what an answer says of the service's capacity.
+func (t *Transport) classify(resp *http.Response, err error) (sig Signal, retryAfter time.Duration) {
 	if err != nil {
 		switch {
 		case isDialError(err):
-			return Unreachable, 0, true // never reached the service
+			return Unreachable, 0 // never reached the service
 		case isDropped(err):
-			return Unavailable, 0, false // may have reached it: the caller asks
+			return Unavailable, 0
 		}
-		return OK, 0, false
+		return OK, 0
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
-		return Throttled, t.retryAfter(resp.Header), true
-	case http.StatusServiceUnavailable:
-		return Unavailable, t.retryAfter(resp.Header), true
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		return Unavailable, t.retryAfter(resp.Header), false
+		return Throttled, t.retryAfter(resp.Header)
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return Unavailable, t.retryAfter(resp.Header)
 	}
-	return OK, 0, false
+	return OK, 0
 }
 
 func (t *Transport) retryAfter(h http.Header) time.Duration {

@@ -1,7 +1,6 @@
 package pace
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -59,84 +58,69 @@ func post(t *testing.T, tr http.RoundTripper, url string, replayable bool) int {
 	return resp.StatusCode
 }
 
-// Throttling never reaches the caller: the transport waits (on the pacer's
-// clock) and sends the same body again, as many times as the service asks.
-func TestThrottlingIsRiddenOutInsideTheTransport(t *testing.T) {
-	s := &script{codes: []int{429, 429, 429, 429, 429, 429, 429, 429}} // more than any retry count
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	clk := clocktest.New(time.Unix(1000, 0))
-	tr, p := newTransport(clk)
-	assert.Equal(t, 201, post(t, tr, srv.URL, true))
-	assert.Len(t, s.bodies, 9)
-	for _, b := range s.bodies {
-		assert.Equal(t, "the body", b, "the same body each time")
-	}
-	assert.Equal(t, int64(8), p.Status().Throttled)
-	assert.GreaterOrEqual(t, clk.Now().Sub(time.Unix(1000, 0)), 8*3*time.Second, "each Retry-After honoured")
-}
-
-func TestA503IsSentAgainAFewTimesOutsideAnOutage(t *testing.T) {
-	s := &script{codes: []int{503, 503, 503, 503}}
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	clk := clocktest.New(time.Unix(1000, 0))
-	tr, p := newTransport(clk)
-	// Three 503 in a row make an outage: then the probes go on until the
-	// service answers.
-	assert.Equal(t, 201, post(t, tr, srv.URL, true))
-	assert.Len(t, s.bodies, 5)
-	assert.False(t, p.Outage(), "over once it answered")
-}
-
-func TestABodyThatCannotBeReplayedIsSentOnce(t *testing.T) {
+// The transport sends each request once and tells the pacer what the
+// answer says: a 429 pauses the pool for its Retry-After, and the next
+// request (the retrier's next try) waits for the pause's end on the
+// pacer's clock.
+func TestA429IsReturnedOnceAndPausesThePool(t *testing.T) {
 	s := &script{codes: []int{429}}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	tr, _ := newTransport(clocktest.New(time.Unix(1000, 0)))
-	assert.Equal(t, 429, post(t, tr, srv.URL, false), "returned to the caller, who decides")
-	assert.Len(t, s.bodies, 1)
+	clk := clocktest.New(time.Unix(1000, 0))
+	tr, p := newTransport(clk)
+	assert.Equal(t, 429, post(t, tr, srv.URL, true), "returned to the caller, who decides")
+	assert.Len(t, s.bodies, 1, "sent once")
+	assert.Equal(t, int64(1), p.Status().Throttled)
+	assert.Equal(t, 201, post(t, tr, srv.URL, true))
+	assert.GreaterOrEqual(t, clk.Now().Sub(time.Unix(1000, 0)), 3*time.Second, "the next request waited for the Retry-After")
 }
 
-// A refused connection never reached the service: it counts toward an
-// outage and is tried again; the run goes on once the service is back.
-func TestARefusedConnectionIsAnOutageSignal(t *testing.T) {
+// Three unavailable answers in a row make an outage; an answer ends it.
+func TestUnavailableAnswersMakeAnOutage(t *testing.T) {
+	s := &script{codes: []int{503, 502, 504}}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	clk := clocktest.New(time.Unix(1000, 0))
+	tr, p := newTransport(clk)
+	for _, want := range []int{503, 502, 504} {
+		assert.Equal(t, want, post(t, tr, srv.URL, true))
+	}
+	assert.True(t, p.Outage())
+	assert.Equal(t, int64(3), p.Status().Unavailable)
+	assert.Equal(t, 201, post(t, tr, srv.URL, true), "the probe")
+	assert.False(t, p.Outage(), "over once it answered")
+}
+
+// A refused connection never reached the service: before the service ever
+// answered it says nothing of the service (a mistake of setup, the
+// retrier's to judge); once it has answered, it counts toward an outage.
+func TestARefusedConnectionIsAnOutageSignalOnlyOnceTheServiceAnswered(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close()) // nothing listens there now
 	clk := clocktest.New(time.Unix(1000, 0))
 	p := New(clk, Options{Policy: Policy{Retries: 2, Base: time.Second, Max: time.Minute}, OutageBudget: time.Minute})
-	tries := 0
-	// Before the service ever answered, a refused connection is a setup
-	// mistake: one try, and the error.
 	tr := &Transport{Pacer: p, Next: http.DefaultTransport}
-	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/x", nil)
-	require.NoError(t, err)
-	resp, err := tr.RoundTrip(req)
-	if resp != nil {
-		resp.Body.Close()
-	}
-	require.Error(t, err)
-	assert.Equal(t, int64(0), p.Status().Unavailable)
-	// Once it has answered, the same is an outage, waited out.
-	p.Done(Ticket{}, OK, 0)
-	tr = &Transport{Pacer: p, Next: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		tries++
-		if tries == 6 {
-			// The service is back: listen again and answer.
-			return &http.Response{StatusCode: 201, Body: io.NopCloser(bytes.NewReader(nil)), Request: r}, nil
+	get := func() error {
+		req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/x", nil)
+		require.NoError(t, err)
+		resp, err := tr.RoundTrip(req)
+		if resp != nil {
+			resp.Body.Close()
 		}
-		return http.DefaultTransport.RoundTrip(r)
-	})}
-	assert.Equal(t, 201, post(t, tr, "http://"+addr+"/x", true))
-	assert.Equal(t, 6, tries)
-	assert.Equal(t, int64(5), p.Status().Unavailable)
+		return err
+	}
+	require.Error(t, get())
+	assert.Equal(t, int64(0), p.Status().Unavailable)
+	assert.False(t, p.Answered())
+	p.Done(Ticket{}, OK, 0)
+	for i := 0; i < outageAfter; i++ {
+		require.Error(t, get())
+	}
+	assert.Equal(t, int64(outageAfter), p.Status().Unavailable)
+	assert.True(t, p.Outage())
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // A request its caller gives up while the service is silent (Ctrl-C during
 // an outage) is not an answer: the outage goes on.

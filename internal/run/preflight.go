@@ -18,10 +18,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
 )
@@ -107,8 +110,8 @@ func isEmptyTree(ctx context.Context, root string) (bool, error) {
 	return true, nil
 }
 
-// preflightTimeout bounds the requests of the preflight: an instance that
-// gives no answer in that time is not one to start a run against.
+// preflightTimeout bounds the preflight: an instance that does not serve
+// it in that time is not one to start a run against.
 const preflightTimeout = 30 * time.Second
 
 // preflight asks the service, before the first upload, whether the setup
@@ -117,16 +120,35 @@ const preflightTimeout = 30 * time.Second
 // (GET /api/v3/workspaces/{id}) when all is well; when that answer is not
 // the workspace, the list of the key's workspaces (GET /api/v3/workspaces,
 // which every version of the API serves) decides, so that an instance
-// without the single-workspace endpoint is still checked, not skipped. A
-// transient refusal (429, 5xx) skips the check: the uploads' retries ride
-// it out, and would say what is wrong if it lasts. So does an answer in the
-// API's documented error format that is neither a refusal of the key nor
-// the workspace: it is the API, and the uploads will report.
-func preflight(ctx context.Context, client *api.Client, workspaceID int64, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// without the single-workspace endpoint is still checked, not skipped.
+//
+// Transient trouble — a dropped connection, a 5xx, a 429, a refused
+// connection, a name that does not resolve for now — is ridden out for up
+// to timeout, with the run's retry policy: only a definite answer is a
+// mistake of setup (exit 2): refused for the whole time, an unknown host, a
+// certificate that cannot be verified, a rejected key, something that is
+// not a Paradigm API. A service that stayed unavailable for the whole time
+// ends the command with exit 1 (nothing was sent; the rerun will work). An
+// answer in the API's documented error format that is neither a refusal of
+// the key nor the workspace is the API: the uploads will report. notify,
+// when set, is told once when the preflight starts to wait.
+func preflight(ctx context.Context, client *api.Client, r *retry.Retrier, workspaceID int64, timeout time.Duration, notify func(string)) error {
+	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	base := client.BaseURL()
-	ws, err := client.GetWorkspace(ctx, workspaceID)
+	var once sync.Once
+	pr := r.With(retry.Options{RetryRefused: true, Until: r.Now().Add(timeout), OnRetry: func(rt retry.Retry) {
+		if notify != nil {
+			once.Do(func() {
+				notify(fmt.Sprintf("%s does not serve yet (%s); trying again for up to %s (Ctrl-C to stop)", base, unwrapAll(rt.Err), timeout))
+			})
+		}
+	}})
+	var ws *api.Workspace
+	err := pr.Do(rctx, "get workspace", func(ctx context.Context) (err error) {
+		ws, err = client.GetWorkspace(ctx, workspaceID)
+		return err
+	})
 	if err == nil && ws.ID == workspaceID {
 		return nil
 	}
@@ -134,22 +156,23 @@ func preflight(ctx context.Context, client *api.Client, workspaceID int64, timeo
 		return Exitf(ExitUsage, "the API key may not use workspace %d (%s): check the key, and list the workspaces it can use with: paradigm-upload workspaces",
 			workspaceID, ae.Error())
 	}
-	if e := preflightStop(ctx, err, base, timeout); e != nil {
+	if e := preflightStop(ctx, rctx, err, base, timeout); e != nil {
 		return e
-	}
-	if ae, ok := api.AsError(err); ok && ae.IsTransient() {
-		return nil
 	}
 	first := err
 	if first == nil {
 		first = fmt.Errorf("get workspace %d: the answer names workspace %d", workspaceID, ws.ID)
 	}
-	list, err := client.Workspaces(ctx)
+	var list []api.Workspace
+	err = pr.Do(rctx, "list workspaces", func(ctx context.Context) (err error) {
+		list, err = client.Workspaces(ctx)
+		return err
+	})
 	if err != nil {
-		if e := preflightStop(ctx, err, base, timeout); e != nil {
+		if e := preflightStop(ctx, rctx, err, base, timeout); e != nil {
 			return e
 		}
-		if ae, ok := api.AsError(err); ok && (ae.IsTransient() || ae.Documented()) {
+		if ae, ok := api.AsError(err); ok && ae.Documented() {
 			return nil
 		}
 		return Exitf(ExitUsage, "%s does not look like a Paradigm API: %s; %s — is --base-url the address of the instance?",
@@ -165,15 +188,27 @@ func preflight(ctx context.Context, client *api.Client, workspaceID int64, timeo
 }
 
 // preflightStop returns the error that ends the preflight at once: an
-// interruption, no answer in time, or a mistake of setup.
-func preflightStop(ctx context.Context, err error, base string, timeout time.Duration) error {
+// interruption (ctx, the command's), no answer in time (rctx, the
+// preflight's), a mistake of setup, or a service that stayed unavailable.
+func preflightStop(ctx, rctx context.Context, err error, base string, timeout time.Duration) error {
+	var dns *net.DNSError
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, context.Canceled):
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
 		return Exitf(ExitInterrupted, "interrupted before the first upload")
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &dns) && dns.IsNotFound && !dns.IsTemporary,
+		api.IsCertificateError(err), errors.As(err, new(*api.RedirectError)):
+		// Definite answers: refused for the whole time, no such host,
+		// a certificate that cannot be verified, a redirect.
+		return setupFailure(err, base)
+	case errors.Is(rctx.Err(), context.DeadlineExceeded) && !errors.As(err, new(*retry.Error)):
 		return Exitf(ExitUsage, "%s gave no answer in %s: is --base-url right, or is a proxy needed (HTTPS_PROXY)?", base, timeout)
+	case errors.As(err, new(*retry.Error)), errors.Is(err, pace.ErrBudget):
+		// The retries, or the outage budget, ran out on trouble that may
+		// pass.
+		return Exitf(ExitFailures, "%s did not serve for %s (%s): nothing was sent; the service is unavailable or in maintenance, and the same command will work once it is back",
+			base, timeout, unwrapAll(err))
 	}
 	return setupFailure(err, base)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/clock/clocktest"
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 )
 
 const testKey = "preflight-key-0123456789"
@@ -79,7 +83,7 @@ func check(t *testing.T, f *fakeInstance, id int64, key string) ([]string, error
 	t.Helper()
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	err := preflight(context.Background(), clientFor(t, srv.URL, key), id, 5*time.Second)
+	err := preflight(context.Background(), clientFor(t, srv.URL, key), fakeRetrier(), id, 5*time.Second, nil)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.requests, err
@@ -144,16 +148,74 @@ func TestPreflightNamesSomethingThatIsNotAParadigmAPI(t *testing.T) {
 	}
 }
 
-func TestPreflightLeavesTransientTroubleToTheUploads(t *testing.T) {
-	for name, f := range map[string]*fakeInstance{
-		"throttled":                    {one: status(429)},
-		"in maintenance":               {one: status(503)},
-		"list unavailable":             {one: html(404), list: status(503)},
-		"an API error on the list too": {one: status(400), list: status(400)},
+// Transient trouble is ridden out within the preflight's time; an API error
+// that is neither about the key nor the workspace is left to the uploads.
+func TestPreflightRidesOutTransientTrouble(t *testing.T) {
+	for name, codes := range map[string][]int{
+		"throttled":      {429, 429},
+		"in maintenance": {503, 503, 503, 503},
+		"a proxy's 502":  {502},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := check(t, f, 42, testKey)
-			assert.NoError(t, err)
+			var mu sync.Mutex
+			left := codes
+			f := &fakeInstance{one: func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				if len(left) > 0 {
+					code := left[0]
+					left = left[1:]
+					apiError(w, code, "unavailable", "Try later.")
+					return
+				}
+				fmt.Fprint(w, `{"id":42,"name":"x"}`)
+			}}
+			reqs, err := check(t, f, 42, testKey)
+			require.NoError(t, err)
+			assert.Len(t, reqs, len(codes)+1, "tried again until it served")
+		})
+	}
+	_, err := check(t, &fakeInstance{one: status(400), list: status(400)}, 42, testKey)
+	require.NoError(t, err, "an API error on the list too: the API is there")
+}
+
+// A connection dropped on the preflight's first request is a hiccup, not a
+// mistake of setup.
+func TestPreflightRidesOutADroppedConnection(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			_ = conn.Close()
+			return
+		}
+		(&fakeInstance{}).ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	var notes []string
+	err := preflight(context.Background(), clientFor(t, srv.URL, testKey), fakeRetrier(), 42, 5*time.Second,
+		func(s string) { notes = append(notes, s) })
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), n.Load())
+	require.Len(t, notes, 1, "one line says it waits")
+	assert.Contains(t, notes[0], "trying again for up to 5s")
+}
+
+// A service unavailable for the whole preflight is not a mistake of setup:
+// exit 1, and the line says the rerun will work.
+func TestPreflightNamesAServiceUnavailableThroughout(t *testing.T) {
+	for name, f := range map[string]*fakeInstance{
+		"in maintenance":   {one: status(503)},
+		"throttled":        {one: status(429)},
+		"list unavailable": {one: html(404), list: status(503)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reqs, err := check(t, f, 42, testKey)
+			require.Error(t, err)
+			assert.Equal(t, ExitFailures, Code(err), "%v", err)
+			assert.Contains(t, err.Error(), "did not serve for 5s")
+			assert.Contains(t, err.Error(), "the same command will work once it is back")
+			assert.Greater(t, len(reqs), 2, "tried more than once")
 		})
 	}
 }
@@ -163,27 +225,36 @@ func TestPreflightNamesWhatCannotBeReached(t *testing.T) {
 	require.NoError(t, err)
 	dead := "http://" + ln.Addr().String()
 	require.NoError(t, ln.Close())
-	err = preflight(context.Background(), clientFor(t, dead, testKey), 42, 5*time.Second)
+	err = preflight(context.Background(), clientFor(t, dead, testKey), fakeRetrier(), 42, 5*time.Second, nil)
 	setupError(t, err, "nothing is listening at "+dead+" (connection refused)")
 
 	// https:// to a server that speaks plain HTTP: not transient, named.
 	plain := httptest.NewServer(&fakeInstance{})
 	defer plain.Close()
 	tlsURL := strings.Replace(plain.URL, "http://", "https://", 1)
-	err = preflight(context.Background(), clientFor(t, tlsURL, testKey), 42, 5*time.Second)
+	err = preflight(context.Background(), clientFor(t, tlsURL, testKey), fakeRetrier(), 42, 5*time.Second, nil)
 	setupError(t, err, tlsURL+" answers plain HTTP, not TLS", "use --base-url "+plain.URL)
 
 	// A server that accepts and never answers.
 	stall := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 	defer stall.Close()
-	err = preflight(context.Background(), clientFor(t, stall.URL, testKey), 42, 300*time.Millisecond)
+	err = preflight(context.Background(), clientFor(t, stall.URL, testKey), fakeRetrier(), 42, 300*time.Millisecond, nil)
 	setupError(t, err, stall.URL+" gave no answer in 300ms")
 
 	// A certificate no authority vouches for.
 	tlsSrv := httptest.NewTLSServer(&fakeInstance{})
 	defer tlsSrv.Close()
-	err = preflight(context.Background(), clientFor(t, tlsSrv.URL, testKey), 42, 5*time.Second)
+	err = preflight(context.Background(), clientFor(t, tlsSrv.URL, testKey), fakeRetrier(), 42, 5*time.Second, nil)
 	setupError(t, err, "certificate", "pass --ca-cert")
+}
+
+// fakeRetrier is the run's retry policy on a fake clock: the preflight's
+// waits take no time.
+func fakeRetrier() *retry.Retrier {
+	clk := clocktest.New(time.Unix(1e9, 0))
+	policy := pace.DefaultPolicy()
+	policy.Rand = func() float64 { return 0.5 } // the same waits every run
+	return retry.New(pace.New(clk, pace.Options{Policy: policy}), retry.Options{})
 }
 
 func TestPreflightIsInterruptible(t *testing.T) {
@@ -192,7 +263,7 @@ func TestPreflightIsInterruptible(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	client := clientFor(t, stall.URL, testKey)
-	go func() { done <- preflight(ctx, client, 42, time.Minute) }()
+	go func() { done <- preflight(ctx, client, fakeRetrier(), 42, time.Minute, nil) }()
 	cancel()
 	err := <-done
 	assert.Equal(t, ExitInterrupted, Code(err), "%v", err)

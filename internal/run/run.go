@@ -16,6 +16,7 @@ import (
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/clock"
 	"github.com/paradigm-upload/paradigm-upload/internal/pace"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 	"github.com/paradigm-upload/paradigm-upload/internal/track"
 )
 
@@ -120,6 +121,18 @@ func (c Conn) client(pacer *pace.Pacer, wrap func(http.RoundTripper) http.RoundT
 		cl.UserAgent = c.UserAgent
 	}
 	return cl, nil
+}
+
+// retrying builds the client of a command other than an upload, and the
+// retrier that every request of it goes through (the same policy as an
+// upload's).
+func (c Conn) retrying() (*api.Client, *retry.Retrier, error) {
+	pacer := pace.New(clock.Real{}, pace.Options{Policy: pace.DefaultPolicy()})
+	cl, err := c.client(pacer, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, retry.New(pacer, retry.Options{}), nil
 }
 
 // apiFailure maps an error of the service to the command's exit: a

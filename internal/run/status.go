@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"slices"
 
+	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/output"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
 	"github.com/paradigm-upload/paradigm-upload/internal/track"
 )
@@ -35,7 +37,7 @@ func Status(ctx context.Context, o StatusOptions, streams Streams) error {
 	if err != nil {
 		return err
 	}
-	client, err := conn.client(nil, nil)
+	client, retrier, err := conn.retrying()
 	if err != nil {
 		return err
 	}
@@ -46,7 +48,7 @@ func Status(ctx context.Context, o StatusOptions, streams Streams) error {
 		}
 	})
 	slices.Sort(tr.req.Sessions)
-	docs, err := track.Collect(ctx, client, tr.req)
+	docs, err := track.Collect(ctx, retry.Wrap(client, retrier), tr.req)
 	if err != nil {
 		return apiFailure(err, client.BaseURL())
 	}
@@ -66,11 +68,15 @@ func Status(ctx context.Context, o StatusOptions, streams Streams) error {
 
 // Workspaces lists the workspaces the key can use.
 func Workspaces(ctx context.Context, conn Conn, asJSON bool, streams Streams) error {
-	client, err := conn.client(nil, nil)
+	client, retrier, err := conn.retrying()
 	if err != nil {
 		return err
 	}
-	ws, err := client.Workspaces(ctx)
+	var ws []api.Workspace
+	err = retrier.Do(ctx, "list workspaces", func(ctx context.Context) (err error) {
+		ws, err = client.Workspaces(ctx)
+		return err
+	})
 	if err != nil {
 		return apiFailure(err, client.BaseURL())
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/paradigm-upload/paradigm-upload/internal/output"
 	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/report"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
 	"github.com/paradigm-upload/paradigm-upload/internal/track"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
@@ -82,6 +83,14 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	if err != nil {
 		return err
 	}
+	// Every request of the run is tried under one policy (internal/retry);
+	// --verbose shows each retry.
+	var onRetry func(retry.Retry)
+	if o.Verbose {
+		onRetry = func(rt retry.Retry) { output.LogRetry(errOut, jsonLog, rt.Op, rt.Try, rt.Err, rt.Wait) }
+	}
+	retrier := retry.New(pacer, retry.Options{OnRetry: onRetry})
+	svc := retry.Wrap(client, retrier)
 	baseURL := client.BaseURL()
 	if err := checkLocal(ctx, o); err != nil {
 		return err
@@ -114,7 +123,17 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 			case <-pctx.Done():
 			}
 		}()
-		err := preflight(pctx, client, o.Upload.WorkspaceID, preflightTimeout)
+		notify := func(msg string) { output.Notices{W: errOut, Log: jsonLog}.Warn(msg) }
+		if o.Quiet {
+			notify = nil
+		}
+		// Trouble is ridden out for as long as an outage would be in the
+		// run, up to preflightTimeout.
+		window := preflightTimeout
+		if o.OutageBudget > 0 {
+			window = min(window, o.OutageBudget)
+		}
+		err := preflight(pctx, client, retrier, o.Upload.WorkspaceID, window, notify)
 		cancel()
 		if err != nil {
 			if store != nil {
@@ -181,11 +200,10 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	}()
 
 	uo := o.Upload
-	uo.Service, uo.State, uo.Progress, uo.Stop = client, store, events, o.Stop
+	uo.Service, uo.State, uo.Progress, uo.Stop = svc, store, events, o.Stop
 	if recorded != nil {
 		uo.Recorded = recorded
 	}
-	uo.Pacer = pacer
 	sum, runErr := upload.Run(ctx, uo)
 	ps := pacer.Status()
 	sum.Pacing = upload.Pacing{Throttled: ps.Throttled, Unavailable: ps.Unavailable, Waited: ps.Waited, Rate: ps.Rate}
@@ -209,7 +227,21 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 			}
 		}
 		if len(tr.req.Paths) > 0 {
-			docs, waitErr = waitProcessing(ctx, o, streams, client, tr.req, jsonLog, &infoLine)
+			// A first interruption ends the wait at once: nothing is in
+			// flight that would need finishing.
+			wctx, cancel := context.WithCancel(ctx)
+			stopped := make(chan struct{})
+			go func() {
+				defer close(stopped)
+				select {
+				case <-o.Stop:
+					cancel()
+				case <-wctx.Done():
+				}
+			}()
+			docs, waitErr = waitProcessing(wctx, o, streams, svc, tr.req, jsonLog, &infoLine)
+			cancel()
+			<-stopped
 		}
 	}
 	timedOut := errors.Is(waitErr, track.ErrTimeout)
@@ -353,7 +385,7 @@ func stateFileError(err error) error {
 }
 
 // waitProcessing follows the processing of the documents this run uploaded.
-func waitProcessing(ctx context.Context, o UploadOptions, streams Streams, client *api.Client, req track.Request,
+func waitProcessing(ctx context.Context, o UploadOptions, streams Streams, client track.Service, req track.Request,
 	jsonLog *slog.Logger, infoLine *atomic.Pointer[func()]) ([]track.Doc, error) {
 	var mu sync.Mutex
 	var latest []track.Doc

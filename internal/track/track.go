@@ -18,7 +18,7 @@ import (
 
 // Service is what tracking needs of Paradigm; *api.Client implements it.
 type Service interface {
-	ListFiles(ctx context.Context, q api.ListQuery, fn func([]api.File) error) error
+	api.PageLister
 	GetFile(ctx context.Context, id int64) (*api.File, error)
 }
 
@@ -84,7 +84,7 @@ type Request struct {
 func Collect(ctx context.Context, c Service, r Request) ([]Doc, error) {
 	found := make(map[int64]api.File, len(r.Paths))
 	for _, s := range r.Sessions {
-		err := c.ListFiles(ctx, api.ListQuery{WorkspaceID: r.WorkspaceID, UploadSessionUUID: s, PageSize: 500},
+		err := api.ListFiles(ctx, c, api.ListQuery{WorkspaceID: r.WorkspaceID, UploadSessionUUID: s, PageSize: 500},
 			func(files []api.File) error {
 				for _, f := range files {
 					if _, want := r.Paths[f.ID]; want {

@@ -5,17 +5,22 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/pace"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
 )
 
 // One file's attempt: decide from its content when that is needed, journal
-// the start, send with retries, classify the answer, journal the end.
+// the start, send (the service's decorator retries what failed on the
+// way), classify the answer, journal the end.
 
 // attempt is one file on its way to the service.
 type attempt struct {
@@ -41,6 +46,11 @@ type attempt struct {
 	sends int
 	// finished is set once the file has its outcome.
 	finished bool
+	// attempts counts the requests that sent the file.
+	attempts int
+	// keptMetadata is set once the service answered an upload of it with
+	// the identity sent.
+	keptMetadata bool
 }
 
 // attempt handles one file. It returns an error only for what must stop
@@ -143,20 +153,71 @@ func (a *attempt) ask(ctx context.Context) error {
 		}
 		return a.send(ctx, 0, known{})
 	}
-	f, err := a.r.lookup(ctx, a.extID)
-	switch {
-	case errors.Is(err, ErrAuth) || errors.Is(err, pace.ErrBudget):
+	files, err := a.r.lookup(ctx, a.extID)
+	if errors.Is(err, ErrAuth) {
 		return a.stopped(err, 0)
+	}
+	if err != nil {
+		// The service could not say whether the earlier upload reached
+		// it: sending it again could store it twice. The next run asks.
+		a.unknown = true
+		return a.failed(ctx, err, "the service could not be asked about an earlier run's upload of it (%v); the next run asks again")
+	}
+	f, err := a.pick(files, a.j.known.docID)
+	switch {
 	case err != nil:
-		// The service could not say: the upload (or its replacement)
-		// asks again if its answer is lost.
-		return a.send(ctx, a.j.known.docID, a.j.known)
+		return a.end(Failed, err.Error(), 0)
 	case f == nil:
 		return a.send(ctx, 0, known{})
 	}
 	a.res.Reason = "confirmed with the service after an interrupted run"
 	a.confirming = true
 	return a.check(ctx, knownFromFile(f))
+}
+
+// pick chooses, among the documents that carry the file's identity, the
+// one that is its document: the only one; or, when someone else gave its
+// identity to another document, the one the state file records (docID),
+// else the only one with the file's content. Otherwise it never guesses:
+// an error names them all, and none is touched.
+func (a *attempt) pick(files []api.File, docID int64) (*api.File, error) {
+	switch len(files) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &files[0], nil
+	}
+	if docID != 0 {
+		for i := range files {
+			if files[i].ID == docID {
+				a.r.note(fmt.Sprintf("%s: %s; the one the state file records (%d) was kept", a.j.e.Key, duplicates(files), docID))
+				return &files[i], nil
+			}
+		}
+	}
+	if sum, err := a.localSHA(); err == nil {
+		var same []int
+		for i := range files {
+			if k := knownFromFile(&files[i]); k.sha != "" && state.SameContent(sum, k.sha) {
+				same = append(same, i)
+			}
+		}
+		if len(same) == 1 {
+			f := &files[same[0]]
+			a.r.note(fmt.Sprintf("%s: %s; the one with the file's content (%d) was kept", a.j.e.Key, duplicates(files), f.ID))
+			return f, nil
+		}
+	}
+	return nil, errors.New(duplicates(files) + "; none was touched (remove the wrong one on the service)")
+}
+
+// duplicates says which documents carry one identity.
+func duplicates(files []api.File) string {
+	ids := make([]string, len(files))
+	for i, f := range files {
+		ids[i] = strconv.FormatInt(f.ID, 10)
+	}
+	return fmt.Sprintf("%d documents carry this file's identity (ids %s)", len(files), strings.Join(ids, ", "))
 }
 
 // update brings a document's metadata up to date without sending the file:
@@ -166,12 +227,12 @@ func (a *attempt) update(ctx context.Context, k known, sum string) error {
 	u := api.FileUpdate{External: externalMetadata(r.o.Source, a.j.e.Key, a.j.e.Size, a.j.e.ModTime, r.tags)}
 	u.External.AdditionalMetadata[metaSHA256] = sum
 	if k.tags != r.tags {
-		var f *api.File
-		switch over, err := a.call(ctx, func() (err error) { f, err = r.o.Service.GetFile(ctx, k.docID); return err }); {
-		case errors.Is(over, errGone):
+		f, err := r.o.Service.GetFile(ctx, k.docID)
+		switch {
+		case isNotFound(err):
 			return a.send(ctx, 0, known{})
-		case over != nil:
-			return err
+		case err != nil:
+			return a.failed(ctx, err, "")
 		}
 		tags := retag(f.Tags, k.tags, r.tags)
 		u.Tags = &tags
@@ -179,47 +240,24 @@ func (a *attempt) update(ctx context.Context, k known, sum string) error {
 	if err := a.journalStart(sum); err != nil {
 		return err
 	}
-	var f *api.File
-	switch over, err := a.call(ctx, func() (err error) { f, err = r.o.Service.UpdateFile(ctx, k.docID, u); return err }); {
-	case errors.Is(over, errGone):
+	f, err := r.o.Service.UpdateFile(ctx, k.docID, u)
+	switch {
+	case isNotFound(err):
 		return a.send(ctx, 0, known{})
-	case over != nil:
-		return err
+	case err != nil:
+		return a.failed(ctx, err, "")
 	}
 	return a.record(Updated, f.ID, f.UploadSessionUUID, a.j.e.Size, a.j.e.ModTime, sum, 1)
 }
 
-// errGone and errOver say why call stopped: the service does not have the
-// document (404), or the attempt ended (its result is call's second value).
-var (
-	errGone = errors.New("the document is gone")
-	errOver = errors.New("the attempt is over")
-)
-
-// call runs a request about an existing document until it succeeds,
-// retrying transient failures. It returns nil, nil on success; errGone when
-// the service no longer has the document; errOver and the attempt's result
-// when it failed for good.
-func (a *attempt) call(ctx context.Context, fn func() error) (over, result error) {
-	for n := 1; ; n++ {
-		err := fn()
-		if err == nil {
-			return nil, nil
-		}
-		if ae, ok := api.AsError(err); ok && ae.IsNotFound() {
-			return errGone, nil
-		}
-		if ctx.Err() != nil {
-			return errOver, a.end(Interrupted, "", n)
-		}
-		if res, stop := a.retry(ctx, err, n); stop {
-			return errOver, res
-		}
-	}
+func isNotFound(err error) bool {
+	ae, ok := api.AsError(err)
+	return ok && ae.IsNotFound()
 }
 
 // send uploads the file, as a new document (docID 0) or as new content of
-// docID, retrying transient failures.
+// docID. Retrying what failed on the way is the service's decorator's
+// (internal/retry); what reaches here is an answer, or the end.
 func (a *attempt) send(ctx context.Context, docID int64, k known) error {
 	r := a.r
 	if a.sends++; a.sends > 3 {
@@ -242,70 +280,95 @@ func (a *attempt) send(ctx context.Context, docID int64, k known) error {
 		req.HashKey, req.SizeKey, req.MTimeKey = metaSHA256, metaSize, metaMTime
 	}
 	if docID != 0 && k.tags != r.tags {
-		var f *api.File
-		switch over, err := a.call(ctx, func() (err error) { f, err = r.o.Service.GetFile(ctx, docID); return err }); {
-		case errors.Is(over, errGone):
+		f, err := r.o.Service.GetFile(ctx, docID)
+		switch {
+		case isNotFound(err):
 			docID, req.Replace = 0, 0
-		case over != nil:
-			return err
+		case err != nil:
+			return a.failed(ctx, err, "")
 		default:
 			req.Tags, req.SetTags = retag(f.Tags, k.tags, r.tags), true
+		}
+	}
+	if docID == 0 && a.extID != "" {
+		// Until one upload has shown that the instance keeps the external
+		// metadata, one goes alone: one document too many, not a pool's
+		// worth, when it does not.
+		canary, err := r.metadata.enter(ctx)
+		if err != nil || r.halted() {
+			if canary {
+				r.metadata.leave(false, false)
+			}
+			return a.end(NotAttempted, "", 0)
+		}
+		if canary {
+			defer func() { r.metadata.leave(a.keptMetadata, a.res.Warning == warnNoMetadata) }()
 		}
 	}
 	if err := a.journalStart(""); err != nil {
 		return err
 	}
-	changed := 0
-	for n := 1; ; n++ {
-		if n > 1 && a.unknown && a.extID != "" && docID == 0 {
-			// Ask before sending again: the lost answer may have been a
-			// success.
-			if f, err := r.lookup(ctx, a.extID); err == nil && f != nil {
-				return a.confirm(ctx, f, n-1)
-			} else if errors.Is(err, ErrAuth) || errors.Is(err, pace.ErrBudget) {
-				return a.stopped(err, n-1)
-			}
+	out, err := r.o.Service.Upload(ctx, req)
+	if err == nil {
+		if docID == 0 && a.extID != "" && carriesIdentity(&out.File, a.extID) {
+			a.keptMetadata = true
 		}
-		if ctx.Err() != nil {
-			return a.end(Interrupted, "", n-1)
-		}
-		out, err := r.o.Service.Upload(ctx, req)
-		if err == nil {
-			return a.sent(ctx, out, docID, n)
-		}
-		if ctx.Err() != nil {
-			return a.end(Interrupted, "", n)
-		}
-		if ae, ok := api.AsError(err); ok && ae.IsNotFound() && docID != 0 {
-			// The document was deleted meanwhile: a new one.
-			return a.send(ctx, 0, known{})
-		}
-		if errors.Is(err, api.ErrFileChanged) {
-			// Written to while it was read: the request was cut before
-			// its end, nothing stored. The next attempt reads it afresh.
-			changed++
-			if changed > r.pacer.Policy().Retries {
-				return a.end(Failed, "the file kept changing while it was being uploaded", n)
-			}
-			a.sha = ""
-			continue
-		}
-		if v, stop := a.retry(ctx, err, n); stop {
-			return v
-		}
+		return a.sent(ctx, out, docID)
 	}
+	a.attempts += retry.Attempts(err)
+	if isNotFound(err) && docID != 0 {
+		// The document was deleted meanwhile: a new one.
+		return a.send(ctx, 0, known{})
+	}
+	return a.failed(ctx, err, "")
 }
 
 // sent settles a successful upload or replacement.
-func (a *attempt) sent(ctx context.Context, out *api.UploadResult, docID int64, n int) error {
+func (a *attempt) sent(ctx context.Context, out *api.UploadResult, docID int64) error {
+	a.attempts += max(out.Attempts, 1)
+	n := a.attempts
 	a.j.e.Size, a.j.e.ModTime, a.sha = out.Size, out.ModTime, out.SHA256
 	if out.StatusCode == http.StatusMultiStatus {
 		a.res.Warning = "uploaded, but the tags were not applied"
 		a.tagsRefused = true
 	}
+	if out.Recovered {
+		// The answer was lost; the service, asked, has this document for
+		// the upload (for a replacement: with the content sent).
+		a.unknown = true
+		if out.SHA256 == "" {
+			sum, err := a.localSHA()
+			if err != nil {
+				return a.unreadable(err)
+			}
+			out.SHA256, a.sha = sum, sum
+		}
+	}
+	if docID == 0 && a.extID != "" && !carriesIdentity(&out.File, a.extID) {
+		// The instance stored the file but not its identity: every later
+		// run would upload it again. Stop before the next upload.
+		a.res.Warning = warnNoMetadata
+		err := fmt.Errorf("%w: the upload of %s was answered without the external_metadata sent (external id %s): the instance does not keep external metadata, so the tool cannot recognise its documents (no sync, no --delete, no protection against duplicates). Pass --no-external-id to upload anyway: each file is then only uploaded, and a run without the state file uploads every file again",
+			ErrNoExternalMetadata, a.j.e.Key, a.extID)
+		// The run stops before any upload waiting for this one's answer
+		// goes.
+		a.r.stop(err)
+		if rerr := a.record(Uploaded, out.File.ID, out.File.UploadSessionUUID, out.Size, out.ModTime, out.SHA256, n); rerr != nil {
+			return rerr
+		}
+		return err
+	}
 	switch {
 	case docID != 0:
 		return a.record(Replaced, out.File.ID, out.File.UploadSessionUUID, out.Size, out.ModTime, out.SHA256, n)
+	case out.Recovered:
+		// The document the service holds for the lost upload: this
+		// upload, unless it says it holds other content (an older
+		// document of this identity), which is then replaced.
+		if k := knownFromFile(&out.File); k.sha != "" && !state.SameContent(k.sha, out.SHA256) {
+			return a.send(ctx, out.File.ID, k)
+		}
+		return a.record(Uploaded, out.File.ID, out.File.UploadSessionUUID, out.Size, out.ModTime, out.SHA256, n)
 	case out.StatusCode == http.StatusOK && a.extID != "":
 		// The service had a document of this identity: it answered with it
 		// and dropped the bytes sent — whether that document is this run's
@@ -329,73 +392,64 @@ func (a *attempt) sent(ctx context.Context, out *api.UploadResult, docID int64, 
 	return a.record(Uploaded, out.File.ID, out.File.UploadSessionUUID, out.Size, out.ModTime, out.SHA256, n)
 }
 
-// confirm settles an upload whose answer was lost but that the service has:
-// if it holds this content, it is this upload; otherwise it is replaced.
-func (a *attempt) confirm(ctx context.Context, f *api.File, n int) error {
-	k := knownFromFile(f)
-	sum, err := a.localSHA()
-	if err != nil {
-		return a.unreadable(err)
-	}
-	if k.sha != "" && !state.SameContent(sum, k.sha) {
-		return a.send(ctx, f.ID, k)
-	}
-	return a.record(Uploaded, f.ID, f.UploadSessionUUID, a.j.e.Size, a.j.e.ModTime, sum, n)
+// carriesIdentity reports whether a document answered for an upload
+// carries the external id sent with it.
+func carriesIdentity(f *api.File, extID string) bool {
+	return f.ExternalMetadata != nil && f.ExternalMetadata.ExternalID == extID
 }
 
-// retry classifies a failure: it returns stop=true with the attempt's
-// result when it is over, and otherwise waits before the next try.
-func (a *attempt) retry(ctx context.Context, err error, n int) (error, bool) {
-	r := a.r
+const warnNoMetadata = "stored without its external metadata"
+
+// ErrNoExternalMetadata wraps the stop of a run on an instance that does
+// not keep the external metadata sent with an upload.
+var ErrNoExternalMetadata = errors.New("the instance does not keep external metadata")
+
+// failed ends a file whose request failed for good (the retrier has
+// already tried it as often as it may). format, when set, words the reason
+// of an unknown outcome, with the error as its %v.
+func (a *attempt) failed(ctx context.Context, err error, format string) error {
+	if ctx.Err() != nil {
+		return a.end(Interrupted, "", a.attempts)
+	}
 	v := classify(err)
+	if v.unknown || maybeStored(err) {
+		a.unknown = true
+	}
 	switch v.kind {
 	case verdictStop:
-		return a.stopped(v.err, n), true
+		return a.stopped(v.err, a.attempts)
 	case verdictSkip:
-		return a.end(Skipped, v.reason, n), true
-	case verdictFail:
-		return a.end(Failed, v.reason, n), true
+		return a.end(Skipped, v.reason, a.attempts)
+	case verdictVanished:
+		return a.end(Vanished, v.reason, a.attempts)
+	case verdictUnknown:
+		if format != "" {
+			return a.end(Interrupted, fmt.Sprintf(format, err), a.attempts)
+		}
+		return a.end(Interrupted, v.reason, a.attempts)
 	}
-	a.unknown = a.unknown || v.unknown
-	if r.pacer.Outage() {
-		// The service is down as a whole: this failure is the outage's,
-		// not the file's. The pacer holds the next request until the
-		// service answers again (or the outage budget ends the run).
-		return nil, false
-	}
-	retries := n
-	if retries > r.pacer.Policy().Retries {
-		return a.end(Failed, fmt.Sprintf("%s (after %d attempt%s)", err.Error(), n, plural(n)), n), true
-	}
-	if err := r.pacer.Backoff(ctx, retries, v.retryAfter); err != nil {
-		return a.end(Interrupted, "", n), true
-	}
-	return nil, false
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
+	return a.end(Failed, v.reason, a.attempts)
 }
 
 type verdictKind uint8
 
 const (
-	verdictRetry verdictKind = iota
+	verdictFail verdictKind = iota
 	verdictSkip
-	verdictFail
 	verdictStop
+	// verdictVanished: the file is gone since the scan.
+	verdictVanished
+	// verdictUnknown: the service may have carried the request out; the
+	// next run asks.
+	verdictUnknown
 )
 
-// verdict is what to do after a failed request.
+// verdict is what a failed request means for its file.
 type verdict struct {
-	kind       verdictKind
-	reason     string // skip or fail
-	err        error  // stop
-	unknown    bool   // the request may have reached the service
-	retryAfter time.Duration
+	kind    verdictKind
+	reason  string // skip, fail, unknown
+	err     error  // stop
+	unknown bool   // the request may have reached the service
 }
 
 // asError returns what ends the run for a verdict that stops it, err
@@ -407,45 +461,76 @@ func (v verdict) asError(err error) error {
 	return err
 }
 
-// classify reads a failed request's error.
+// classify reads the error a request ended with, once the retrier gave up
+// on it (or never retried it).
 func classify(err error) verdict {
 	var ae *api.Error
-	var te *api.TransportError
 	var re *api.RedirectError
-	var ans *api.AnswerError
+	var le *api.ListingError
+	var unconfirmed *retry.UnconfirmedError
+	var ambiguous *retry.AmbiguousError
+	var lost *api.LostError
+	if ae, ok := api.AsError(err); ok && ae.IsAuth() {
+		return verdict{kind: verdictStop, err: fmt.Errorf("%w (%s): check --api-key or PARADIGM_API_KEY", ErrAuth, ae.Error())}
+	}
 	switch {
 	case errors.Is(err, pace.ErrBudget):
 		return verdict{kind: verdictStop, err: err}
 	case errors.As(err, &re):
 		return verdict{kind: verdictStop, err: fmt.Errorf("%w: %s", ErrSetup, re.Error())}
-	case errors.As(err, &ans):
-		// A success status with an answer that names no document: the
-		// service may have stored it; ask before sending again.
-		return verdict{unknown: true}
+	case errors.As(err, &le):
+		return verdict{kind: verdictStop, err: err}
+	case errors.As(err, &ambiguous):
+		return verdict{kind: verdictFail, reason: ambiguous.Error(), unknown: true}
+	case errors.As(err, &unconfirmed):
+		return verdict{kind: verdictUnknown, unknown: true,
+			reason: "its answer was lost and the service could not then be asked whether it stored it; not sent again (the next run asks)"}
+	case errors.As(err, &lost):
+		// Not asked about (no identity to ask by), or asked and sent again
+		// as often as allowed: sending it again could store it twice.
+		return verdict{kind: verdictFail, unknown: true,
+			reason: "the service may have stored it, but its answer was lost (" + lost.Err.Error() + "); not sent again, so as not to store it twice"}
 	case errors.As(err, &ae):
 		switch {
-		case ae.IsAuth():
-			return verdict{kind: verdictStop, err: fmt.Errorf("%w (%s): check --api-key or PARADIGM_API_KEY", ErrAuth, ae.Error())}
 		case ae.IsTooLarge():
 			return verdict{kind: verdictSkip, reason: "refused by the service as too large"}
 		case ae.IsUnsupportedType():
 			return verdict{kind: verdictSkip, reason: "refused by the service as an unsupported type"}
-		case !ae.IsTransient():
-			return verdict{kind: verdictFail, reason: ae.Error()}
 		}
-		return verdict{retryAfter: ae.RetryAfter}
+		reason := ae.Error()
+		if n := retry.Attempts(err); n > 1 {
+			reason += fmt.Sprintf(" (after %d attempts)", n)
+		}
+		return verdict{kind: verdictFail, reason: reason}
 	case isPlainHTTP(err):
 		return verdict{kind: verdictStop, err: fmt.Errorf("%w: the server answers in plain http, not https; use an http:// --base-url (and --allow-http beyond this machine)", ErrSetup)}
 	case api.IsCertificateError(err):
 		return verdict{kind: verdictStop, err: fmt.Errorf("%w (%s): if the instance uses a private certificate authority, pass --ca-cert", ErrTLS, err.Error())}
-	case errors.As(err, &te):
-		return verdict{unknown: te.Sent}
+	case api.IsDialError(err) && !errors.As(err, new(*retry.Error)):
+		// Nothing ever answered there in this run: the setup is wrong.
+		return verdict{kind: verdictStop, err: fmt.Errorf("%w: %s", ErrSetup, err.Error())}
+	case errors.Is(err, api.ErrFileChanged):
+		return verdict{kind: verdictFail, reason: "the file kept changing while it was being uploaded"}
 	case errors.Is(err, api.ErrNotRegular):
 		return verdict{kind: verdictSkip, reason: api.ErrNotRegular.Error()}
-	default:
-		// Opening or reading the file failed: not worth retrying.
-		return verdict{kind: verdictFail, reason: unwrapPathError(err)}
+	case errors.Is(err, fs.ErrNotExist) && !isTransport(err):
+		return verdict{kind: verdictVanished, reason: "gone since the scan"}
+	case isTransport(err):
+		return verdict{kind: verdictFail, reason: err.Error()}
 	}
+	// Opening or reading the file failed: not worth retrying.
+	return verdict{kind: verdictFail, reason: unwrapPathError(err)}
+}
+
+// maybeStored reports an upload that the service may have carried out.
+func maybeStored(err error) bool {
+	return errors.As(err, new(*api.LostError)) || errors.As(err, new(*retry.UnconfirmedError)) ||
+		errors.As(err, new(*retry.AmbiguousError))
+}
+
+func isTransport(err error) bool {
+	var te *api.TransportError
+	return errors.As(err, &te)
 }
 
 // isPlainHTTP reports a TLS handshake answered by a plain http server.
@@ -471,8 +556,11 @@ func (a *attempt) stopped(err error, attempts int) error {
 
 // unreadable ends a file that could not be read to be compared.
 func (a *attempt) unreadable(err error) error {
-	if errors.Is(err, api.ErrNotRegular) {
+	switch {
+	case errors.Is(err, api.ErrNotRegular):
 		return a.end(Skipped, api.ErrNotRegular.Error(), 0)
+	case errors.Is(err, fs.ErrNotExist):
+		return a.end(Vanished, "gone since the scan", 0)
 	}
 	return a.end(Failed, "cannot be read: "+unwrapPathError(err), 0)
 }
@@ -514,7 +602,7 @@ func (a *attempt) record(o Outcome, docID int64, session string, size int64, mti
 // interruption or an unknown outcome is not, so the next run does.
 func (a *attempt) end(o Outcome, reason string, attempts int) error {
 	r := a.r
-	if o == Interrupted {
+	if o == Interrupted && reason == "" {
 		reason = "interrupted before the service answered"
 	}
 	a.res.Outcome, a.res.Reason, a.res.Attempts = o, reason, attempts

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
 )
 
@@ -85,10 +84,10 @@ func (r *runner) deleteGone(ctx context.Context) error {
 	}
 	switch {
 	case r.scanned.Load() == 0:
-		r.setDeleteNote("nothing deleted: the scan found no file at all (an unmounted share?)")
+		r.note("nothing deleted: the scan found no file at all (an unmounted share?)")
 		return nil
 	case r.unreadable.Load() > 0:
-		r.setDeleteNote(fmt.Sprintf("nothing deleted: %d folder(s) or file(s) could not be read, so what is gone is not known", r.unreadable.Load()))
+		r.note(fmt.Sprintf("nothing deleted: %d folder(s) or file(s) could not be read, so what is gone is not known", r.unreadable.Load()))
 		return nil
 	}
 	var gone []doomed
@@ -170,15 +169,17 @@ func (r *runner) unconfirmedGone(ctx context.Context) ([]doomed, error) {
 		if _, ok := r.recorded.Done(s.key); ok {
 			continue // its document is deleted by the id the state records
 		}
-		f, err := r.lookup(ctx, s.extID)
+		files, err := r.lookup(ctx, s.extID)
 		switch {
 		case err != nil:
 			if v := classify(err); v.kind == verdictStop || errors.Is(err, ErrAuth) {
 				return nil, fmt.Errorf("ask about an unconfirmed upload: %w", v.asError(err))
 			}
-			r.setDeleteNote(fmt.Sprintf("%s: an earlier run's upload of this removed file could not be checked (%v); the next run asks again", s.key, err))
-		case f != nil:
-			gone = append(gone, doomed{s.key, f.ID})
+			r.note(fmt.Sprintf("%s: an earlier run's upload of this removed file could not be checked (%v); the next run asks again", s.key, err))
+		case len(files) > 1:
+			r.note(fmt.Sprintf("%s: an earlier run's upload of this removed file: %s; none was deleted", s.key, duplicates(files)))
+		case len(files) == 1:
+			gone = append(gone, doomed{s.key, files[0].ID})
 		case r.o.State != nil && !r.o.DryRun:
 			if err := r.o.State.RecordAborted(state.Record{Path: s.key, ExternalID: s.extID, At: r.clock.Now().UTC()}); err != nil {
 				return nil, err
@@ -224,22 +225,14 @@ func (r *runner) deleteChunk(ctx context.Context, ds []doomed) error {
 	return nil
 }
 
-// deleteOne deletes one document, retrying transient failures; one the
-// service no longer has counts as deleted.
+// deleteOne deletes one document; one the service no longer has counts as
+// deleted.
 func (r *runner) deleteOne(ctx context.Context, id int64) error {
-	for n := 1; ; n++ {
-		err := r.o.Service.DeleteFile(ctx, id)
-		if ae, ok := api.AsError(err); ok && ae.IsNotFound() || err == nil {
-			return nil
-		}
-		v := classify(err)
-		if v.kind != verdictRetry || n > r.pacer.Policy().Retries || ctx.Err() != nil {
-			return err
-		}
-		if err := r.pacer.Backoff(ctx, n, v.retryAfter); err != nil {
-			return err
-		}
+	err := r.o.Service.DeleteFile(ctx, id)
+	if isNotFound(err) {
+		return nil
 	}
+	return err
 }
 
 // deleted finishes a deleted document, and forgets it in the state file.
@@ -249,10 +242,4 @@ func (r *runner) deleted(d doomed) error {
 		return nil
 	}
 	return r.o.State.RecordDeleted(d.key, r.clock.Now().UTC())
-}
-
-func (r *runner) setDeleteNote(note string) {
-	r.mu.Lock()
-	r.sum.Notes = append(r.sum.Notes, note)
-	r.mu.Unlock()
 }

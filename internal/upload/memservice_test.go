@@ -8,10 +8,14 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/clock"
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 )
 
 // docs is an in-memory Service that behaves as API-NOTES.md says the
@@ -28,6 +32,8 @@ type docs struct {
 
 	// fault, when set, may fail a request before it is handled.
 	fault func(op string, r *api.UploadRequest) error
+	// dropMeta makes it an instance that keeps no external metadata.
+	dropMeta bool
 }
 
 type doc struct {
@@ -38,6 +44,13 @@ type doc struct {
 	ext     *api.ExternalMetadata
 	tags    []int64
 	session string
+}
+
+// retried wraps svc in the run's retry policy (3 retries), waiting on
+// clk, as a run wraps its API client.
+func retried(svc Service, clk clock.Clock) Service {
+	p := pace.New(clk, pace.Options{Policy: pace.Policy{Retries: 3, Base: time.Second, Max: time.Minute}})
+	return retry.Wrap(svc, retry.New(p, retry.Options{}))
 }
 
 func newDocs() *docs { return &docs{byID: map[int64]*doc{}, calls: map[string]int{}} }
@@ -84,7 +97,8 @@ func (d *docs) byKey() map[string][]*doc {
 }
 
 func (x *doc) file() *api.File {
-	f := &api.File{ID: x.id, Filename: x.name, Status: "pending", UploadSessionUUID: x.session}
+	f := &api.File{ID: x.id, Filename: x.name, Status: "pending", UploadSessionUUID: x.session,
+		Workspace: &api.Workspace{ID: 42}}
 	if x.ext != nil {
 		cp := *x.ext
 		f.ExternalMetadata = &cp
@@ -151,6 +165,9 @@ func (d *docs) Upload(_ context.Context, r api.UploadRequest) (*api.UploadResult
 		res.StatusCode, res.File = 200, *x.file()
 		return res, nil
 	}
+	if d.dropMeta {
+		ext = nil
+	}
 	if ext != nil {
 		for _, x := range d.byID {
 			if x.ext != nil && x.ext.ExternalID == ext.ExternalID {
@@ -170,18 +187,29 @@ func (d *docs) Upload(_ context.Context, r api.UploadRequest) (*api.UploadResult
 	return res, nil
 }
 
-func (d *docs) FindByExternalID(_ context.Context, _ int64, id string) (*api.File, error) {
+func (d *docs) Lookup(_ context.Context, _ int64, id string) ([]api.File, error) {
 	if err := d.call("FIND", nil); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, x := range d.byID {
-		if x.ext != nil && x.ext.ExternalID == id {
-			return x.file(), nil
+	var out []api.File
+	for _, id2 := range d.sortedIDs() {
+		if x := d.byID[id2]; x.ext != nil && x.ext.ExternalID == id {
+			out = append(out, *x.file())
 		}
 	}
-	return nil, nil
+	return out, nil
+}
+
+// sortedIDs returns the documents' ids in order. d.mu must be held.
+func (d *docs) sortedIDs() []int64 {
+	ids := make([]int64, 0, len(d.byID))
+	for id := range d.byID {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 func (d *docs) GetFile(_ context.Context, id int64) (*api.File, error) {
@@ -253,32 +281,35 @@ func (d *docs) DeleteFile(_ context.Context, id int64) error {
 	return nil
 }
 
-func (d *docs) ListFiles(_ context.Context, q api.ListQuery, fn func([]api.File) error) error {
+// ListPage serves the documents in id order, q.PageSize a page; next is
+// "page=N".
+func (d *docs) ListPage(_ context.Context, q api.ListQuery, next string) (*api.FilePage, error) {
 	if err := d.call("LIST", nil); err != nil {
-		return err
+		return nil, err
+	}
+	page := 1
+	if next != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(next, "page="))
+		if err != nil {
+			return nil, fmt.Errorf("bad next %q", next)
+		}
+		page = n
 	}
 	d.mu.Lock()
-	ids := make([]int64, 0, len(d.byID))
-	for id := range d.byID {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	var page []api.File
-	for _, id := range ids {
+	defer d.mu.Unlock()
+	var all []api.File
+	for _, id := range d.sortedIDs() {
 		x := d.byID[id]
 		if q.ExternalID != "" && (x.ext == nil || x.ext.ExternalID != q.ExternalID) {
 			continue
 		}
-		page = append(page, *x.file())
+		all = append(all, *x.file())
 	}
-	d.mu.Unlock()
 	size := max(q.PageSize, 1)
-	for len(page) > 0 {
-		n := min(size, len(page))
-		if err := fn(page[:n]); err != nil {
-			return err
-		}
-		page = page[n:]
+	from := min((page-1)*size, len(all))
+	p := &api.FilePage{Count: len(all), Results: all[from:min(from+size, len(all))]}
+	if from+size < len(all) {
+		p.Next = "page=" + strconv.Itoa(page+1)
 	}
-	return nil
+	return p, nil
 }

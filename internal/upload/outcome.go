@@ -25,6 +25,7 @@ const (
 	WouldUpdate
 	WouldDelete
 	Skipped
+	Vanished
 	Failed
 	Interrupted
 	NotAttempted
@@ -90,6 +91,8 @@ var outcomes = [numOutcomes]Spec{
 		Note: "their file is gone (--delete)"},
 	Skipped: {Name: "skipped", Label: "Skipped", Verb: "skipped", Always: true, Progress: "skipped",
 		Detail: DetailByReason},
+	Vanished: {Name: "vanished", Label: "Vanished", Verb: "vanished", Progress: "vanished",
+		Note: "gone between the scan and their upload: nothing sent; the next run sees the truth"},
 	Failed: {Name: "failed", Label: "Failed", Verb: "failed", Failure: true, Always: true, Progress: "failed",
 		Detail: DetailEachFile},
 	Interrupted: {Name: "interrupted", Label: "Interrupted", Verb: "interrupted",

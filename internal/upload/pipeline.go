@@ -24,7 +24,6 @@ import (
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/clock"
-	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
 )
@@ -107,12 +106,10 @@ type Options struct {
 	Delete    bool
 	MaxDelete DeleteCap
 
+	// Service is the service; a run gives internal/retry's decorator of
+	// the API client: each request is sent here once.
 	Service Service
-	// Pacer holds the retry policy, waits between retries, and says when
-	// the service is down as a whole (its Transport paces the requests
-	// themselves); nil: the default policy.
-	Pacer *pace.Pacer
-	State *state.Store // nil: no state file
+	State   *state.Store // nil: no state file
 	// DryRun sends nothing and writes nothing (but the listing it needs):
 	// what would be done ends as Would* outcomes. Recorded, when set, is
 	// consulted instead of State.
@@ -155,7 +152,6 @@ type runner struct {
 	o        Options
 	prog     Progress
 	clock    clock.Clock
-	pacer    *pace.Pacer
 	recorded Recorded // nil: no state file
 	remote   *remote  // nil: no listing
 	tags     string   // the tags to apply, as recorded
@@ -169,7 +165,68 @@ type runner struct {
 	fatal        error // the first error that ended the run as a whole
 	scanned      atomic.Int64
 	unreadable   atomic.Int64
-	protected    []string // keys of folders the walk did not enter (under mu)
+	// metadata holds new uploads back until one shows that the instance
+	// keeps external metadata.
+	metadata  gate
+	protected []string // keys of folders the walk did not enter (under mu)
+}
+
+// gate lets one caller through at a time until one of them opens it for
+// good.
+type gate struct {
+	mu     sync.Mutex
+	open   bool
+	shut   bool // closed for good: no one goes
+	flying bool
+	wake   chan struct{}
+}
+
+// errShut is what enter returns once the gate is shut.
+var errShut = errors.New("the way is shut")
+
+// enter returns when the caller may go: at once when the gate is open;
+// else as the one caller in flight (canary: it must leave), once no other
+// is. It returns ctx's error when ctx ends first.
+func (g *gate) enter(ctx context.Context) (canary bool, err error) {
+	for {
+		g.mu.Lock()
+		switch {
+		case g.shut:
+			g.mu.Unlock()
+			return false, errShut
+		case g.open:
+			g.mu.Unlock()
+			return false, nil
+		case !g.flying:
+			g.flying = true
+			g.mu.Unlock()
+			return true, nil
+		}
+		if g.wake == nil {
+			g.wake = make(chan struct{})
+		}
+		wake := g.wake
+		g.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
+// leave ends the canary's passage: open opens the gate for good, shut
+// closes it for good; otherwise the next caller waiting goes.
+func (g *gate) leave(open, shut bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.flying = false
+	g.open = g.open || open
+	g.shut = g.shut || shut
+	if g.wake != nil {
+		close(g.wake)
+		g.wake = nil
+	}
 }
 
 // protect keeps the documents of the files under key from --delete.
@@ -202,15 +259,12 @@ func (r *runner) isProtected(key string) bool {
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	o.BatchSize = max(o.BatchSize, 1)
 	o.MaxFails = max(o.MaxFails, 1)
-	r := &runner{o: o, prog: o.Progress, clock: o.Clock, pacer: o.Pacer, tags: tagsString(o.Tags)}
+	r := &runner{o: o, prog: o.Progress, clock: o.Clock, tags: tagsString(o.Tags)}
 	if r.prog == nil {
 		r.prog = Nop{}
 	}
 	if r.clock == nil {
 		r.clock = clock.Real{}
-	}
-	if r.pacer == nil {
-		r.pacer = pace.New(r.clock, pace.Options{Policy: pace.DefaultPolicy()})
 	}
 	switch {
 	case o.Recorded != nil:
@@ -221,22 +275,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	r.sum.DryRun = o.DryRun
 	start := r.clock.Now()
 
-	if !o.NoExternalID && (r.recorded == nil || r.recorded.Len() == 0 || o.Reconcile) {
-		// No state to trust: the service says what it has.
-		rm, err := loadRemote(ctx, o.Service, o.WorkspaceID, o.Source, o.Shard)
-		if err != nil {
-			if v := classify(err); v.kind == verdictStop {
-				err = v.err
-			} else if ctx.Err() == nil {
-				err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-			}
-			return r.result(start, ctx, fmt.Errorf("list the workspace's documents: %w", err))
-		}
-		r.remote = rm
-	}
-
 	// stopDispatch ends the dispatch of new uploads without touching
-	// uploads in flight; the scan goes on, to account for every file.
+	// uploads in flight; the scan goes on, to account for every file. A
+	// first interruption (Stop) ends it, and with it the listing and the
+	// deletions, which wait on nothing of the service's.
 	dispatchCtx, stopDispatch := context.WithCancel(ctx)
 	defer stopDispatch()
 	r.dispatch, r.stopDispatch = dispatchCtx, stopDispatch
@@ -248,6 +290,30 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		case <-dispatchCtx.Done():
 		}
 	}()
+
+	if !o.NoExternalID && (r.recorded == nil || r.recorded.Len() == 0 || o.Reconcile) {
+		// No state to trust: the service says what it has.
+		rm, err := loadRemote(dispatchCtx, o.Service, o.WorkspaceID, o.Source, o.Shard)
+		if err != nil {
+			if dispatchCtx.Err() != nil {
+				// Interrupted while listing: nothing was sent.
+				r.setStopped(StopInterrupted)
+				return r.result(start, ctx, nil)
+			}
+			if v := classify(err); v.kind == verdictStop {
+				err = v.err
+			} else {
+				err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			return r.result(start, ctx, fmt.Errorf("list the workspace's documents: %w", err))
+		}
+		r.remote = rm
+	}
+
+	// The instance keeps the external metadata of uploads when documents
+	// of this source carry it, or an earlier run recorded uploads: then no
+	// upload waits for the first to show it.
+	r.metadata.open = o.NoExternalID || o.DryRun || r.recorded != nil && r.recorded.Len() > 0 || r.remote != nil && r.remote.count > 0
 
 	var g errgroup.Group
 	g.SetLimit(o.BatchSize)
@@ -543,11 +609,19 @@ func (r *runner) finish(res Result) {
 	r.prog.Done(res)
 }
 
-// lookup asks the service for the document with this external id.
-func (r *runner) lookup(ctx context.Context, extID string) (*api.File, error) {
-	f, err := r.o.Service.FindByExternalID(ctx, r.o.WorkspaceID, extID)
+// lookup asks the service for the documents with this external id.
+func (r *runner) lookup(ctx context.Context, extID string) ([]api.File, error) {
+	files, err := r.o.Service.Lookup(ctx, r.o.WorkspaceID, extID)
 	if ae, ok := api.AsError(err); ok && ae.IsAuth() {
 		return nil, fmt.Errorf("%w (%s)", ErrAuth, ae.Error())
 	}
-	return f, err
+	return files, err
+}
+
+// note adds a line to the summary's notes: something the run decided not
+// to do, or did differently, and why.
+func (r *runner) note(s string) {
+	r.mu.Lock()
+	r.sum.Notes = append(r.sum.Notes, s)
+	r.mu.Unlock()
 }

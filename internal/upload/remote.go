@@ -49,7 +49,7 @@ func loadRemote(ctx context.Context, svc Service, workspaceID int64, source stri
 	// unused by documents of other sources is address space the system
 	// backs only when written; a count past maxReserve is not believed.
 	expect := func(n int) { r.byExt = slices.Grow(r.byExt, min(max(n, 0), maxReserve)) }
-	err := svc.ListFiles(ctx, api.ListQuery{WorkspaceID: workspaceID, PageSize: 1000, Expect: expect}, func(files []api.File) error {
+	err := api.ListFiles(ctx, svc, api.ListQuery{WorkspaceID: workspaceID, PageSize: 1000, Expect: expect}, func(files []api.File) error {
 		for i := range files {
 			f := &files[i]
 			key, ok := ours(f.ExternalMetadata, source)
@@ -135,7 +135,7 @@ func (r *remote) unseen() map[int64]bool {
 // name lists the workspace again to find the keys of the documents ids,
 // calling fn for each.
 func name(ctx context.Context, svc Service, workspaceID int64, source string, ids map[int64]bool, fn func(key string, docID int64)) error {
-	return svc.ListFiles(ctx, api.ListQuery{WorkspaceID: workspaceID, PageSize: 1000}, func(files []api.File) error {
+	return api.ListFiles(ctx, svc, api.ListQuery{WorkspaceID: workspaceID, PageSize: 1000}, func(files []api.File) error {
 		for i := range files {
 			if !ids[files[i].ID] {
 				continue

@@ -75,18 +75,19 @@ func (l *lossy) Upload(ctx context.Context, r api.UploadRequest) (*api.UploadRes
 	return l.docs.Upload(ctx, r)
 }
 
-func (l *lossy) FindByExternalID(ctx context.Context, ws int64, id string) (*api.File, error) {
+func (l *lossy) Lookup(ctx context.Context, ws int64, id string) ([]api.File, error) {
 	if l.findFails {
-		l.call("FIND", nil)
-		return nil, &api.Error{StatusCode: 502, Kind: "bad_gateway"}
+		_ = l.call("FIND", nil)
+		return nil, &api.Error{StatusCode: 400, Kind: "bad_request"}
 	}
-	return l.docs.FindByExternalID(ctx, ws, id)
+	return l.docs.Lookup(ctx, ws, id)
 }
 
-// An answer lost, the lookup fails, the file is edited before it is sent
-// again: the service answers 200 with the document of the first content,
-// and the run replaces it rather than record the second as done.
-func TestALostAnswerThenAnEditIsSettledByContent(t *testing.T) {
+// An answer lost, then asking the service about it fails: the file is not
+// sent again in this run (that could store it twice); it ends interrupted,
+// its "started" record kept. The file is edited meanwhile: the next run
+// asks, finds the document of the first content, and replaces it.
+func TestALostAnswerThatCannotBeAskedAboutIsNotSentAgain(t *testing.T) {
 	root := t.TempDir()
 	write(t, root, "a.txt", "version A")
 	stateFile := filepath.Join(t.TempDir(), "state")
@@ -94,19 +95,22 @@ func TestALostAnswerThenAnEditIsSettledByContent(t *testing.T) {
 	l := &lossy{docs: d, lost: map[string]bool{}, findFails: true, editTo: "version B, longer", root: root}
 	sum, err := syncRunErr(t, d, root, stateFile, func(o *Options) { o.Service = l })
 	require.NoError(t, err)
-	assert.Equal(t, 1, sum.Count(Replaced), "the document of the first content is replaced")
+	assert.Equal(t, 1, sum.Count(Interrupted), "%+v", sum.Listed)
+	assert.Equal(t, 1, d.count("POST"), "not sent again")
+	require.Len(t, sum.Listed, 1)
+	assert.Contains(t, sum.Listed[0].Reason, "could not then be asked")
 	snap, err := state.Read(stateFile, nil)
 	require.NoError(t, err)
-	e, ok := snap.Done("a.txt")
-	require.True(t, ok)
-	got := d.byKey()["a.txt"]
-	require.Len(t, got, 1)
-	assert.True(t, state.SameContent(got[0].sha, e.SHA256), "the state records what the service holds")
-	// The rerun trusts the state: nothing is sent.
+	_, ok := snap.Done("a.txt")
+	assert.False(t, ok, "not recorded as done")
+	// The rerun asks, and settles by content.
 	l.lost, l.findFails = nil, false
 	sum = syncRun(t, d, root, stateFile, func(o *Options) { o.Service = l })
-	assert.Equal(t, 1, sum.Count(AlreadyDone))
+	assert.Equal(t, 1, sum.Count(Replaced), "the document of the first content is replaced")
+	assert.Equal(t, 1, d.count("POST"))
 	mirrors(t, d, map[string]string{"a.txt": "version B, longer"})
+	sum = syncRun(t, d, root, stateFile, func(o *Options) { o.Service = l })
+	assert.Equal(t, 1, sum.Count(AlreadyDone))
 }
 
 // An upload whose answer was lost and never confirmed (the service has the
@@ -276,4 +280,60 @@ func synced(t *testing.T, files map[string]string) (*docs, string, string) {
 	syncRun(t, d, root, stateFile)
 	require.Len(t, d.byKey(), len(files))
 	return d, root, stateFile
+}
+
+// An instance that silently drops the external metadata of uploads: the
+// run stops at the first answer that lacks it, before a second upload goes,
+// and says what --no-external-id then means.
+func TestAnInstanceThatDropsExternalMetadataStopsBeforeTheSecondUpload(t *testing.T) {
+	root := t.TempDir()
+	for i := 0; i < 20; i++ {
+		write(t, root, fmt.Sprintf("f%02d.txt", i), fmt.Sprintf("file %d", i))
+	}
+	d := newDocs()
+	d.dropMeta = true
+	// Each upload takes a while, so that a pool would have several in
+	// flight.
+	d.fault = func(op string, _ *api.UploadRequest) error {
+		if op == "POST" {
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil
+	}
+	sum, err := syncRunErr(t, d, root, "", func(o *Options) { o.BatchSize = 8 })
+	require.ErrorIs(t, err, ErrNoExternalMetadata)
+	assert.Contains(t, err.Error(), "--no-external-id")
+	assert.Equal(t, 1, d.count("POST"), "one upload, then the stop")
+	assert.Equal(t, 1, sum.Count(Uploaded))
+	assert.Equal(t, 19, sum.Count(NotAttempted))
+	assert.Equal(t, StopFatal, sum.Stopped)
+
+	// Where the instance keeps it, the first answer opens the way for all.
+	d = newDocs()
+	sum = syncRun(t, d, t.TempDir(), "", func(o *Options) { o.Root = root; o.BatchSize = 8 })
+	assert.Equal(t, 20, sum.Count(Uploaded))
+	assert.Equal(t, 20, d.count("POST"))
+}
+
+// A file removed between the scan and its upload is a note, not a
+// failure: it ends vanished, counts toward no --max-fails, and the run goes
+// on.
+func TestAFileGoneBeforeItsUploadVanishes(t *testing.T) {
+	root := t.TempDir()
+	for _, n := range []string{"a.txt", "b.txt", "c.txt"} {
+		write(t, root, n, "content of "+n)
+	}
+	d := newDocs()
+	d.fault = func(op string, r *api.UploadRequest) error {
+		if op == "POST" && filepath.Base(r.Path) == "b.txt" {
+			_ = os.Remove(r.Path) // gone since the scan
+		}
+		return nil
+	}
+	sum, err := syncRunErr(t, d, root, "", func(o *Options) { o.MaxFails = 1; o.BatchSize = 1 })
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum.Count(Vanished))
+	assert.Equal(t, 2, sum.Count(Uploaded))
+	assert.Zero(t, sum.Failures())
+	assert.Equal(t, StopNone, sum.Stopped, "--max-fails 1 did not stop the run")
 }

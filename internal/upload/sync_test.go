@@ -18,7 +18,6 @@ import (
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/clock/clocktest"
-	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
 )
@@ -36,11 +35,11 @@ func syncRunErr(t *testing.T, d *docs, root, statePath string, set ...func(*Opti
 	t.Helper()
 	clk := clocktest.New(time.Unix(2e9, 0))
 	o := Options{Root: root, WorkspaceID: 42, BatchSize: 4, MaxFails: 100, Service: d, Clock: clk,
-		Pacer:     pace.New(clk, pace.Options{Policy: pace.Policy{Retries: 3, Base: time.Second, Max: time.Minute}}),
 		MaxDelete: DeleteCap{Unlimited: true}}
 	for _, f := range set {
 		f(&o)
 	}
+	o.Service = retried(o.Service, clk)
 	if statePath != "" {
 		st, err := state.Open(statePath, state.Header{BaseURL: "http://x", WorkspaceID: 42, Source: o.Source}, state.Options{NoSync: true})
 		require.NoError(t, err)

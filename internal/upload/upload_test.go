@@ -22,6 +22,7 @@ import (
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/clock/clocktest"
 	"github.com/paradigm-upload/paradigm-upload/internal/pace"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
 )
@@ -47,6 +48,7 @@ type fakeAPI struct {
 	maxSeen  atomic.Int32
 	lookups  atomic.Int32
 	hold     time.Duration
+	url      string // where it serves
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +65,8 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		results := []any{}
 		if ok {
-			results = append(results, map[string]any{"id": doc, "upload_session_uuid": "sess", "external_metadata": map[string]any{"external_id": id}})
+			results = append(results, map[string]any{"id": doc, "upload_session_uuid": "sess", "external_metadata": map[string]any{"external_id": id},
+				"workspace": map[string]any{"id": 42}})
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"count": len(results), "next": nil, "results": results})
 		return
@@ -120,7 +123,8 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status = 201
 		}
 		w.WriteHeader(status)
-		fmt.Fprintf(w, `{"id": %d, "filename": %q, "status": "pending", "upload_session_uuid": "sess"}`, id, fh.Filename)
+		fmt.Fprintf(w, `{"id": %d, "filename": %q, "status": "pending", "upload_session_uuid": "sess", "external_metadata": %s}`,
+			id, fh.Filename, orNull(r.FormValue("external_metadata")))
 	case 429:
 		w.Header().Set("Retry-After", "2")
 		w.WriteHeader(429)
@@ -132,6 +136,14 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		fmt.Fprintf(w, `{"error":"e%d","detail":"refused with %d"}`, status, status)
 	}
+}
+
+// orNull is a JSON value as sent, or null.
+func orNull(s string) string {
+	if s == "" {
+		return "null"
+	}
+	return s
 }
 
 func (f *fakeAPI) names() map[string]int {
@@ -160,13 +172,14 @@ func options(t *testing.T, f *fakeAPI, root string) Options {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
+	f.url = srv.URL
 	c, err := api.NewClient(srv.URL, "key", &http.Client{Transport: api.NewTransport(api.TransportOptions{MaxConns: 10})})
 	require.NoError(t, err)
 	clk := clocktest.New(time.Unix(1e9, 0))
 	return Options{
-		Root: root, WorkspaceID: 42, BatchSize: 4, MaxFails: 100, Service: c,
-		Pacer: pace.New(clk, pace.Options{Policy: pace.Policy{Retries: 3, Base: time.Second, Max: 10 * time.Second}}),
-		Clock: clk,
+		Root: root, WorkspaceID: 42, BatchSize: 4, MaxFails: 100,
+		Service: retry.Wrap(c, retry.New(pace.New(clk, pace.Options{Policy: pace.Policy{Retries: 3, Base: time.Second, Max: 10 * time.Second}}), retry.Options{})),
+		Clock:   clk,
 	}
 }
 
@@ -261,7 +274,7 @@ func TestRunStopsAtOnceOnARejectedKey(t *testing.T) {
 	}
 	f := &fakeAPI{}
 	o := options(t, f, tree(t, files))
-	c, err := api.NewClient(o.Service.(*api.Client).BaseURL(), "wrong", nil)
+	c, err := api.NewClient(f.url, "wrong", nil)
 	require.NoError(t, err)
 	o.Service = c
 	o.MaxFails = 1000
@@ -292,7 +305,9 @@ func TestRunRetriesTransientErrors(t *testing.T) {
 func TestRunGivesUpAfterRetries(t *testing.T) {
 	f := &fakeAPI{answer: func(string, int) int { return 503 }}
 	o := options(t, f, tree(t, map[string]string{"a.txt": "a"}))
-	o.Pacer = pace.New(o.Clock, pace.Options{Policy: pace.Policy{Retries: 2, Base: time.Second, Max: 10 * time.Second}})
+	c, err := api.NewClient(f.url, "key", nil)
+	require.NoError(t, err)
+	o.Service = retry.Wrap(c, retry.New(pace.New(o.Clock, pace.Options{Policy: pace.Policy{Retries: 2, Base: time.Second, Max: 10 * time.Second}}), retry.Options{}))
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
 	require.Len(t, sum.Listed, 1)
