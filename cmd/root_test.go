@@ -174,8 +174,8 @@ func TestCommandUploadsEachDocumentOnceAndResumes(t *testing.T) {
 	before := len(rc.seen)
 	code, out, _ = runCmd(t, env, args...)
 	require.Equal(t, 0, code)
-	assert.Equal(t, []string{"GET /api/v3/workspaces/42"}, rc.seen[before:],
-		"a second run with the state file sends nothing but the preflight's request")
+	assert.Equal(t, []string{"GET /api/v3/workspaces/42", "GET /api/v3/files", "GET /api/v3/files", "GET /api/v3/files", "GET /api/v3/files", "GET /api/v3/files"}, rc.seen[before:],
+		"a second run with the state file sends nothing but the preflight's request and the five reads that verify the state file (counts at the start, the changes, counts at the end)")
 	assert.Contains(t, out, "Already done: 4")
 
 	for _, s := range []string{out, errOut, string(stateBytes)} {

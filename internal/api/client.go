@@ -189,7 +189,23 @@ func redactURLError(err error) string {
 // do sends req and decodes a JSON answer into out when the status is one of
 // ok. Any other status becomes an *Error.
 func (c *Client) do(req *http.Request, op string, out any, ok ...int) (int, error) {
+	code, _, err := c.doDated(req, op, out, ok...)
+	return code, err
+}
+
+// doDated is do, which also returns the answer's Date header, read as a
+// time (zero when absent or unreadable): the service's clock.
+func (c *Client) doDated(req *http.Request, op string, out any, ok ...int) (code int, date time.Time, err error) {
 	resp, err := c.http.Do(req)
+	if resp != nil {
+		date, _ = http.ParseTime(resp.Header.Get("Date"))
+	}
+	code, err = c.finish(req, resp, err, op, out, ok...)
+	return code, date, err
+}
+
+// finish reads the answer (or the failure) of req.
+func (c *Client) finish(req *http.Request, resp *http.Response, err error, op string, out any, ok ...int) (int, error) {
 	if err != nil {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return 0, fmt.Errorf("%s: %w", op, ctxErr)

@@ -17,12 +17,13 @@ import (
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/clock/clocktest"
 	"github.com/paradigm-upload/paradigm-upload/internal/pace"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 )
 
-// A 429 answered before the body is read: pace.Transport asks GetBody for a
-// new body while net/http may still be writing the old one. The old one is
-// abandoned cleanly (no race, under -race) and the progress counts the file
-// once.
+// A 429 answered before the body is read: the upload is sent again (by the
+// run's retrier) while net/http may still be writing the old body. The old
+// one is abandoned cleanly (no race, under -race), its bytes taken back
+// from the progress, which counts the file once.
 func TestAnEarly429AbandonsTheBodyBeingSent(t *testing.T) {
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +45,8 @@ func TestAnEarly429AbandonsTheBodyBeingSent(t *testing.T) {
 	c, err := api.NewClient(srv.URL, "k", &http.Client{Transport: rt})
 	require.NoError(t, err)
 	var sent atomic.Int64
-	res, err := c.Upload(context.Background(), api.UploadRequest{Path: p, WorkspaceID: 1, Sent: func(b int64) { sent.Add(b) }})
+	svc := retry.Wrap(c, retry.New(pacer, retry.Options{}))
+	res, err := svc.Upload(context.Background(), api.UploadRequest{Path: p, WorkspaceID: 1, Sent: func(b int64) { sent.Add(b) }})
 	require.NoError(t, err)
 	assert.Equal(t, int64(5), res.File.ID)
 	assert.Equal(t, int64(4), n.Load(), "three refusals, then the upload")

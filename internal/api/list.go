@@ -76,6 +76,9 @@ type FilePage struct {
 	// Next is the link to the next page as the service gave it; "" on
 	// the last page. Pass it back to ListPage as it is.
 	Next string
+	// Date is when the service answered, by its own clock (the answer's
+	// Date header, to the second); zero when it did not say.
+	Date time.Time
 }
 
 // PageLister reads one page of a listing: the first of q when next is "",
@@ -100,10 +103,11 @@ func (c *Client) ListPage(ctx context.Context, q ListQuery, next string) (*FileP
 		return nil, err
 	}
 	var p Page[File]
-	if _, err := c.do(req, "list files", &p, http.StatusOK); err != nil {
+	_, date, err := c.doDated(req, "list files", &p, http.StatusOK)
+	if err != nil {
 		return nil, err
 	}
-	out := &FilePage{Count: p.Count, Results: p.Results}
+	out := &FilePage{Count: p.Count, Results: p.Results, Date: date}
 	if p.Next != nil {
 		out.Next = *p.Next
 	}

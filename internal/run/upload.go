@@ -285,7 +285,8 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 		switch {
 		case errors.Is(runErr, upload.ErrDeleteRefused):
 			err2 = Exit(ExitUsage, runErr)
-		case errors.Is(runErr, pace.ErrBudget), errors.Is(runErr, upload.ErrUnavailable):
+		case errors.Is(runErr, pace.ErrBudget), errors.Is(runErr, upload.ErrUnavailable),
+			errors.Is(runErr, upload.ErrUntrustedListing):
 			// The service was throttling or down for longer than allowed.
 			err2 = Exit(ExitFailures, runErr)
 		case runErr != nil:

@@ -37,8 +37,8 @@ const Format = "paradigm-upload-state"
 
 // Version is the version of the format this package writes. Version 2
 // added the header's source, the records' tags and the "deleted" record;
-// version 1 files are read as they are.
-const Version = 2
+// version 3 the "checkpoint" record. Older files are read as they are.
+const Version = 3
 
 // Header is the first line of a state file.
 type Header struct {
@@ -61,7 +61,27 @@ const (
 	OpDone    Op = "done"    // the service confirmed the upload
 	OpAborted Op = "aborted" // a started upload is known not to have created a document
 	OpDeleted Op = "deleted" // the document was deleted (its file is gone)
+	// OpCheckpoint records what a run saw of the workspace as a whole
+	// (Checkpoint): its ModTime is Checkpoint.At, its Size the Count, its
+	// DocumentID the Newest, its At the Since; it has no path.
+	OpCheckpoint Op = "checkpoint"
 )
+
+// Checkpoint is what a run saw of the workspace, so that the next run can
+// tell with one request whether documents it did not see go away: At is a
+// moment on the service's clock, Count how many documents of the workspace
+// (of every source) were created before it, Newest the id of the newest
+// of them. The documents created before At change count only when some are
+// deleted; after a restore from backup, the newest of them changes too.
+// Since is when the run that recorded it began to look (what others changed
+// after it, the next run lists). A Count below 0 is no checkpoint: a run
+// that started records one, so that a run killed halfway leaves none.
+type Checkpoint struct {
+	At     time.Time
+	Count  int64
+	Newest int64
+	Since  time.Time
+}
 
 // Record is one line of the journal after the header.
 type Record struct {
@@ -215,13 +235,15 @@ type Store struct {
 	cond    *sync.Cond
 	done    *table
 	started *table
-	records int // records in the file, for compaction
-	f       journal
-	buf     []byte // encoded records not yet handed to the writer
-	batch   uint64 // id of the batch buf belongs to
-	durable uint64 // every batch below this is on disk
-	werr    error  // first write error; the store is unusable after it
-	closed  bool
+	// checkpoint is the last one recorded, nil when none.
+	checkpoint *Checkpoint
+	records    int // records in the file, for compaction
+	f          journal
+	buf        []byte // encoded records not yet handed to the writer
+	batch      uint64 // id of the batch buf belongs to
+	durable    uint64 // every batch below this is on disk
+	werr       error  // first write error; the store is unusable after it
+	closed     bool
 
 	kick    chan struct{}
 	stopped chan struct{}
@@ -572,10 +594,10 @@ func decodeValid(b []byte, r *Record) error {
 	if err := decodeRecord(b, r); err != nil {
 		return fmt.Errorf("not a JSON record (%v)", err)
 	}
-	if r.Path == "" {
+	if r.Path == "" && r.Op != OpCheckpoint {
 		return errors.New("record without a path")
 	}
-	if r.Op != OpDone && r.Op != OpStarted && r.Op != OpAborted && r.Op != OpDeleted {
+	if r.Op != OpDone && r.Op != OpStarted && r.Op != OpAborted && r.Op != OpDeleted && r.Op != OpCheckpoint {
 		return fmt.Errorf("unknown record kind %q", r.Op)
 	}
 	return nil
@@ -602,6 +624,8 @@ func (s *Store) applyRecord(r Record) {
 	case OpDeleted:
 		s.done.del(r.Path)
 		s.started.del(r.Path)
+	case OpCheckpoint:
+		s.checkpoint = &Checkpoint{At: r.ModTime, Count: r.Size, Newest: r.DocumentID, Since: r.At}
 	}
 }
 
@@ -628,6 +652,7 @@ func (s *Store) rewrite() error {
 		return fmt.Errorf("state file %s: %w", s.path, err)
 	}
 	w := bufio.NewWriterSize(tmp, 1<<20)
+	s.hdr.Format, s.hdr.Version = Format, Version // the records below are of this version
 	hb, _ := json.Marshal(s.hdr)
 	w.Write(hb)
 	w.WriteByte('\n')
@@ -648,6 +673,9 @@ func (s *Store) rewrite() error {
 		enc(Record{Op: OpStarted, Path: p, Size: e.Size, ModTime: e.ModTime, ExternalID: e.ExternalID, SHA256: e.SHA256,
 			At: e.UploadedAt})
 	})
+	if cp := s.checkpoint; cp != nil {
+		enc(Record{Op: OpCheckpoint, Size: cp.Count, ModTime: cp.At, DocumentID: cp.Newest, At: cp.Since})
+	}
 	if err := w.Flush(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("state file %s: %w", s.path, err)
@@ -740,6 +768,30 @@ func (s *Snapshot) EachUnseen(fn func(path string, e Entry)) { s.store.EachUnsee
 // EachUnseenStarted lists the unconfirmed uploads the scan did not find.
 func (s *Snapshot) EachUnseenStarted(fn func(path string, e Entry)) { s.store.EachUnseenStarted(fn) }
 
+// Checkpoint returns the last checkpoint the file records, if any.
+func (s *Snapshot) Checkpoint() (Checkpoint, bool) { return s.store.Checkpoint() }
+
+// RecordKnown notes what the service holds for a path, in memory only: a
+// snapshot writes nothing (see Store.RecordKnown).
+func (s *Snapshot) RecordKnown(r Record, found bool) error {
+	r.Op = OpDone
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	s.store.applyRecord(r)
+	if found {
+		s.store.done.mark(r.Path, seen)
+	}
+	return nil
+}
+
+// Forget drops a path, in memory only (see Store.Forget).
+func (s *Snapshot) Forget(path string) error {
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	s.store.applyRecord(Record{Op: OpDeleted, Path: path})
+	return nil
+}
+
 // Header returns the header of the open file.
 func (s *Store) Header() Header { return s.hdr }
 
@@ -782,24 +834,38 @@ func (s *Store) append(r Record) (uint64, error) {
 	line := append(appendRecord(make([]byte, 0, 256), r), '\n')
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.werr != nil {
-		return 0, s.werr
+	if err := s.appendLocked(line); err != nil {
+		return 0, err
 	}
-	if s.closed {
-		return 0, errors.New("state file is closed")
-	}
-	s.buf = append(s.buf, line...)
-	s.records++
 	s.applyRecord(r)
 	if r.Op == OpDone {
 		// What this run records, it found.
 		s.done.mark(r.Path, seen|fresh)
 	}
+	s.kickWriter()
+	return s.batch, nil
+}
+
+// appendLocked adds an encoded record to the pending batch. s.mu must be
+// held.
+func (s *Store) appendLocked(line []byte) error {
+	if s.werr != nil {
+		return s.werr
+	}
+	if s.closed {
+		return errors.New("state file is closed")
+	}
+	s.buf = append(s.buf, line...)
+	s.records++
+	return nil
+}
+
+// kickWriter wakes the writer. s.mu must be held.
+func (s *Store) kickWriter() {
 	select {
 	case s.kick <- struct{}{}:
 	default:
 	}
-	return s.batch, nil
 }
 
 // RecordStarted records that an upload is about to be sent, so that the
@@ -820,6 +886,57 @@ func (s *Store) RecordDone(r Record) error {
 	r.Op = OpDone
 	_, err := s.append(r)
 	return err
+}
+
+// RecordKnown records what the service holds for path, learnt from it (a
+// listing) rather than done by this run: unlike RecordDone, it does not
+// count as the run's work, and notes the file found by the scan only when
+// found says so (a document whose file is gone stays a candidate for
+// --delete).
+func (s *Store) RecordKnown(r Record, found bool) error {
+	r.Op = OpDone
+	r.ModTime, r.At = clock.Clamp(r.ModTime), clock.Clamp(r.At)
+	line := append(appendRecord(make([]byte, 0, 256), r), '\n')
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.appendLocked(line); err != nil {
+		return err
+	}
+	s.applyRecord(r)
+	if found {
+		s.done.mark(r.Path, seen)
+	}
+	s.kickWriter()
+	return nil
+}
+
+// Forget records that the service no longer holds a document of path as
+// this tool's (it was deleted, or given another identity, by someone else).
+func (s *Store) Forget(path string) error { return s.RecordDeleted(path, s.opts.Now().UTC()) }
+
+// RecordCheckpoint records what the run saw of the workspace (see
+// Checkpoint).
+func (s *Store) RecordCheckpoint(c Checkpoint) error {
+	r := Record{Op: OpCheckpoint, Size: c.Count, ModTime: clock.Clamp(c.At), DocumentID: c.Newest, At: clock.Clamp(c.Since)}
+	line := append(appendRecord(make([]byte, 0, 128), r), '\n')
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.appendLocked(line); err != nil {
+		return err
+	}
+	s.applyRecord(r)
+	s.kickWriter()
+	return nil
+}
+
+// Checkpoint returns the last checkpoint recorded, if any.
+func (s *Store) Checkpoint() (Checkpoint, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.checkpoint == nil || s.checkpoint.Count < 0 {
+		return Checkpoint{}, false
+	}
+	return *s.checkpoint, true
 }
 
 // RecordAborted records that a started upload created no document.

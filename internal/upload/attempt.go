@@ -95,8 +95,40 @@ func (a *attempt) run(ctx context.Context) error {
 		return a.update(ctx, j.known, j.known.sha)
 	case jobReplace:
 		return a.send(ctx, j.known.docID, j.known)
+	case jobPick:
+		k, err := a.pickKnown(append([]known{j.known}, j.known.others...))
+		if err != nil {
+			return a.end(Failed, err.Error(), 0)
+		}
+		return a.check(ctx, k)
 	}
 	return a.send(ctx, 0, known{})
+}
+
+// pickKnown chooses, among documents that carry the file's identity, its
+// own: the one the state file records, else the only one with the file's
+// content. Otherwise it never guesses (an error names them); the others are
+// named in a note, and left alone.
+func (a *attempt) pickKnown(cands []known) (known, error) {
+	files := make([]api.File, len(cands))
+	for i, c := range cands {
+		files[i] = api.File{ID: c.docID, ExternalMetadata: &api.ExternalMetadata{AdditionalMetadata: map[string]any{metaSHA256: c.sha}}}
+	}
+	docID := int64(0)
+	if e, ok := a.r.recordedDone(a.j.e.Key); ok {
+		docID = e.DocumentID
+	}
+	f, err := a.pick(files, docID)
+	if err != nil {
+		return known{}, err
+	}
+	for _, c := range cands {
+		if c.docID == f.ID {
+			c.others = nil
+			return c, nil
+		}
+	}
+	return known{}, errors.New("no document chosen")
 }
 
 // localSHA hashes the file, once.

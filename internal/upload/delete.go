@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -9,12 +10,28 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
 )
 
 // Deletion: after the scan, the documents this tool uploaded from this
 // source (in this shard) whose file the scan did not find are deleted —
-// never others — unless the scan gives reason to doubt it found everything.
+// never others — unless the scan gives reason to doubt it found everything,
+// and only on proof from the service, made for the purpose, that each is
+// in this workspace, carries this tool's identity for this source, and
+// that no file of the tree has that identity:
+//
+//   - with a state file verified at the start (verify.go), the proof is
+//     the checkpoint's: the workspace's documents created before the run's
+//     moment are still those of its start (one request), and those changed
+//     during the run (a listing of the changes) still carry the identity
+//     the state knows them by;
+//   - otherwise — a listing at the start, or a checkpoint that no longer
+//     holds — the workspace is listed again, and each document is deleted
+//     only if that listing shows it, in the workspace, with its identity.
+//
+// A listing that cannot be trusted (a next link that loops) deletes
+// nothing: the run ends with exit 1.
 
 // DeleteCap bounds how many documents one run may delete: a count, or a
 // share of the documents the tool holds for the source. The zero value
@@ -74,49 +91,33 @@ var ErrDeleteRefused = errors.New("--delete refused")
 type doomed struct {
 	key   string
 	docID int64
+	ext   string // the external id it is known by
 }
 
-// deleteGone deletes the documents whose file is gone. It returns an error
-// only for what ends the run (the cap exceeded, a rejected key).
-func (r *runner) deleteGone(ctx context.Context) error {
+// deleteGone deletes the documents whose file is gone, and returns how
+// many it deleted. It returns an error only for what ends the run (the cap
+// exceeded, a rejected key, a listing that cannot be trusted).
+func (r *runner) deleteGone(ctx context.Context) (int, error) {
 	if r.o.NoExternalID {
-		return nil
+		return 0, nil
 	}
 	switch {
 	case r.scanned.Load() == 0:
-		r.note("nothing deleted: the scan found no file at all (an unmounted share?)")
-		return nil
+		r.note("nothing deleted: the scan found no file to upload (an unmounted share? only files the filters skip?)")
+		return 0, nil
 	case r.unreadable.Load() > 0:
 		r.note(fmt.Sprintf("nothing deleted: %d folder(s) or file(s) could not be read, so what is gone is not known", r.unreadable.Load()))
-		return nil
+		return 0, nil
 	}
 	var gone []doomed
-	total := 0
-	switch {
-	case r.recorded != nil && r.remote == nil:
-		total = r.recorded.Len()
-		r.recorded.EachUnseen(func(key string, e state.Entry) {
-			if r.o.Shard.Has(key) {
-				gone = append(gone, doomed{key, e.DocumentID})
-			}
-		})
-		more, err := r.unconfirmedGone(ctx)
-		if err != nil {
-			return err
-		}
-		gone = append(gone, more...)
-		total += len(more)
-	case r.remote != nil:
-		total = r.remote.count
-		ids := r.remote.unseen()
-		if len(ids) > 0 {
-			err := name(ctx, r.o.Service, r.o.WorkspaceID, r.o.Source, ids, func(key string, id int64) {
-				gone = append(gone, doomed{key, id})
-			})
-			if err != nil {
-				return fmt.Errorf("list the documents to delete: %w", classify(err).asError(err))
-			}
-		}
+	var err error
+	if r.remote == nil {
+		gone, err = r.goneByState(ctx)
+	} else {
+		gone, err = r.goneByListing(ctx)
+	}
+	if err != nil {
+		return 0, err
 	}
 	kept := gone[:0]
 	for _, d := range gone {
@@ -126,30 +127,226 @@ func (r *runner) deleteGone(ctx context.Context) error {
 	}
 	gone = kept
 	if len(gone) == 0 {
-		return nil
+		return 0, nil
 	}
 	slices.SortFunc(gone, func(a, b doomed) int { return strings.Compare(a.key, b.key) })
-	if !r.o.MaxDelete.allows(len(gone), total) {
-		return fmt.Errorf("%w: it would delete %d of the %d documents of this source, more than --max-delete %s allows; nothing was deleted (raise --max-delete if that is meant)",
+	// The cap is a share of the documents of the source that existed
+	// before this run: this run's own uploads do not dilute it.
+	if total := r.before; !r.o.MaxDelete.allows(len(gone), total) {
+		return 0, fmt.Errorf("%w: it would delete %d of the %d documents this source had before this run, more than --max-delete %s allows; nothing was deleted (raise --max-delete if that is meant)",
 			ErrDeleteRefused, len(gone), total, r.o.MaxDelete)
 	}
 	if r.o.DryRun {
 		for _, d := range gone {
 			r.finish(Result{Rel: d.key, Outcome: WouldDelete, DocumentID: d.docID})
 		}
-		return nil
+		return 0, nil
 	}
 	const chunk = 100
+	deleted := 0
 	for i := 0; i < len(gone); i += chunk {
 		if r.halted() {
-			return nil
+			return deleted, nil
 		}
-		if err := r.deleteChunk(ctx, gone[i:min(i+chunk, len(gone))]); err != nil {
-			return err
+		n, err := r.deleteChunk(ctx, gone[i:min(i+chunk, len(gone))])
+		deleted += n
+		if err != nil {
+			return deleted, err
 		}
 	}
-	return nil
+	return deleted, nil
 }
+
+// goneByState returns the documents the state file records whose file the
+// scan did not find, proven still this source's (see the top of the file).
+func (r *runner) goneByState(ctx context.Context) ([]doomed, error) {
+	var gone []doomed
+	r.recorded.EachUnseen(func(key string, e state.Entry) {
+		if r.o.Shard.Has(key) {
+			gone = append(gone, doomed{key, e.DocumentID, ExternalID(r.o.Source, key)})
+		}
+	})
+	more, err := r.unconfirmedGone(ctx)
+	if err != nil {
+		return nil, err
+	}
+	gone = append(gone, more...)
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	if r.pic.verified {
+		held, err := r.still(ctx)
+		if err != nil {
+			return nil, deleteError(err)
+		}
+		if held {
+			return r.unchanged(ctx, gone)
+		}
+		r.note("documents of the workspace were deleted by someone else during the run: the documents to delete were confirmed by a listing of the workspace")
+	}
+	return r.confirm(ctx, gone)
+}
+
+// unchanged keeps the documents of gone that were not changed during the
+// run, or were changed but still carry the identity they are known by.
+func (r *runner) unchanged(ctx context.Context, gone []doomed) ([]doomed, error) {
+	byID := make(map[int64]int, len(gone))
+	for i, d := range gone {
+		byID[d.docID] = i
+	}
+	drop := map[int64]bool{}
+	err := api.EachPage(ctx, r.o.Service, api.ListQuery{WorkspaceID: r.o.WorkspaceID, UpdatedAfter: r.pic.at.Add(-margin),
+		Ordering: "created_at", PageSize: 1000}, func(p *api.FilePage) error {
+		for i := range p.Results {
+			f := &p.Results[i]
+			j, ok := byID[f.ID]
+			if !ok {
+				continue
+			}
+			if !r.provenGone(f, gone[j]) {
+				drop[f.ID] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, deleteError(err)
+	}
+	return r.without(gone, drop), nil
+}
+
+// confirm keeps the documents of gone that a listing of the workspace shows
+// in the workspace, with the identity they are known by.
+func (r *runner) confirm(ctx context.Context, gone []doomed) ([]doomed, error) {
+	byID := make(map[int64]int, len(gone))
+	for i, d := range gone {
+		byID[d.docID] = i
+	}
+	ok := map[int64]bool{}
+	err := api.EachPage(ctx, r.o.Service, api.ListQuery{WorkspaceID: r.o.WorkspaceID, Ordering: "created_at", PageSize: 1000},
+		func(p *api.FilePage) error {
+			for i := range p.Results {
+				f := &p.Results[i]
+				if j, in := byID[f.ID]; in && r.provenGone(f, gone[j]) {
+					ok[f.ID] = true
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, deleteError(err)
+	}
+	drop := map[int64]bool{}
+	for _, d := range gone {
+		if !ok[d.docID] {
+			drop[d.docID] = true
+		}
+	}
+	return r.without(gone, drop), nil
+}
+
+// without returns gone less the documents of drop, each named in a note.
+func (r *runner) without(gone []doomed, drop map[int64]bool) []doomed {
+	if len(drop) == 0 {
+		return gone
+	}
+	kept := gone[:0]
+	var left []string
+	for _, d := range gone {
+		if drop[d.docID] {
+			left = append(left, fmt.Sprintf("%s (%d)", d.key, d.docID))
+			continue
+		}
+		kept = append(kept, d)
+	}
+	slices.Sort(left)
+	const show = 10
+	more := ""
+	if len(left) > show {
+		more = fmt.Sprintf(" and %d more", len(left)-show)
+		left = left[:show]
+	}
+	r.note(fmt.Sprintf("not deleted: %d document(s) the service does not show as this source's, in this workspace, under their identity: %s%s",
+		len(drop), strings.Join(left, ", "), more))
+	return kept
+}
+
+// provenGone reports whether f, as the service shows it, is the document d
+// is known as — in the workspace, of this tool and source, with d's
+// identity — which is the identity of a file the scan did not find (d is
+// made only of those).
+func (r *runner) provenGone(f *api.File, d doomed) bool {
+	if !api.InWorkspace(f, r.o.WorkspaceID) || f.ExternalMetadata == nil {
+		return false
+	}
+	key, ok := ours(f.ExternalMetadata, r.o.Source)
+	if !ok || key != d.key {
+		return false
+	}
+	if d.ext == "" {
+		return true // a document of version 1, known by its path
+	}
+	ext := f.ExternalMetadata.ExternalID
+	return ext == d.ext && ext == ExternalID(r.o.Source, key)
+}
+
+// goneByListing returns the documents the listing at the start showed as
+// this source's whose file the scan did not find, confirmed by a second
+// listing (which also names them).
+func (r *runner) goneByListing(ctx context.Context) ([]doomed, error) {
+	ids, shared := r.remote.unseen()
+	if shared > 0 {
+		r.note(fmt.Sprintf("not deleted: %d document(s) whose file is gone carry an identity that another document carries too; remove the wrong ones on the service", shared))
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var gone []doomed
+	err := api.EachPage(ctx, r.o.Service, api.ListQuery{WorkspaceID: r.o.WorkspaceID, Ordering: "created_at", PageSize: 1000},
+		func(p *api.FilePage) error {
+			for i := range p.Results {
+				f := &p.Results[i]
+				ext, in := ids[f.ID]
+				if !in || f.ExternalMetadata == nil {
+					continue
+				}
+				key, ok := ours(f.ExternalMetadata, r.o.Source)
+				if !ok {
+					continue
+				}
+				d := doomed{key: key, docID: f.ID}
+				if ext != ([16]byte{}) {
+					d.ext = "pu2-" + hex.EncodeToString(ext[:])
+				}
+				if r.provenGone(f, d) {
+					gone = append(gone, d)
+					delete(ids, f.ID) // once, however often the listing shows it
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, deleteError(err)
+	}
+	if len(ids) > 0 {
+		r.note(fmt.Sprintf("not deleted: %d document(s) whose file is gone, which a second listing did not show as this source's in this workspace", len(ids)))
+	}
+	return gone, nil
+}
+
+// deleteError is the error that ends the run when what --delete needed of
+// the service failed: nothing more is deleted.
+func deleteError(err error) error {
+	var le *api.ListingError
+	if errors.As(err, &le) {
+		return fmt.Errorf("%w: %w; nothing was deleted", ErrUntrustedListing, err)
+	}
+	return fmt.Errorf("list the documents to delete: %w", classify(err).asError(err))
+}
+
+// ErrUntrustedListing wraps a listing of the workspace that cannot be
+// trusted: the run ends (exit 1) without deleting anything.
+var ErrUntrustedListing = errors.New("the workspace could not be listed reliably")
 
 // unconfirmedGone asks the service about the uploads an earlier run started
 // but never saw confirmed, whose file is gone: one the service stored is a
@@ -179,7 +376,7 @@ func (r *runner) unconfirmedGone(ctx context.Context) ([]doomed, error) {
 		case len(files) > 1:
 			r.note(fmt.Sprintf("%s: an earlier run's upload of this removed file: %s; none was deleted", s.key, duplicates(files)))
 		case len(files) == 1:
-			gone = append(gone, doomed{s.key, files[0].ID})
+			gone = append(gone, doomed{s.key, files[0].ID, s.extID})
 		case r.o.State != nil && !r.o.DryRun:
 			if err := r.o.State.RecordAborted(state.Record{Path: s.key, ExternalID: s.extID, At: r.clock.Now().UTC()}); err != nil {
 				return nil, err
@@ -191,38 +388,41 @@ func (r *runner) unconfirmedGone(ctx context.Context) ([]doomed, error) {
 
 // deleteChunk deletes documents in one request; when the service refuses
 // the whole (an id it no longer has makes a bulk delete fail entirely), one
-// by one, a document already gone counting as deleted.
-func (r *runner) deleteChunk(ctx context.Context, ds []doomed) error {
+// by one, a document already gone counting as deleted. It returns how many
+// it deleted.
+func (r *runner) deleteChunk(ctx context.Context, ds []doomed) (int, error) {
 	ids := make([]int64, len(ds))
 	for i, d := range ds {
 		ids[i] = d.docID
 	}
 	err := r.o.Service.DeleteFiles(ctx, ids)
 	if err == nil {
-		for _, d := range ds {
+		for i, d := range ds {
 			if err := r.deleted(d); err != nil {
-				return err
+				return i + 1, err
 			}
 		}
-		return nil
+		return len(ds), nil
 	}
 	if v := classify(err); v.kind == verdictStop {
-		return v.err
+		return 0, v.err
 	}
+	n := 0
 	for _, d := range ds {
 		err := r.deleteOne(ctx, d.docID)
 		if err == nil {
+			n++
 			if err := r.deleted(d); err != nil {
-				return err
+				return n, err
 			}
 			continue
 		}
 		if v := classify(err); v.kind == verdictStop {
-			return v.err
+			return n, v.err
 		}
 		r.finish(Result{Rel: d.key, Outcome: Failed, DocumentID: d.docID, Reason: "could not delete: " + err.Error()})
 	}
-	return nil
+	return n, nil
 }
 
 // deleteOne deletes one document; one the service no longer has counts as

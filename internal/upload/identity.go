@@ -76,6 +76,12 @@ type known struct {
 	tags    string // the tags this tool applied, "1,2"
 	extID   string // the external id the document carries
 	session string
+	// complete is set when the document's metadata holds every key of
+	// the version this tool writes (read from the service).
+	complete bool
+	// others are the other documents that carry the same identity
+	// (someone gave it to a second one): never guessed between.
+	others []known
 }
 
 func knownFromState(e state.Entry) known {
@@ -99,12 +105,18 @@ func knownFromFile(f *api.File) known {
 		// one): what is missing is applied again.
 		k.tags = ""
 	}
-	if s, ok := am[metaSize].(string); ok {
-		k.size, _ = strconv.ParseInt(s, 10, 64)
+	sizeText, hasSize := am[metaSize].(string)
+	if hasSize {
+		k.size, _ = strconv.ParseInt(sizeText, 10, 64)
 	}
-	if s, ok := am[metaMTime].(string); ok {
-		k.mtime, _ = time.Parse(time.RFC3339Nano, s)
+	mtimeText, hasMTime := am[metaMTime].(string)
+	if hasMTime {
+		k.mtime, _ = time.Parse(time.RFC3339Nano, mtimeText)
 	}
+	_, hasTags := am[metaTags].(string)
+	by, _ := am[metaUploadedBy].(string)
+	_, hasPath := am[metaPath].(string)
+	k.complete = hasSize && hasMTime && hasTags && hasPath && by == uploadedBy && len(k.sha) >= 32
 	return k
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/clock"
+	"github.com/paradigm-upload/paradigm-upload/internal/clock/clocktest"
 	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 )
@@ -34,6 +35,62 @@ type docs struct {
 	fault func(op string, r *api.UploadRequest) error
 	// dropMeta makes it an instance that keeps no external metadata.
 	dropMeta bool
+	// clk is the service's clock, which stamps documents and listings;
+	// each run (syncRun) starts a night after the last.
+	clk *clocktest.Fake
+
+	// Faults of a listing: pages of at most maxPage; ordering ignored
+	// (newest first whatever is asked); next links of pages ≥ 2 that
+	// point back to page 1 ("back") or to the page itself ("self");
+	// every workspace listed whatever the filter; beforePage called
+	// before a page > 1 is served (d.mu held: it may add documents).
+	maxPage         int
+	ignoreOrdering  bool
+	nextLoop        string
+	ignoreWorkspace bool
+	beforePage      func(d *docs, page int)
+}
+
+// add stores a document directly (another integration, a person, another
+// workspace). d.mu must be held.
+func (d *docs) add(ws int64, name, content string, ext *api.ExternalMetadata) *doc {
+	d.next++
+	now := d.stamp()
+	sum := sha256.Sum256([]byte(content))
+	x := &doc{id: d.next, name: name, content: []byte(content), sha: hex.EncodeToString(sum[:]), ext: ext, session: "s-2",
+		created: now, changed: now, ws: ws}
+	if x.ext == nil {
+		x.ext = &api.ExternalMetadata{AdditionalMetadata: map[string]any{}}
+	}
+	d.byID[x.id] = x
+	return x
+}
+
+// snapshot and restore stand for a backup of the instance and its restore:
+// the documents and the id counter as they were (later uploads reuse ids).
+type backup struct {
+	byID map[int64]doc
+	next int64
+}
+
+func (d *docs) snapshot() backup {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b := backup{byID: map[int64]doc{}, next: d.next}
+	for id, x := range d.byID {
+		b.byID[id] = *x
+	}
+	return b
+}
+
+func (d *docs) restore(b backup) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.byID, d.next = map[int64]*doc{}, b.next
+	for id, x := range b.byID {
+		x := x
+		d.byID[id] = &x
+	}
 }
 
 type doc struct {
@@ -44,6 +101,9 @@ type doc struct {
 	ext     *api.ExternalMetadata
 	tags    []int64
 	session string
+	// created and changed are stamped by the service's clock.
+	created, changed time.Time
+	ws               int64 // 42 unless set
 }
 
 // retried wraps svc in the run's retry policy (3 retries), waiting on
@@ -53,7 +113,16 @@ func retried(svc Service, clk clock.Clock) Service {
 	return retry.Wrap(svc, retry.New(p, retry.Options{}))
 }
 
-func newDocs() *docs { return &docs{byID: map[int64]*doc{}, calls: map[string]int{}} }
+func newDocs() *docs {
+	return &docs{byID: map[int64]*doc{}, calls: map[string]int{}, clk: clocktest.New(time.Unix(2e9, 0))}
+}
+
+// stamp is the service's time of a change: every change a second apart.
+// d.mu must be held.
+func (d *docs) stamp() time.Time {
+	d.clk.Advance(time.Second)
+	return d.clk.Now()
+}
 
 func (d *docs) call(op string, r *api.UploadRequest) error {
 	d.mu.Lock()
@@ -97,8 +166,12 @@ func (d *docs) byKey() map[string][]*doc {
 }
 
 func (x *doc) file() *api.File {
+	ws := x.ws
+	if ws == 0 {
+		ws = 42
+	}
 	f := &api.File{ID: x.id, Filename: x.name, Status: "pending", UploadSessionUUID: x.session,
-		Workspace: &api.Workspace{ID: 42}}
+		Workspace: &api.Workspace{ID: ws}, CreatedAt: x.created, UpdatedAt: x.changed}
 	if x.ext != nil {
 		cp := *x.ext
 		f.ExternalMetadata = &cp
@@ -154,7 +227,7 @@ func (d *docs) Upload(_ context.Context, r api.UploadRequest) (*api.UploadResult
 		if !ok {
 			return nil, &api.Error{StatusCode: 404, Kind: "not_found"}
 		}
-		x.content, x.sha, x.name = content, sha, r.Filename
+		x.content, x.sha, x.name, x.changed = content, sha, r.Filename, d.stamp()
 		if ext != nil {
 			x.ext = ext // merged: every key is sent
 		}
@@ -170,14 +243,16 @@ func (d *docs) Upload(_ context.Context, r api.UploadRequest) (*api.UploadResult
 	}
 	if ext != nil {
 		for _, x := range d.byID {
-			if x.ext != nil && x.ext.ExternalID == ext.ExternalID {
+			if x.ext != nil && x.ext.ExternalID == ext.ExternalID && x.file().Workspace.ID == r.WorkspaceID {
 				res.StatusCode, res.File = 200, *x.file() // the existing document; the bytes are dropped
 				return res, nil
 			}
 		}
 	}
 	d.next++
-	x := &doc{id: d.next, name: r.Filename, content: content, sha: sha, ext: ext, tags: slices.Clone(r.Tags), session: "s-1"}
+	now := d.stamp()
+	x := &doc{id: d.next, name: r.Filename, content: content, sha: sha, ext: ext, tags: slices.Clone(r.Tags), session: "s-1",
+		created: now, changed: now}
 	if x.ext == nil {
 		x.ext = &api.ExternalMetadata{AdditionalMetadata: map[string]any{metaPath: r.Filename}}
 	}
@@ -187,7 +262,7 @@ func (d *docs) Upload(_ context.Context, r api.UploadRequest) (*api.UploadResult
 	return res, nil
 }
 
-func (d *docs) Lookup(_ context.Context, _ int64, id string) ([]api.File, error) {
+func (d *docs) Lookup(_ context.Context, ws int64, id string) ([]api.File, error) {
 	if err := d.call("FIND", nil); err != nil {
 		return nil, err
 	}
@@ -195,7 +270,7 @@ func (d *docs) Lookup(_ context.Context, _ int64, id string) ([]api.File, error)
 	defer d.mu.Unlock()
 	var out []api.File
 	for _, id2 := range d.sortedIDs() {
-		if x := d.byID[id2]; x.ext != nil && x.ext.ExternalID == id {
+		if x := d.byID[id2]; x.ext != nil && x.ext.ExternalID == id && x.file().Workspace.ID == ws {
 			out = append(out, *x.file())
 		}
 	}
@@ -237,10 +312,12 @@ func (d *docs) UpdateFile(_ context.Context, id int64, u api.FileUpdate) (*api.F
 	}
 	if u.Tags != nil {
 		x.tags = slices.Clone(*u.Tags)
+		x.changed = d.stamp()
 	}
 	if u.External != nil {
 		cp := *u.External
 		x.ext = &cp
+		x.changed = d.stamp()
 	}
 	d.history = append(d.history, fmt.Sprintf("UPDATE %d", id))
 	return x.file(), nil
@@ -281,8 +358,9 @@ func (d *docs) DeleteFile(_ context.Context, id int64) error {
 	return nil
 }
 
-// ListPage serves the documents in id order, q.PageSize a page; next is
-// "page=N".
+// ListPage serves the documents as the service does — its filters of
+// creation and change, ordering by creation (newest first unless asked),
+// q.PageSize a page; next is "page=N".
 func (d *docs) ListPage(_ context.Context, q api.ListQuery, next string) (*api.FilePage, error) {
 	if err := d.call("LIST", nil); err != nil {
 		return nil, err
@@ -297,18 +375,38 @@ func (d *docs) ListPage(_ context.Context, q api.ListQuery, next string) (*api.F
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if page > 1 && d.beforePage != nil {
+		d.beforePage(d, page)
+	}
+	ids := d.sortedIDs()
+	if q.Ordering != "created_at" || d.ignoreOrdering {
+		slices.Reverse(ids) // newest first
+	}
 	var all []api.File
-	for _, id := range d.sortedIDs() {
+	for _, id := range ids {
 		x := d.byID[id]
-		if q.ExternalID != "" && (x.ext == nil || x.ext.ExternalID != q.ExternalID) {
+		switch {
+		case q.ExternalID != "" && (x.ext == nil || x.ext.ExternalID != q.ExternalID),
+			q.WorkspaceID != 0 && !d.ignoreWorkspace && x.file().Workspace.ID != q.WorkspaceID,
+			!q.CreatedBefore.IsZero() && !x.created.Before(q.CreatedBefore),
+			!q.UpdatedAfter.IsZero() && !x.changed.After(q.UpdatedAfter):
 			continue
 		}
 		all = append(all, *x.file())
 	}
 	size := max(q.PageSize, 1)
+	if d.maxPage > 0 {
+		size = min(size, d.maxPage)
+	}
 	from := min((page-1)*size, len(all))
-	p := &api.FilePage{Count: len(all), Results: all[from:min(from+size, len(all))]}
-	if from+size < len(all) {
+	p := &api.FilePage{Count: len(all), Results: all[from:min(from+size, len(all))], Date: d.clk.Now().Truncate(time.Second)}
+	switch {
+	case from+size >= len(all):
+	case page >= 2 && d.nextLoop == "back":
+		p.Next = "page=1"
+	case page >= 2 && d.nextLoop == "self":
+		p.Next = "page=" + strconv.Itoa(page)
+	default:
 		p.Next = "page=" + strconv.Itoa(page+1)
 	}
 	return p, nil

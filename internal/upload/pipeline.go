@@ -122,15 +122,24 @@ type Options struct {
 	Clock clock.Clock // nil: the system clock
 }
 
-// Recorded is what the state file says was uploaded.
+// Recorded is what the state file says was uploaded. *state.Store
+// implements it, and so does *state.Snapshot (a dry run: what it learns
+// of the service it keeps in memory).
 type Recorded interface {
 	Done(path string) (state.Entry, bool)
 	Len() int
+	Each(fn func(path string, e state.Entry))
 	MarkSeen(path string) bool
 	EachUnseen(fn func(path string, e state.Entry))
 	// EachUnseenStarted lists the uploads an earlier run started, never saw
 	// confirmed, and whose file the scan did not find.
 	EachUnseenStarted(fn func(path string, e state.Entry))
+	// Checkpoint is what the last run that ended saw of the workspace.
+	Checkpoint() (state.Checkpoint, bool)
+	// RecordKnown records what the service holds for a path; Forget that
+	// it holds nothing of this source's for it.
+	RecordKnown(r state.Record, found bool) error
+	Forget(path string) error
 }
 
 // ErrAuth wraps the service's refusal of the API key.
@@ -155,6 +164,15 @@ type runner struct {
 	recorded Recorded // nil: no state file
 	remote   *remote  // nil: no listing
 	tags     string   // the tags to apply, as recorded
+
+	// pic is what the run knows of the workspace as a whole (verify.go);
+	// before is how many documents the source had before this run (what
+	// --max-delete is a share of).
+	pic    picture
+	before int
+	// stale holds the keys whose document's metadata someone edited
+	// (under mu).
+	stale map[string]bool
 
 	fails atomic.Int64
 	// dispatch is done once no new upload may start; stopDispatch ends it.
@@ -291,23 +309,25 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 	}()
 
-	if !o.NoExternalID && (r.recorded == nil || r.recorded.Len() == 0 || o.Reconcile) {
-		// No state to trust: the service says what it has.
-		rm, err := loadRemote(dispatchCtx, o.Service, o.WorkspaceID, o.Source, o.Shard)
-		if err != nil {
-			if dispatchCtx.Err() != nil {
-				// Interrupted while listing: nothing was sent.
-				r.setStopped(StopInterrupted)
-				return r.result(start, ctx, nil)
-			}
-			if v := classify(err); v.kind == verdictStop {
-				err = v.err
-			} else {
-				err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-			}
-			return r.result(start, ctx, fmt.Errorf("list the workspace's documents: %w", err))
+	if err := r.survey(dispatchCtx); err != nil {
+		if dispatchCtx.Err() != nil {
+			// Interrupted while asking: nothing was sent.
+			r.setStopped(StopInterrupted)
+			return r.result(start, ctx, nil)
 		}
-		r.remote = rm
+		var le *api.ListingError
+		switch v := classify(err); {
+		case errors.As(err, &le):
+			err = fmt.Errorf("%w: %w; nothing was uploaded or deleted", ErrUntrustedListing, err)
+		case v.kind == verdictStop:
+			err = v.err
+		default:
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return r.result(start, ctx, fmt.Errorf("list the workspace's documents: %w", err))
+	}
+	if err := r.forgetCheckpoint(); err != nil {
+		return r.result(start, ctx, err)
 	}
 
 	// The instance keeps the external metadata of uploads when documents
@@ -359,8 +379,19 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if r.maxFailsReached() {
 		r.setStopped(StopMaxFails)
 	}
+	deleted := 0
 	if scanErr == nil && o.Delete && !r.halted() {
-		if err := r.deleteGone(ctx); err != nil {
+		var err error
+		if deleted, err = r.deleteGone(dispatchCtx); err != nil {
+			r.stop(err)
+		}
+	}
+	if scanErr == nil && !r.halted() && dispatchCtx.Err() == nil {
+		// The run saw the whole tree: the state now holds the service's
+		// picture of it, which the next run can verify cheaply.
+		if err := r.settleState(); err != nil {
+			r.stop(err)
+		} else if err := r.checkpoint(dispatchCtx, deleted); err != nil {
 			r.stop(err)
 		}
 	}
@@ -369,6 +400,76 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		err = fmt.Errorf("scan %s: %w", o.Root, scanErr)
 	}
 	return r.result(start, ctx, err)
+}
+
+// survey learns, before the scan, what the service holds: it verifies the
+// state file against its checkpoint (verify.go), or, when there is none to
+// trust, lists the workspace. It first notes how many of the workspace's
+// documents were created before the run's moment, so that anything deleted
+// from now on, while the run looks, is seen by the next run (or by --delete).
+func (r *runner) survey(ctx context.Context) error {
+	if r.o.NoExternalID {
+		return nil
+	}
+	// The run's moment: a little before now, by the service's clock when
+	// this machine's is ahead of it.
+	r.pic.at = r.clock.Now().Add(-5 * margin)
+	count, newest, date, err := r.countBefore(ctx, r.pic.at)
+	if err != nil {
+		return err
+	}
+	if !date.IsZero() && r.pic.at.After(date.Add(-margin)) {
+		r.pic.at = date.Add(-margin)
+		if count, newest, _, err = r.countBefore(ctx, r.pic.at); err != nil {
+			return err
+		}
+	}
+	r.pic.count, r.pic.newest = count, newest
+	if r.recorded != nil && r.recorded.Len() > 0 && !r.o.Reconcile {
+		ok, err := r.verify(ctx)
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.pic.verified = true
+			r.before = r.recorded.Len()
+			return nil
+		}
+	}
+	rm, err := loadRemote(ctx, r.o.Service, r.o.WorkspaceID, r.o.Source, r.o.Shard)
+	if err != nil {
+		return err
+	}
+	r.remote, r.before = rm, rm.count
+	if rm.repeats > 0 {
+		r.note(fmt.Sprintf("the listing of the workspace showed %d document(s) twice (its pages shifted while they were read); each was counted once", rm.repeats))
+	}
+	if rm.foreign > 0 {
+		r.note(fmt.Sprintf("the listing of the workspace showed %d document(s) of another workspace (or not saying theirs): they were left out", rm.foreign))
+	}
+	return nil
+}
+
+// settleState brings the state file in line with the listing the run
+// read, once the scan is over: a recorded file whose document the service
+// does not hold, and that the scan did not find, is forgotten (there is
+// nothing to delete for it).
+func (r *runner) settleState() error {
+	if r.remote == nil || r.recorded == nil {
+		return nil
+	}
+	var ghosts []string
+	r.recorded.EachUnseen(func(path string, e state.Entry) {
+		if r.o.Shard.Has(path) && !r.remote.has(ExternalID(r.o.Source, path)) {
+			ghosts = append(ghosts, path)
+		}
+	})
+	for _, p := range ghosts {
+		if err := r.recorded.Forget(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // result ends the run: the summary, and the error that ended it, if any.
@@ -422,6 +523,7 @@ const (
 	jobCheck                  // maybe changed: hash, then replace, update or record
 	jobUpdate                 // same content, stale metadata: update it
 	jobAsk                    // an earlier run left it unconfirmed: ask the service
+	jobPick                   // several documents carry its identity: find its own
 )
 
 // job is a file on its way to a worker, with what is known of its document.
@@ -451,16 +553,19 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- job) err
 	if !r.o.Shard.Has(e.Key) {
 		return nil
 	}
-	r.scanned.Add(1)
 	k, found := r.known(e.Key)
-	switch {
-	case e.Skip != scan.ReasonNone:
+	if e.Skip != scan.ReasonNone {
 		r.prog.Found(1, 0)
 		r.finish(Result{Rel: e.Key, Size: e.Size, Outcome: Skipped, Reason: string(e.Skip)})
 		return nil
 	}
+	// A file the run would upload: the tree is not empty (--delete).
+	r.scanned.Add(1)
 	j := job{e: e, known: k}
 	sameFile := found && k.size == e.Size && k.mtime.Equal(e.ModTime) && k.sha != "" && !r.o.Checksum
+	// A document whose metadata lacks part of what this tool writes (someone
+	// edited it) has it written again.
+	stale := found && (r.remote != nil && !k.complete || r.isStale(e.Key))
 	switch {
 	case r.o.NoExternalID:
 		if found && k.size == e.Size && k.mtime.Equal(e.ModTime) {
@@ -472,10 +577,19 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- job) err
 		j.kind = jobAsk
 	case !found:
 		j.kind = jobUpload
-	case sameFile && k.tags == r.tags && k.extID == ExternalID(r.o.Source, e.Key):
+	case len(k.others) > 0:
+		// Several documents carry its identity: which is its own is
+		// decided by the state file or the content, never guessed.
+		j.kind = jobPick
+	case sameFile && k.tags == r.tags && k.extID == ExternalID(r.o.Source, e.Key) && !stale:
 		reason := "recorded in the state file"
 		if r.remote != nil {
 			reason = "the service has this version"
+			// The state learns what the listing showed, so that the next
+			// run need not list.
+			if err := r.remember(e, k); err != nil {
+				return err
+			}
 		}
 		return r.settle(e, Result{Rel: e.Key, Size: e.Size, Outcome: AlreadyDone, Reason: reason,
 			DocumentID: k.docID, UploadSessionUUID: k.session})
@@ -497,6 +611,16 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- job) err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// remember records in the state file what the service holds for a file
+// the scan found, as a listing showed it.
+func (r *runner) remember(e scan.Entry, k known) error {
+	if r.o.State == nil || r.o.DryRun {
+		return nil
+	}
+	return r.o.State.RecordKnown(state.Record{Path: e.Key, Size: k.size, ModTime: k.mtime, ExternalID: k.extID,
+		SHA256: k.sha, DocumentID: k.docID, UploadSessionUUID: k.session, Tags: k.tags, At: r.clock.Now().UTC()}, true)
 }
 
 // settle finishes a file the scan could decide alone.

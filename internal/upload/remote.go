@@ -2,6 +2,7 @@ package upload
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"slices"
@@ -13,18 +14,33 @@ import (
 )
 
 // remote is what the service holds of this source, read from a listing of
-// the workspace when there is no state file to trust (none, a new one, or
-// --reconcile): the documents this tool uploaded from this source, by
-// external id, compactly — 64 bytes a document in one sorted slice, so a
-// listing of a million fits. Paths are not kept: --delete lists again to name the
-// few documents it deletes.
+// the workspace when there is no state file to trust (none, a new one, one
+// whose checkpoint does not hold, or --reconcile): the documents this tool
+// uploaded from this source, by external id, compactly — 64 bytes a
+// document in one sorted slice, so a listing of a million fits. Paths are
+// not kept: --delete lists again to name, and confirm, the few documents
+// it deletes.
+//
+// The listing is read as a set. It asks for a stable order (oldest first:
+// documents created meanwhile come last), but pages that shift under
+// concurrent writes may still show a document twice: repeats are counted
+// and dropped. A document of another workspace (a service that ignored
+// the filter), or one that does not say its workspace, is not taken. Two
+// documents that carry one identity are both kept, marked, and never
+// guessed between.
 type remote struct {
 	mu     sync.Mutex
-	byExt  []remoteDoc          // by external id, sorted once the listing is read
+	byExt  []remoteDoc          // by external id, then id
 	legacy map[string]remoteDoc // documents of version 1, by key
 	tags   []string             // interned tag strings; remoteDoc.tags indexes it
 	tagIdx map[string]uint32
-	count  int
+	// count is the documents of the source (and shard), each once.
+	count int
+	// repeats counts the entries of the listing that named a document
+	// already read; foreign those not in the workspace.
+	repeats, foreign int
+	// date is when the listing began, by the service's clock.
+	date time.Time
 }
 
 type remoteDoc struct {
@@ -32,7 +48,8 @@ type remoteDoc struct {
 	docID, size, mtime int64
 	sha                [16]byte
 	tags               uint32
-	hasSHA, seen       bool
+	hasSHA, complete   bool
+	seen, dup          bool
 }
 
 // maxReserve is the most documents a listing's announced count makes room
@@ -49,32 +66,65 @@ func loadRemote(ctx context.Context, svc Service, workspaceID int64, source stri
 	// unused by documents of other sources is address space the system
 	// backs only when written; a count past maxReserve is not believed.
 	expect := func(n int) { r.byExt = slices.Grow(r.byExt, min(max(n, 0), maxReserve)) }
-	err := api.ListFiles(ctx, svc, api.ListQuery{WorkspaceID: workspaceID, PageSize: 1000, Expect: expect}, func(files []api.File) error {
-		for i := range files {
-			f := &files[i]
-			key, ok := ours(f.ExternalMetadata, source)
-			if !ok || !shard.Has(key) {
+	first := true
+	err := api.EachPage(ctx, svc, api.ListQuery{WorkspaceID: workspaceID, Ordering: "created_at", PageSize: 1000, Expect: expect},
+		func(p *api.FilePage) error {
+			if first {
+				r.date, first = p.Date, false
+			}
+			for i := range p.Results {
+				f := &p.Results[i]
+				if !api.InWorkspace(f, workspaceID) {
+					r.foreign++
+					continue
+				}
+				key, ok := ours(f.ExternalMetadata, source)
+				if !ok || !shard.Has(key) {
+					continue
+				}
+				k := knownFromFile(f)
+				d := remoteDoc{docID: f.ID, size: k.size, mtime: unixNano(k.mtime), tags: r.intern(k.tags), complete: k.complete}
+				d.hasSHA = len(k.sha) >= 32 && hexPrefix(d.sha[:], k.sha)
+				if id, ok := extBytes(f.ExternalMetadata.ExternalID, "pu2-"); ok {
+					d.ext = id
+					r.byExt = append(r.byExt, d)
+				} else if old, ok := r.legacy[key]; !ok || old.docID == d.docID {
+					r.legacy[key] = d
+				} else {
+					old.dup = true // a second document of this key
+					r.legacy[key] = old
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(r.byExt, func(a, b remoteDoc) int {
+		if c := bytes.Compare(a.ext[:], b.ext[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.docID, b.docID)
+	})
+	// One entry per document; documents that share an identity marked.
+	kept := r.byExt[:0]
+	for _, d := range r.byExt {
+		if n := len(kept); n > 0 && kept[n-1].ext == d.ext {
+			if kept[n-1].docID == d.docID {
+				r.repeats++
 				continue
 			}
-			k := knownFromFile(f)
-			d := remoteDoc{docID: f.ID, size: k.size, mtime: unixNano(k.mtime), tags: r.intern(k.tags)}
-			d.hasSHA = len(k.sha) >= 32 && hexPrefix(d.sha[:], k.sha)
-			if id, ok := extBytes(f.ExternalMetadata.ExternalID, "pu2-"); ok {
-				d.ext = id
-				r.byExt = append(r.byExt, d)
-			} else {
-				r.legacy[key] = d
-			}
-			r.count++
+			kept[n-1].dup, d.dup = true, true
 		}
-		return nil
-	})
-	slices.SortFunc(r.byExt, func(a, b remoteDoc) int { return bytes.Compare(a.ext[:], b.ext[:]) })
+		kept = append(kept, d)
+	}
+	r.byExt = kept
+	r.count = len(r.byExt) + len(r.legacy)
 	if cap(r.byExt) > len(r.byExt)+len(r.byExt)/8 {
 		// Room the workspace's other documents took in the count: let go.
 		r.byExt = slices.Clone(r.byExt)
 	}
-	return r, err
+	return r, nil
 }
 
 func (r *remote) intern(s string) uint32 {
@@ -87,65 +137,82 @@ func (r *remote) intern(s string) uint32 {
 	return i
 }
 
+// known returns what d says of its document.
+func (r *remote) known(d remoteDoc, ext string) known {
+	k := known{docID: d.docID, size: d.size, mtime: fromUnixNano(d.mtime), tags: r.tags[d.tags], extID: ext, complete: d.complete}
+	if d.hasSHA {
+		k.sha = hex.EncodeToString(d.sha[:])
+	}
+	return k
+}
+
 // find returns what the service holds for the file at key, and marks it
-// seen by the scan.
+// seen by the scan. When several documents carry its identity, the first
+// is returned with the others in its known.others.
 func (r *remote) find(source, key string) (known, bool) {
 	ext := ExternalID(source, key)
 	id, _ := extBytes(ext, "pu2-")
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	i, ok := slices.BinarySearchFunc(r.byExt, id, func(d remoteDoc, id [16]byte) int { return bytes.Compare(d.ext[:], id[:]) })
-	var d remoteDoc
 	if ok {
-		r.byExt[i].seen = true
-		d = r.byExt[i]
-	} else if d, ok = r.legacy[key]; ok {
+		var k known
+		for j := i; j < len(r.byExt) && r.byExt[j].ext == id; j++ {
+			r.byExt[j].seen = true
+			if j == i {
+				k = r.known(r.byExt[j], ext)
+			} else {
+				k.others = append(k.others, r.known(r.byExt[j], ext))
+			}
+		}
+		return k, true
+	}
+	if d, ok := r.legacy[key]; ok {
 		d.seen = true
 		r.legacy[key] = d
-		ext = "" // carries an identity of version 1: to be adopted
+		return r.known(d, ""), true // carries an identity of version 1: to be adopted
 	}
-	if !ok {
-		return known{}, false
-	}
-	k := known{docID: d.docID, size: d.size, mtime: fromUnixNano(d.mtime), tags: r.tags[d.tags], extID: ext}
-	if d.hasSHA {
-		k.sha = hex.EncodeToString(d.sha[:])
-	}
-	return k, true
+	return known{}, false
 }
 
-// unseen returns the documents whose file the scan did not find.
-func (r *remote) unseen() map[int64]bool {
+// has reports whether the listing holds a document of this identity.
+func (r *remote) has(ext string) bool {
+	id, ok := extBytes(ext, "pu2-")
+	if !ok {
+		return false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ids := map[int64]bool{}
+	_, found := slices.BinarySearchFunc(r.byExt, id, func(d remoteDoc, id [16]byte) int { return bytes.Compare(d.ext[:], id[:]) })
+	return found
+}
+
+// unseen returns the documents whose file the scan did not find, by id
+// with their external id ("" for version 1), leaving out identities
+// carried by several documents (noted in shared).
+func (r *remote) unseen() (ids map[int64][16]byte, shared int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids = map[int64][16]byte{}
 	for _, d := range r.byExt {
-		if !d.seen {
-			ids[d.docID] = true
+		switch {
+		case d.seen:
+		case d.dup:
+			shared++
+		default:
+			ids[d.docID] = d.ext
 		}
 	}
 	for _, d := range r.legacy {
-		if !d.seen {
-			ids[d.docID] = true
+		switch {
+		case d.seen:
+		case d.dup:
+			shared++
+		default:
+			ids[d.docID] = [16]byte{}
 		}
 	}
-	return ids
-}
-
-// name lists the workspace again to find the keys of the documents ids,
-// calling fn for each.
-func name(ctx context.Context, svc Service, workspaceID int64, source string, ids map[int64]bool, fn func(key string, docID int64)) error {
-	return api.ListFiles(ctx, svc, api.ListQuery{WorkspaceID: workspaceID, PageSize: 1000}, func(files []api.File) error {
-		for i := range files {
-			if !ids[files[i].ID] {
-				continue
-			}
-			if key, ok := ours(files[i].ExternalMetadata, source); ok {
-				fn(key, files[i].ID)
-			}
-		}
-		return nil
-	})
+	return ids, shared
 }
 
 // extBytes reads an external id of the given prefix and 32 hex digits.
