@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// CountsLine renders counts by status, most advanced first, as
+// CountsLine renders counts by status, in alphabetical order of status, as
 // "embedded 6 · parsing 1 · parsing_failed 1".
 func CountsLine(counts map[string]int) string {
 	keys := make([]string, 0, len(counts))
