@@ -39,7 +39,8 @@ const (
 // says the same (TestREADMESaysWhatHelpSays).
 const exitCodesHelp = `Exit codes:
   0    every file was uploaded, skipped or already done
-  1    one or more uploads failed
+  1    one or more uploads failed, or a document was stored without the tags
+       asked for (the service answered 207)
   2    usage, configuration or authentication error: found before the first
        upload, or during the run a rejected key, or a state file or report
        that could not be written

@@ -141,7 +141,7 @@ func (o *uploadOptions) bind(f *pflag.FlagSet) {
 	beh.Bool(&o.Reconcile, "reconcile", "list the workspace's documents and compare, even with a state file")
 	beh.Bool(&o.Delete, "delete", "delete the documents this tool uploaded from this tree whose file is gone")
 	beh.String(&o.MaxDelete, "max-delete", "N|P%", "with --delete, refuse (exit 2) to delete more than this (count, share, all)")
-	beh.String(&o.Tags, "tags", "IDS", "comma-separated tag ids applied to every document")
+	beh.String(&o.Tags, "tags", "IDS", "comma-separated tag ids applied to every document (checked first: an unknown id is exit 2)")
 	beh.String(&o.Parser, "parser", "NAME", "ingestion pipeline (e.g. v2.2.1); automatic when empty")
 	beh.Value(intValue{&o.Retries}, "retries", "N", "retries after a transient error (throttling, 5xx, dropped connection)")
 	beh.Value(floatValue{&o.RateLimit}, "rate-limit", "N", "requests per second at most, for a known quota (0: learn it from the service)")

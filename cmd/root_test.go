@@ -80,6 +80,10 @@ func emptyList(w http.ResponseWriter, r *http.Request) bool {
 		_, _ = w.Write([]byte(`{"id":42,"name":"w","workspace_type":"custom"}`))
 		return true
 	}
+	if r.URL.Path == "/api/v3/tags" { // tags 1 to 3
+		_, _ = w.Write([]byte(`{"count":3,"next":null,"previous":null,"results":[{"id":3,"name":"c"},{"id":2,"name":"b"},{"id":1,"name":"a"}]}`))
+		return true
+	}
 	_, _ = w.Write([]byte(`{"count":0,"next":null,"previous":null,"results":[]}`))
 	return true
 }
@@ -164,8 +168,8 @@ func TestCommandUploadsEachDocumentOnceAndResumes(t *testing.T) {
 	before := len(rc.seen)
 	code, out, _ = runCmd(t, env, args...)
 	require.Equal(t, 0, code)
-	assert.Equal(t, []string{"GET /api/v3/workspaces/42"}, rc.seen[before:],
-		"a second run with the state file sends nothing but the preflight's request")
+	assert.Equal(t, []string{"GET /api/v3/workspaces/42", "GET /api/v3/tags"}, rc.seen[before:],
+		"a second run with the state file sends nothing but the preflight's requests (the workspace, the tags)")
 	assert.Contains(t, out, "Already done: 4")
 
 	for _, s := range []string{out, errOut, string(stateBytes)} {

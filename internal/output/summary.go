@@ -150,8 +150,30 @@ func WriteOneLine(w io.Writer, s *upload.Summary) {
 	if s.Stopped != upload.StopNone {
 		stopped = fmt.Sprintf(", stopped early (%s)", s.Stopped)
 	}
-	fmt.Fprintf(w, "paradigm-upload: %s (%s in %s)%s\n", strings.Join(parts, ", "),
-		scan.FormatSize(bytes), s.Duration.Round(time.Millisecond), stopped)
+	fmt.Fprintf(w, "paradigm-upload: %s (%s in %s)%s%s\n", strings.Join(parts, ", "),
+		scan.FormatSize(bytes), s.Duration.Round(time.Millisecond), stopped, warningsPart(s.Warnings))
+}
+
+// warningsPart says, for the one-line summary, how many uploads succeeded
+// with a reservation and which: "; 2 warnings: uploaded, but the tags were
+// not applied".
+func warningsPart(ws []upload.Result) string {
+	if len(ws) == 0 {
+		return ""
+	}
+	by := map[string]int{}
+	for _, r := range ws {
+		by[r.Warning]++
+	}
+	texts := sortedByCount(by)
+	parts := make([]string, len(texts))
+	for i, w := range texts {
+		parts[i] = Text(w)
+		if len(texts) > 1 {
+			parts[i] += fmt.Sprintf(" (%d)", by[w])
+		}
+	}
+	return fmt.Sprintf("; %d warning%s: %s", len(ws), plural(len(ws)), strings.Join(parts, ", "))
 }
 
 func appendFileReason(b []byte, r upload.Result) []byte {

@@ -115,6 +115,9 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 			}
 		}()
 		err := preflight(pctx, client, o.Upload.WorkspaceID, preflightTimeout)
+		if err == nil {
+			err = checkTags(pctx, client, o.Upload.Tags, preflightTimeout)
+		}
 		cancel()
 		if err != nil {
 			if store != nil {
@@ -263,7 +266,9 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 			err2 = Exit(ExitUsage, runErr)
 		case sum.Stopped == upload.StopInterrupted || ctx.Err() != nil || errors.Is(waitErr, context.Canceled):
 			err2 = Exit(ExitInterrupted, nil)
-		case sum.Failures() > 0:
+		case sum.Failures() > 0, len(sum.Warnings) > 0:
+			// A failure, or a document stored without what was asked
+			// (its tags: 207): the run did not do all it was asked.
 			err2 = Exit(ExitFailures, nil)
 		case waitErr != nil && !timedOut:
 			err2 = Exitf(ExitProcessing, "--wait: %w", waitErr)
