@@ -22,7 +22,7 @@ const rateWindow = 20 * time.Second
 // walk that runs ahead of the uploads gives it the total.
 type Meter struct {
 	found, foundBytes atomic.Int64
-	done              atomic.Int64 // every file that ended
+	done              atomic.Int64 // every file that ended, but those never attempted
 	workDone          atomic.Int64 // files that ended after being sent (or tried)
 	sent              atomic.Int64
 	by                []atomic.Int64 // by outcome
@@ -57,10 +57,15 @@ func (m *Meter) Found(n int, b int64) {
 // Sent counts bytes of content as they are sent.
 func (m *Meter) Sent(b int64) { m.sent.Add(b) }
 
-// Done counts a file that ended.
+// Done counts a file that ended. A file the run never attempted (it
+// stopped first) is counted by outcome, not as done: the bar stays where
+// the work stopped.
 func (m *Meter) Done(r upload.Result) {
-	m.done.Add(1)
 	m.by[r.Outcome].Add(1)
+	if r.Outcome == upload.NotAttempted {
+		return
+	}
+	m.done.Add(1)
 	if isWork(r) {
 		m.workDone.Add(1)
 	}
@@ -80,7 +85,9 @@ func (m *Meter) Counted(c upload.Count) { m.count.Store(&c) }
 
 // Snapshot is what a display shows at one moment.
 type Snapshot struct {
-	// Done files of Total; Total is final once TotalKnown.
+	// Done files of Total; Total is final once TotalKnown. Files the run
+	// stopped before attempting are not done: at the end, Total - Done
+	// were never attempted.
 	Done, Total int64
 	TotalKnown  bool
 	// WorkDone of WorkTotal are the files to send (skipped and already done
@@ -118,7 +125,7 @@ func (m *Meter) Snapshot() Snapshot {
 		s.TotalKnown = c.Complete
 		s.WorkTotal, s.WorkBytes = int64(c.Work), c.WorkBytes
 	}
-	s.Total = max(s.Total, s.Done)
+	s.Total = max(s.Total, s.Done+s.By[upload.NotAttempted])
 	s.FilesPerSec, s.BytesPerSec = m.rates(now, s.WorkDone, s.Sent)
 	if s.TotalKnown {
 		s.ETA = eta(s)

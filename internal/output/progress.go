@@ -344,6 +344,20 @@ func tallyParts(by []int64) (failures, others []string) {
 	return failures, others
 }
 
+// notAttemptedPart renders, at the end, the files found that the run never
+// attempted (it stopped early): "not attempted 2548", or "2548+" when the
+// count of the tree did not finish; empty when there are none.
+func notAttemptedPart(s Snapshot) string {
+	n := s.Total - s.Done
+	switch {
+	case n <= 0:
+		return ""
+	case !s.TotalKnown:
+		return "not attempted " + strconv.FormatInt(n, 10) + "+"
+	}
+	return "not attempted " + strconv.FormatInt(n, 10)
+}
+
 // barLine renders the live line of an upload in n columns.
 func barLine(s Snapshot, n int, final bool) string {
 	segs := []segment{{text: filesPart(s)}}
@@ -357,6 +371,9 @@ func barLine(s Snapshot, n int, final bool) string {
 	}
 	for _, f := range failures {
 		segs = append(segs, segment{text: f, rank: 2})
+	}
+	if final {
+		segs = append(segs, segment{text: notAttemptedPart(s), rank: 2})
 	}
 	for _, o := range others {
 		rank := 6

@@ -260,3 +260,29 @@ func TestLinesCountEveryOutcome(t *testing.T) {
 	assert.NotContains(t, line, "\r")
 	assert.NotContains(t, line, "\x1b")
 }
+
+// An interruption: 460 files ended, then the run stopped and the other
+// 2,548 files it had found ended as not attempted. The bar stays where the
+// work stopped — no jump to 100% — and its final frame counts them.
+func TestTheBarDoesNotJumpWhenTheRunStopsEarly(t *testing.T) {
+	m, clock := testMeter()
+	m.Counted(upload.Count{Files: 3008, Work: 3008, WorkBytes: 3008 * 10, Complete: true})
+	for i := 0; i < 460; i++ {
+		clock.Advance(10 * time.Millisecond)
+		m.Found(1, 10)
+		m.Sent(10)
+		m.Done(uploaded(10))
+	}
+	for i := 0; i < 1024; i++ { // the queue, drained
+		m.Found(1, 10)
+		m.Done(upload.Result{Outcome: upload.NotAttempted, Size: 10})
+	}
+	s := m.Snapshot()
+	assert.Equal(t, int64(460), s.Done, "files not attempted have not been done")
+	assert.Equal(t, int64(1024), s.By[upload.NotAttempted])
+	final := barLine(s, 200, true)
+	assert.Contains(t, final, "] 15% 460/3008 files")
+	assert.Contains(t, final, "not attempted 2548", "the queue drained and the files never scanned: 3008 - 460")
+	assert.NotContains(t, barLine(s, 200, false), "not attempted", "only the final frame says it")
+	assert.Contains(t, PlainLine(s), "progress: 460/3008 files (15%)")
+}

@@ -15,9 +15,6 @@ import (
 type SummaryOptions struct {
 	// StateFile is set when the run had a state file.
 	StateFile bool
-	// NotAttempted counts the files of the tree the run never reached
-	// because it stopped early.
-	NotAttempted int
 }
 
 // shown reports whether the summary shows outcome o of s.
@@ -131,8 +128,8 @@ func StopLine(s *upload.Summary, o SummaryOptions) string {
 	default:
 		return ""
 	}
-	if o.NotAttempted > 0 {
-		head += fmt.Sprintf("%d file%s not attempted; ", o.NotAttempted, plural(o.NotAttempted))
+	if n := s.Count(upload.NotAttempted); n > 0 {
+		head += fmt.Sprintf("%d file%s not attempted; ", n, plural(n))
 	}
 	return head + resume
 }

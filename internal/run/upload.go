@@ -198,8 +198,8 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	if store != nil {
 		runErr = closeState(store, runErr, notices)
 	}
-	snap := meter.Snapshot()
-	final := output.Final{NotAttempted: notAttempted(sum, snap)}
+	countUnreached(sum, meter.Snapshot())
+	var final output.Final
 
 	// --wait: follow processing of this run's documents.
 	var docs []track.Doc
@@ -229,11 +229,11 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 			}
 		}
 		// Whoever reads only stderr (cron mails it) learns the run stopped.
-		if line := output.StopLine(sum, output.SummaryOptions{StateFile: o.StateFile != "", NotAttempted: final.NotAttempted}); line != "" {
+		if line := output.StopLine(sum, output.SummaryOptions{StateFile: o.StateFile != ""}); line != "" {
 			fmt.Fprintf(streams.ErrOut, "paradigm-upload: %s\n", line)
 		}
 	default:
-		output.WriteSummary(streams.Out, sum, output.SummaryOptions{StateFile: o.StateFile != "", NotAttempted: final.NotAttempted})
+		output.WriteSummary(streams.Out, sum, output.SummaryOptions{StateFile: o.StateFile != ""})
 	}
 	if jsonLog == nil && (docs != nil || waitErr != nil) {
 		output.WriteProcessing(streams.Out, streams.ErrOut, o.Quiet, docs, timedOut)
@@ -291,14 +291,18 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	return err2
 }
 
-// notAttempted counts the files of the tree the run never reached because
-// it stopped early: the count walk's total less the files that ended.
-func notAttempted(sum *upload.Summary, s output.Snapshot) int {
-	n := sum.Count(upload.NotAttempted)
-	if sum.Stopped == upload.StopNone || s.Total <= s.Done {
-		return n
+// countUnreached counts, in the summary, the files of the tree that a run
+// stopped early never reached (the scan stopped before them too): the
+// count walk found them, and they end as not attempted like those it
+// drained from its queue. Found is then the tree, and every figure —
+// summary, one line, report, JSON — counts each file once.
+func countUnreached(sum *upload.Summary, s output.Snapshot) {
+	if sum.Stopped == upload.StopNone {
+		return
 	}
-	return n + int(s.Total-s.Done)
+	for n := s.Total - int64(sum.Found); n > 0; n-- {
+		sum.Add(upload.Result{Outcome: upload.NotAttempted})
+	}
 }
 
 // switchWriter writes to the writer of the moment: the live display while
