@@ -148,8 +148,14 @@ func LogProgress(l *slog.Logger, s Snapshot) {
 	attrs := []any{slog.Int64("done", s.Done), slog.Int64("total", s.Total), slog.Bool("total_known", s.TotalKnown),
 		slog.Int64("bytes_sent", s.Sent), slog.Any("outcomes", outcomes),
 		slog.Float64("files_per_second", s.FilesPerSec), slog.Int64("elapsed_ms", s.Elapsed.Milliseconds())}
+	if s.TotalKnown && s.WorkBytes > 0 {
+		attrs = append(attrs, slog.Int64("bytes_total", s.WorkBytes))
+	}
 	if s.ETA > 0 {
 		attrs = append(attrs, slog.Int64("eta_ms", s.ETA.Round(time.Second).Milliseconds()))
+	}
+	if p := paceText(s); p != "" {
+		attrs = append(attrs, slog.String("pace", p))
 	}
 	l.Info("progress", attrs...)
 }
