@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -203,4 +204,44 @@ func TestThrottlingIsVisible(t *testing.T) {
 	var b bytes.Buffer
 	WriteSummary(&b, sum, SummaryOptions{})
 	assert.Contains(t, b.String(), "Pacing:       41 requests refused for the quota (sent again), learned rate 588/min (9.8/s); 3 answers of an unavailable service; 1m35s waited\n")
+}
+
+// A list of the summary — failures, interruptions, warnings — takes at
+// most 20 lines: up to 20 files with their reason; a longer one grouped by
+// reason, each with its count, and ending with how many more files there
+// are and where to find them.
+func TestLongListsAreCappedAndGroupedByReason(t *testing.T) {
+	var results []upload.Result
+	for i := 0; i < 3001; i++ {
+		results = append(results, upload.Result{Rel: fmt.Sprintf("d%d/f%04d.txt", i%8, i), Outcome: upload.Uploaded,
+			Warning: "uploaded, but the tags were not applied"})
+	}
+	for i := 0; i < 25; i++ {
+		reason := "HTTP 400 Bad Request: Workspace storage limit reached."
+		if i%5 == 0 {
+			reason = "cannot be read: permission denied"
+		}
+		results = append(results, upload.Result{Rel: fmt.Sprintf("bad/%02d.pdf", i), Outcome: upload.Failed, Reason: reason})
+	}
+	var b bytes.Buffer
+	WriteSummary(&b, summaryOf(false, results...), SummaryOptions{})
+	out := b.String()
+	assert.Less(t, strings.Count(out, "\n"), 60, "no flood:\n%s", out)
+	assert.Contains(t, out, "Warnings:     3001\n"+
+		"  uploaded, but the tags were not applied: 3001 files\n"+
+		"    d0/f0000.txt\n    d1/f0001.txt\n")
+	assert.Contains(t, out, "    d2/f0018.txt\n  … and 2982 more (see --report)\n", "20 lines: the reason and 19 files")
+	assert.Contains(t, out, "Failed:       25\n"+
+		"  HTTP 400 Bad Request: Workspace storage limit reached.: 20 files\n"+
+		"    bad/01.pdf\n")
+	assert.Contains(t, out, "    bad/23.pdf\n"+ // the 19th of its reason, the 20th line
+		"  … and 6 more (see --report)\n", "the next reason's 5 files and the last of the first")
+
+	b.Reset()
+	WriteSummary(&b, summaryOf(false, results[:20]...), SummaryOptions{Report: "run.json"})
+	assert.Equal(t, 20, strings.Count(b.String(), ": uploaded, but the tags were not applied\n"),
+		"20 or fewer: each file with its reason, as before:\n%s", b.String())
+	b.Reset()
+	WriteSummary(&b, summaryOf(false, results[:21]...), SummaryOptions{Report: "run.json"})
+	assert.Contains(t, b.String(), "  … and 2 more (all in run.json)\n", "21 files: a reason and 19 of them")
 }

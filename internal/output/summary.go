@@ -15,6 +15,16 @@ import (
 type SummaryOptions struct {
 	// StateFile is set when the run had a state file.
 	StateFile bool
+	// Report is the --report file, if any: a capped list points to it.
+	Report string
+}
+
+// seeReport says where a capped list's other files are.
+func (o SummaryOptions) seeReport() string {
+	if o.Report == "" {
+		return "(see --report)"
+	}
+	return "(all in " + Text(o.Report) + ")"
 }
 
 // shown reports whether the summary shows outcome o of s.
@@ -57,22 +67,18 @@ func WriteSummary(w io.Writer, s *upload.Summary, o SummaryOptions) {
 				b = fmt.Appendf(b, "  %6d  %s\n", reasons[reason], Text(reason))
 			}
 		case upload.DetailEachFile:
+			var list []upload.Result
 			for _, r := range s.Listed {
 				if r.Outcome == oc {
-					b = appendFileReason(b, r)
+					list = append(list, r)
 				}
 			}
+			b = appendList(b, list, func(r upload.Result) string { return r.Reason }, o)
 		}
 	}
 	if len(s.Warnings) > 0 {
 		b = fmt.Appendf(b, "%-13s %d\n", "Warnings:", len(s.Warnings))
-		for _, r := range s.Warnings {
-			b = append(b, "  "...)
-			b = appendText(b, r.Rel)
-			b = append(b, ": "...)
-			b = appendText(b, r.Warning)
-			b = append(b, '\n')
-		}
+		b = appendList(b, s.Warnings, func(r upload.Result) string { return r.Warning }, o)
 	}
 	switch len(s.Sessions) {
 	case 0:
@@ -173,12 +179,59 @@ func warningsPart(ws []upload.Result) string {
 	return fmt.Sprintf("; %d warning%s: %s", len(ws), plural(len(ws)), strings.Join(parts, ", "))
 }
 
-func appendFileReason(b []byte, r upload.Result) []byte {
-	b = append(b, "  "...)
-	b = appendText(b, r.Rel)
-	b = append(b, ": "...)
-	b = appendText(b, r.Reason)
-	return append(b, '\n')
+// maxListed is how many lines a list of the summary takes at most (the
+// report has every file).
+const maxListed = 20
+
+// appendList appends a list of files with what note says of each: each
+// file with its note when they fit in maxListed lines; otherwise grouped
+// by note — the largest groups first, each headed by its note and count —
+// until maxListed lines are written, then how many files are not named.
+func appendList(b []byte, rs []upload.Result, note func(upload.Result) string, o SummaryOptions) []byte {
+	if len(rs) <= maxListed {
+		for _, r := range rs {
+			b = append(b, "  "...)
+			b = appendText(b, r.Rel)
+			b = append(b, ": "...)
+			b = appendText(b, note(r))
+			b = append(b, '\n')
+		}
+		return b
+	}
+	type group struct {
+		note string
+		rels []string
+	}
+	var groups []*group
+	byNote := map[string]*group{}
+	for _, r := range rs {
+		g := byNote[note(r)]
+		if g == nil {
+			g = &group{note: note(r)}
+			byNote[g.note] = g
+			groups = append(groups, g)
+		}
+		g.rels = append(g.rels, r.Rel)
+	}
+	slices.SortStableFunc(groups, func(a, b *group) int { return len(b.rels) - len(a.rels) })
+	lines, named := 0, 0
+	for _, g := range groups {
+		if lines >= maxListed-1 {
+			break
+		}
+		b = append(b, "  "...)
+		b = appendText(b, g.note)
+		b = fmt.Appendf(b, ": %d file%s\n", len(g.rels), plural(len(g.rels)))
+		lines++
+		for _, rel := range g.rels[:min(len(g.rels), maxListed-lines)] {
+			b = append(b, "    "...)
+			b = appendText(b, rel)
+			b = append(b, '\n')
+			lines++
+			named++
+		}
+	}
+	return fmt.Appendf(b, "  … and %d more %s\n", len(rs)-named, o.seeReport())
 }
 
 // sortedByCount returns the keys by decreasing count, then by name.

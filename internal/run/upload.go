@@ -229,11 +229,11 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 			}
 		}
 		// Whoever reads only stderr (cron mails it) learns the run stopped.
-		if line := output.StopLine(sum, output.SummaryOptions{StateFile: o.StateFile != ""}); line != "" {
+		if line := output.StopLine(sum, output.SummaryOptions{StateFile: o.StateFile != "", Report: o.Report}); line != "" {
 			fmt.Fprintf(streams.ErrOut, "paradigm-upload: %s\n", line)
 		}
 	default:
-		output.WriteSummary(streams.Out, sum, output.SummaryOptions{StateFile: o.StateFile != ""})
+		output.WriteSummary(streams.Out, sum, output.SummaryOptions{StateFile: o.StateFile != "", Report: o.Report})
 	}
 	if jsonLog == nil && (docs != nil || waitErr != nil) {
 		output.WriteProcessing(streams.Out, streams.ErrOut, o.Quiet, docs, timedOut)
