@@ -153,7 +153,7 @@ func (o *uploadOptions) bind(f *pflag.FlagSet) {
 	beh.Duration(&o.WaitTimeout, "wait-timeout", "longest time --wait follows processing")
 
 	out.String(&o.Report, "report", "FILE", "write a JSON report of every file and the totals")
-	out.BoolP(&o.Quiet, "quiet", "q", "only errors, an early stop, and a one-line summary (for cron)")
+	out.BoolP(&o.Quiet, "quiet", "q", "nothing when every file ended well, else one line on stderr saying what went wrong (for cron)")
 	out.BoolP(&o.Verbose, "verbose", "v", "a line per file and per HTTP request (never the key)")
 	out.String(&o.LogFormat, "log-format", "FORMAT", "text, or json: every line of stderr a JSON record, nothing on stdout")
 	out.Bool(&o.NoProgress, "no-progress", "no progress display")

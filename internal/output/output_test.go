@@ -112,6 +112,12 @@ func clean(t *testing.T, what, out string, lines int) {
 	assert.Equal(t, lines, strings.Count(out, "\n"), "%s: a name added lines:\n%s", what, out)
 }
 
+// followed are documents --wait followed, one failed: name is in every text.
+func followed(name string) []track.Doc {
+	return []track.Doc{{Path: name, DocumentID: 1, Status: "parsing_failed", StatusDetail: name},
+		{Path: "ok.pdf", DocumentID: 2, Status: name}}
+}
+
 func TestOddNamesAreEscapedInEveryHumanOutput(t *testing.T) {
 	for _, name := range hostile {
 		t.Run(Text(name), func(t *testing.T) {
@@ -126,7 +132,7 @@ func TestOddNamesAreEscapedInEveryHumanOutput(t *testing.T) {
 			WriteSummary(&b, s, SummaryOptions{})
 			clean(t, "summary", b.String(), 11)
 			b.Reset()
-			WriteOneLine(&b, s)
+			WriteOneLine(&b, s, OneLineOptions{Err: errors.New(name), Docs: followed(name), TimedOut: true})
 			clean(t, "one-line summary", b.String(), 1)
 
 			// Per-file lines (--verbose) and dry-run lines, one per outcome.
@@ -136,13 +142,12 @@ func TestOddNamesAreEscapedInEveryHumanOutput(t *testing.T) {
 			}
 
 			// status, --wait and workspaces: names and server texts.
-			docs := []track.Doc{{Path: name, DocumentID: 1, Status: "parsing_failed", StatusDetail: name},
-				{Path: "ok.pdf", DocumentID: 2, Status: name}}
+			docs := followed(name)
 			b.Reset()
 			WriteStatus(&b, StatusHeader{StateFile: name, BaseURL: "http://x", WorkspaceID: 1}, docs)
 			clean(t, "status", b.String(), 5)
 			var out, errOut bytes.Buffer
-			WriteProcessing(&out, &errOut, false, docs, true)
+			WriteProcessing(&out, &errOut, docs, true)
 			clean(t, "processing", out.String(), 1)
 			clean(t, "processing errors", errOut.String(), 2)
 			b.Reset()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
+	"github.com/paradigm-upload/paradigm-upload/internal/track"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
 
@@ -117,7 +118,11 @@ func WriteSummary(w io.Writer, s *upload.Summary, o SummaryOptions) {
 
 // StopLine says why the run stopped early, how much it left, and how to
 // resume; empty when it did not stop early.
-func StopLine(s *upload.Summary, o SummaryOptions) string {
+func StopLine(s *upload.Summary, o SummaryOptions) string { return stopLine(s, o, "") }
+
+// stopLine is StopLine; errText, when set, is the error that stopped the
+// run, said in the line rather than below it.
+func stopLine(s *upload.Summary, o SummaryOptions, errText string) string {
 	resume := "rerun to resume (files the service already has are recognised, not sent twice)"
 	if o.StateFile {
 		resume = "rerun with the same --state-file to resume"
@@ -131,6 +136,9 @@ func StopLine(s *upload.Summary, o SummaryOptions) string {
 		head = "interrupted: "
 	case upload.StopFatal:
 		head = "stopped early by the error below; "
+		if errText != "" {
+			head = "stopped early: " + errText + "; "
+		}
 	default:
 		return ""
 	}
@@ -140,8 +148,22 @@ func StopLine(s *upload.Summary, o SummaryOptions) string {
 	return head + resume
 }
 
-// WriteOneLine prints the summary in one line, for --quiet.
-func WriteOneLine(w io.Writer, s *upload.Summary) {
+// OneLineOptions say what the one-line summary of --quiet adds to the
+// counts: what went wrong.
+type OneLineOptions struct {
+	SummaryOptions
+	// Err is what ended the run as a whole, if anything did.
+	Err error
+	// Docs are the documents --wait followed; TimedOut when it gave up.
+	Docs     []track.Doc
+	TimedOut bool
+}
+
+// WriteOneLine prints the summary in one line, for --quiet: the counts,
+// then what went wrong — the first failure, the warnings, processing that
+// failed, why the run stopped early and how to resume, the error that
+// ended it.
+func WriteOneLine(w io.Writer, s *upload.Summary, o OneLineOptions) {
 	var parts []string
 	for _, oc := range upload.Outcomes() {
 		if shown(s, oc) {
@@ -149,12 +171,45 @@ func WriteOneLine(w io.Writer, s *upload.Summary) {
 		}
 	}
 	_, bytes := s.Sent()
-	stopped := ""
-	if s.Stopped != upload.StopNone {
-		stopped = fmt.Sprintf(", stopped early (%s)", s.Stopped)
+	line := fmt.Sprintf("paradigm-upload: %s (%s in %s)", strings.Join(parts, ", "), scan.FormatSize(bytes),
+		s.Duration.Round(time.Millisecond))
+	var failed []upload.Result
+	for _, r := range s.Listed {
+		if r.Outcome.Spec().Failure {
+			failed = append(failed, r)
+		}
 	}
-	fmt.Fprintf(w, "paradigm-upload: %s (%s in %s)%s%s\n", strings.Join(parts, ", "),
-		scan.FormatSize(bytes), s.Duration.Round(time.Millisecond), stopped, warningsPart(s.Warnings))
+	if len(failed) > 0 {
+		line += "; failed: " + Text(failed[0].Rel) + ": " + Text(failed[0].Reason) + andMore(len(failed)-1)
+	}
+	line += warningsPart(s.Warnings)
+	if bad := track.Failed(o.Docs); len(bad) > 0 {
+		line += fmt.Sprintf("; processing failed for %d document%s: %s%s", len(bad), plural(len(bad)), docLine(bad[0]),
+			andMore(len(bad)-1))
+	}
+	if o.TimedOut {
+		n := len(o.Docs) - len(track.Final(o.Docs))
+		line += fmt.Sprintf("; %d document%s still in progress after --wait-timeout", n, plural(n))
+	}
+	errText := ""
+	if o.Err != nil {
+		errText = Text(OneLine(o.Err.Error()))
+	}
+	if stop := stopLine(s, o.SummaryOptions, errText); stop != "" {
+		line += "; " + stop
+	}
+	if errText != "" && s.Stopped != upload.StopFatal { // (else the stop said it)
+		line += "; " + errText
+	}
+	fmt.Fprintln(w, line)
+}
+
+// andMore is " (and 3 more)", or nothing when n is 0.
+func andMore(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (and %d more)", n)
 }
 
 // warningsPart says, for the one-line summary, how many uploads succeeded

@@ -218,25 +218,16 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	timedOut := errors.Is(waitErr, track.ErrTimeout)
 	final.Docs, final.TimedOut = docs, timedOut
 
+	summaryOpts := output.SummaryOptions{StateFile: o.StateFile != "", Report: o.Report}
 	switch {
 	case jsonLog != nil:
 		output.LogProcessing(jsonLog, docs, timedOut)
-	case o.Quiet:
-		output.WriteOneLine(streams.Out, sum)
-		for _, r := range sum.Listed {
-			if r.Outcome.Spec().Failure {
-				fmt.Fprintf(streams.ErrOut, "failed: %s: %s\n", output.Text(r.Rel), output.Text(r.Reason))
-			}
-		}
-		// Whoever reads only stderr (cron mails it) learns the run stopped.
-		if line := output.StopLine(sum, output.SummaryOptions{StateFile: o.StateFile != "", Report: o.Report}); line != "" {
-			fmt.Fprintf(streams.ErrOut, "paradigm-upload: %s\n", line)
-		}
+	case o.Quiet: // one line, below, once the exit code is known
 	default:
-		output.WriteSummary(streams.Out, sum, output.SummaryOptions{StateFile: o.StateFile != "", Report: o.Report})
-	}
-	if jsonLog == nil && (docs != nil || waitErr != nil) {
-		output.WriteProcessing(streams.Out, streams.ErrOut, o.Quiet, docs, timedOut)
+		output.WriteSummary(streams.Out, sum, summaryOpts)
+		if docs != nil || waitErr != nil {
+			output.WriteProcessing(streams.Out, streams.ErrOut, docs, timedOut)
+		}
 	}
 	processingFailed := len(track.Failed(docs)) > 0 || timedOut
 	var err2 error
@@ -275,6 +266,21 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 		case processingFailed:
 			err2 = Exit(ExitProcessing, nil)
 		}
+	}
+	if o.Quiet && jsonLog == nil {
+		// Cron mails whatever is printed: nothing when all went well,
+		// else one line on stderr that says what went wrong — the error
+		// that ended the run included, not on a line of its own.
+		if err2 == nil {
+			return nil
+		}
+		line := output.OneLineOptions{SummaryOptions: summaryOpts, Docs: docs, TimedOut: timedOut}
+		var ee *ExitError
+		if errors.As(err2, &ee) {
+			line.Err = ee.Err
+		}
+		output.WriteOneLine(streams.ErrOut, sum, line)
+		return Exit(Code(err2), nil)
 	}
 	if jsonLog != nil {
 		final.ExitCode = Code(err2)
