@@ -56,6 +56,9 @@ type IOStreams struct {
 	ErrIsTTY bool
 	// Getenv reads the environment; os.Getenv when nil.
 	Getenv func(string) string
+	// Environ lists the environment, for the PARADIGM_* variables that
+	// match no setting; os.Environ when nil.
+	Environ func() []string
 
 	// Width returns the width of the terminal stderr is on; nil: 80.
 	Width func() int
@@ -174,6 +177,7 @@ func Main() int {
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		ErrIsTTY: liveConsole(os.Stderr),
 		Getenv:   os.Getenv,
+		Environ:  os.Environ,
 		Width: func() int {
 			w, _, err := term.GetSize(fd)
 			if err != nil {
@@ -293,6 +297,9 @@ func relaySignals(ch, infoSig <-chan os.Signal, grace, forceAfter time.Duration,
 func Run(sig Signals, args []string, streams IOStreams) (code int) {
 	if streams.Getenv == nil {
 		streams.Getenv = os.Getenv
+	}
+	if streams.Environ == nil {
+		streams.Environ = os.Environ
 	}
 	if sig.Ctx == nil {
 		sig.Ctx = context.Background()

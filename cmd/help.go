@@ -306,22 +306,33 @@ func unknownFlagError(c *cobra.Command, name string) error {
 	return usageErrorf("unknown flag --%s (see %s)", name, help)
 }
 
-// suggestFlag returns the flag of c that name most likely meant: one it
-// begins (a word left out), else one at most two edits away.
+// suggestFlag returns the flag of c that name most likely meant (see
+// closest).
 func suggestFlag(c *cobra.Command, name string) (flagName string, isPrefix bool) {
-	best, bestDist := "", 3
+	var names []string
 	c.Flags().VisitAll(func(f *pflag.Flag) {
-		switch {
-		case f.Hidden || isPrefix:
-		case len(name) >= 3 && strings.HasPrefix(f.Name, name):
-			best, isPrefix = f.Name, true
-		default:
-			if d := levenshtein(name, f.Name); d < bestDist {
-				best, bestDist = f.Name, d
-			}
+		if !f.Hidden {
+			names = append(names, f.Name)
 		}
 	})
-	return best, isPrefix
+	return closest(name, names)
+}
+
+// closest returns the one of names that name most likely meant: the first
+// it begins (a word left out), else the nearest at most two edits away.
+func closest(name string, names []string) (best string, isPrefix bool) {
+	bestDist := 3
+	for _, n := range names {
+		switch {
+		case len(name) >= 3 && strings.HasPrefix(n, name):
+			return n, true
+		default:
+			if d := levenshtein(name, n); d < bestDist {
+				best, bestDist = n, d
+			}
+		}
+	}
+	return best, false
 }
 
 // levenshtein is the edit distance between a and b.

@@ -169,18 +169,22 @@ type settings struct {
 	maxDelete upload.DeleteCap
 }
 
-func (o *uploadOptions) validate(getenv func(string) string) (*settings, error) {
+// validate checks the settings as an upload takes them; with required
+// false (the config command), the folder and the workspace may be unset.
+func (o *uploadOptions) validate(getenv func(string) string, required bool) (*settings, error) {
 	s := &settings{}
-	if o.FilesDir == "" {
+	switch {
+	case o.FilesDir == "" && required:
 		return nil, usageErrorf("--files-dir is required: the folder to upload")
-	}
-	if err := scan.CheckRoot(o.FilesDir); err != nil {
-		return nil, usageErrorf("--files-dir: %v", err)
-	}
-	if o.WorkspaceID <= 0 {
-		if o.WorkspaceID == 0 {
-			return nil, usageErrorf("--workspace-id is required (list yours with: paradigm-upload workspaces)")
+	case o.FilesDir != "":
+		if err := scan.CheckRoot(o.FilesDir); err != nil {
+			return nil, usageErrorf("--files-dir: %v", err)
 		}
+	}
+	switch {
+	case o.WorkspaceID == 0 && required:
+		return nil, usageErrorf("--workspace-id is required (list yours with: paradigm-upload workspaces)")
+	case o.WorkspaceID < 0:
 		return nil, usageErrorf("--workspace-id must be a positive whole number (got %d)", o.WorkspaceID)
 	}
 	if o.BatchSize < 1 || o.BatchSize > 50 {
@@ -271,7 +275,7 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 	if err != nil {
 		return err
 	}
-	s, err := o.validate(streams.Getenv)
+	s, err := o.validate(streams.Getenv, true)
 	if err != nil {
 		return err
 	}

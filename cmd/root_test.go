@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -103,7 +104,16 @@ func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, s
 	t.Helper()
 	var out, errOut bytes.Buffer
 	getenv := func(k string) string { return env[k] }
-	code := Run(Signals{}, args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, Getenv: getenv})
+	environ := func() []string {
+		var kv []string
+		for k, v := range env {
+			kv = append(kv, k+"="+v)
+		}
+		sort.Strings(kv)
+		return kv
+	}
+	code := Run(Signals{}, args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, Getenv: getenv,
+		Environ: environ})
 	return code, out.String(), errOut.String()
 }
 
@@ -255,7 +265,7 @@ func TestPrecedenceFlagOverEnvOverConfigOverDefault(t *testing.T) {
 	c := newRootCmd(Signals{}, IOStreams{Out: io.Discard, ErrOut: io.Discard, Getenv: func(string) string { return "" }})
 	require.NoError(t, c.ParseFlags([]string{"--batch-size", "9"}))
 	env := map[string]string{"PARADIGM_MAX_FAILS": "6"}
-	src, err := resolveSettings(c.Flags(), cfg, true, func(k string) string { return env[k] })
+	src, err := resolveSettings(c.Flags(), cfg, true, func(k string) string { return env[k] }, settingNames(c))
 	require.NoError(t, err)
 	get := func(name string) string { return c.Flags().Lookup(name).Value.String() }
 	assert.Equal(t, "9", get("batch-size"))
