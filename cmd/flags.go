@@ -129,7 +129,7 @@ func resolveSettings(fs *pflag.FlagSet, configFile string, configExplicit bool, 
 	sources := map[string]source{}
 	var errs []string
 	if cfg != nil {
-		for _, key := range cfg.AllKeys() {
+		for _, key := range slices.Sorted(slices.Values(cfg.AllKeys())) {
 			name := strings.ReplaceAll(key, "_", "-")
 			if slices.Contains(known, name) {
 				continue

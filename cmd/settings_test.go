@@ -33,7 +33,7 @@ func TestAnUnknownConfigKeyIsAMistake(t *testing.T) {
 	write("batch-size: 20\nmax-delet: 10%\nfrobnicate: 3\n")
 	code, out, errOut = runCmd(t, env, "workspaces", "--config", cfg)
 	oneLineExit2(t, code, out, errOut)
-	assert.Contains(t, errOut, `unknown setting "max-delet": did you mean max-delete?; unknown setting "frobnicate"`,
+	assert.Contains(t, errOut, `unknown setting "frobnicate"; unknown setting "max-delet": did you mean max-delete?`,
 		"every command reads the one file; each unknown key named")
 }
 
