@@ -29,7 +29,7 @@ API key is never shown.
 
 config takes every flag of an upload (see paradigm-upload --help), so that
 'paradigm-upload config --batch-size 20' shows what that upload would use.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.conn.resolve(c, streams); err != nil {
 				return err
@@ -84,7 +84,7 @@ config takes every flag of an upload (see paradigm-upload --help), so that
 func newVersionCmd(streams IOStreams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		Short: "Print the version, commit and build date",
 		RunE: func(*cobra.Command, []string) error {
 			v, commit, date := buildinfo.Info()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -356,12 +357,36 @@ func levenshtein(a, b string) int {
 	return prev[len(b)]
 }
 
+// noArgs refuses arguments to a command that takes none, naming them as
+// what they are.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	return usageErrorf("%s: %s takes no arguments (see %s --help)", unexpected(args), c.CommandPath(), c.CommandPath())
+}
+
+// unexpected names arguments no command takes: `unexpected argument "x"`,
+// `unexpected arguments "x" and "y"`.
+func unexpected(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = strconv.Quote(a)
+	}
+	if len(q) == 1 {
+		return "unexpected argument " + q[0]
+	}
+	return "unexpected arguments " + strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
+}
+
 // rootArgs takes a folder given without --files-dir as --files-dir, and
 // explains anything else in one line.
 func rootArgs(c *cobra.Command, args []string) error {
 	switch {
 	case len(args) == 0:
 		return nil
+	case len(args) > 1 && isDir(args[0]):
+		return usageErrorf("%s: paradigm-upload takes one folder to upload (%s)", unexpected(args[1:]), args[0])
 	case len(args) == 1 && isDir(args[0]):
 		if f := c.Flags().Lookup("files-dir"); f.Changed && f.Value.String() != args[0] {
 			return usageErrorf("two folders to upload: %s and --files-dir %s; give one", args[0], f.Value.String())

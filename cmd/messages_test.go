@@ -124,7 +124,7 @@ func TestQuietStillNamesAnEarlyStopAndWhatWasNotAttempted(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Empty(t, out)
 	assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line, on stderr: %q", errOut)
-	assert.Regexp(t, `^paradigm-upload: uploaded 0, skipped 0, failed 1, not attempted 4 \(0 B in \d+ms\); `+
+	assert.Regexp(t, `^paradigm-upload: uploaded 0, skipped 0, failed 1, not attempted 4 \(0 B in [\d.]+m?s\); `+
 		`failed: a\.pdf: HTTP 400 Bad Request: Uploads are disabled\.; `+
 		`stopped early: --max-fails reached \(1 failure\); 4 files not attempted; rerun to resume \(`, errOut,
 		"what went wrong, the 4 files never tried, and no --state-file in the advice when there is none")
@@ -180,4 +180,60 @@ func TestABaseURLEndingInAPIV3IsTheInstance(t *testing.T) {
 		assert.NotContains(t, line, "/api/v3/api/v3", "the API root is not doubled")
 	}
 	assert.Len(t, rc.got, 2)
+}
+
+// webPage answers every request with a web server's page, as a --base-url
+// that names a web site (or a login proxy) rather than the API does.
+func webPage(status int) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte("<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head><body><h1>Welcome to nginx!</h1>" +
+			"<p>If you see this page, the nginx web server is successfully installed and working.</p></body></html>"))
+	}))
+}
+
+// Every command that talks to the service says the same one line, exit 2,
+// when what answers is not a Paradigm API; the page is named by its title,
+// not pasted.
+func TestEveryCommandSaysWhenTheBaseURLIsNotParadigm(t *testing.T) {
+	for _, status := range []int{200, 404} {
+		srv := webPage(status)
+		env := map[string]string{"PARADIGM_API_KEY": secretKey, "PARADIGM_BASE_URL": srv.URL}
+		code, out, errOut := runCmd(t, env, "workspaces")
+		oneLineExit2(t, code, out, errOut)
+		assert.Contains(t, errOut, "paradigm-upload: "+srv.URL+" does not look like a Paradigm API: list workspaces: ")
+		assert.Contains(t, errOut, " — is --base-url the address of the instance?")
+		code, out, errOut2 := runCmd(t, env, "--files-dir", writeTree(t, map[string]string{"a.pdf": "a"}), "--workspace-id", "42")
+		oneLineExit2(t, code, out, errOut2)
+		assert.Contains(t, errOut2, "paradigm-upload: "+srv.URL+" does not look like a Paradigm API: ")
+		for _, e := range []string{errOut, errOut2} {
+			assert.NotContains(t, e, "If you see this page", "the page is not pasted")
+		}
+		srv.Close()
+	}
+	srv := webPage(404)
+	defer srv.Close()
+	code, out, errOut := runCmd(t, map[string]string{"PARADIGM_API_KEY": secretKey, "PARADIGM_BASE_URL": srv.URL}, "workspaces")
+	oneLineExit2(t, code, out, errOut)
+	assert.Contains(t, errOut, `HTTP 404 Not Found: an HTML page ("Welcome to nginx!")`)
+}
+
+// status --session with a session the state file does not record says so,
+// and names those it does: no silent "0 documents".
+func TestStatusNamesASessionItDoesNotKnow(t *testing.T) {
+	rc := &recorder{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	state := filepath.Join(t.TempDir(), "state")
+	env := map[string]string{"PARADIGM_API_KEY": secretKey, "PARADIGM_BASE_URL": srv.URL}
+	code, _, errOut := runCmd(t, env, "--files-dir", writeTree(t, map[string]string{"a.pdf": "a"}), "--workspace-id", "42",
+		"--state-file", state)
+	require.Equal(t, 0, code, errOut)
+	before := len(rc.seen)
+	code, out, errOut := runCmd(t, env, "status", "--state-file", state, "--session", "not-a-session")
+	oneLineExit2(t, code, out, errOut)
+	assert.Equal(t, "paradigm-upload: --session not-a-session: "+state+" records no upload in that session; "+
+		"it records session 11111111-2222-4333-8444-555555555555\n", errOut)
+	assert.Len(t, rc.seen, before, "nothing asked of the service")
 }

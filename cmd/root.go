@@ -87,7 +87,16 @@ interrupted run resume. It takes the flags of Paradigm's batch_upload_v3.py.`,
   paradigm-upload workspaces    # which workspaces can the key use?
   paradigm-upload --files-dir ./contracts --workspace-id 42
   paradigm-upload ./docs --workspace-id 42 --batch-size 20 --tags 1,2 \
-      --state-file upload_state.json`,
+      --state-file upload_state.json
+  # Nightly sync (crontab): new files up, edited ones replaced in place,
+  # documents of removed files deleted; silent unless something is wrong.
+  paradigm-upload --files-dir /srv/contracts --workspace-id 42 \
+      --source contracts --state-file /var/lib/paradigm/contracts.state \
+      --delete --quiet
+  # What would it do? The plan, file by file; nothing sent but a listing:
+  paradigm-upload --files-dir /srv/contracts --workspace-id 42 \
+      --source contracts --state-file /var/lib/paradigm/contracts.state \
+      --delete --dry-run`,
 		Annotations: map[string]string{"footer": `Every flag can also be set in the environment as PARADIGM_<FLAG>
 (PARADIGM_API_KEY, PARADIGM_BASE_URL, PARADIGM_BATCH_SIZE, ...) or in the
 config file (--config): a flag wins over the environment, which wins over the

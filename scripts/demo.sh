@@ -34,18 +34,19 @@ status=0
 run "$bin" status --state-file "$work/upload_state.json" || status=$?
 # Exit code 3 is expected here: the sample holds a scan the server fails on purpose.
 [ "$status" -eq 3 ] || { echo "unexpected exit code $status from status" >&2; exit 1; }
+echo "(status exits 3: processing failed for the scan the stand-in fails on purpose)"
 
 echo
 echo "Rerunning with the same state file uploads nothing:"
 run "$bin" --files-dir examples/sample-docs --workspace-id 42 --tags 1,2 \
-  --exclude-extensions tmp,.DS_Store --state-file "$work/upload_state.json" --quiet
+  --exclude-extensions tmp,.DS_Store --state-file "$work/upload_state.json"
 
-# A night later, in a copy of the folder: one file edited, one only touched,
-# one removed. The sync replaces the edited document in place, sends nothing
-# for the touched file, and with --delete removes the document of the file
-# that is gone. (The state file belongs to the folder's path and workspace,
-# not to the copy: a new one, so the run asks the service what it has.)
-cp -R examples/sample-docs "$work/docs"
+# A night later, in a copy of the folder (times kept: cp -p): one file
+# edited, one only touched, one removed. The sync replaces the edited
+# document in place, sends nothing for the touched file, and with --delete
+# removes the document of the file that is gone; the other four are already
+# done. (A new state file: the run asks the service what it has.)
+cp -Rp examples/sample-docs "$work/docs"
 echo "one more line" >> "$work/docs/notes/meeting.md"
 touch "$work/docs/web/travel-policy.html"
 rm "$work/docs/data/figures.csv"

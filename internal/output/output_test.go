@@ -250,3 +250,42 @@ func TestLongListsAreCappedAndGroupedByReason(t *testing.T) {
 	WriteSummary(&b, summaryOf(false, results[:21]...), SummaryOptions{Report: "run.json"})
 	assert.Contains(t, b.String(), "  … and 2 more (all in run.json)\n", "21 files: a reason and 19 of them")
 }
+
+// The summary says every duration the one way — its time, the time waited
+// for the service, the one line of --quiet — as the live line says its ETA.
+func TestTheSummaryHasOneTimeFormat(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0ms", 13 * time.Millisecond: "13ms", 3456 * time.Millisecond: "3.5s", 59940 * time.Millisecond: "59.9s",
+		95 * time.Second: "1m35s", 3723456 * time.Millisecond: "1h02m", 76 * time.Hour: "3d04h",
+	} {
+		assert.Equal(t, want, formatDuration(d), "%s", d)
+	}
+	sum := summaryOf(false, upload.Result{Rel: "a.pdf", Outcome: upload.Uploaded, Attempts: 1})
+	sum.Duration = 3723456 * time.Millisecond
+	sum.Pacing = upload.Pacing{Throttled: 1, Waited: 95*time.Second + 400*time.Millisecond}
+	var b bytes.Buffer
+	WriteSummary(&b, sum, SummaryOptions{})
+	assert.Contains(t, b.String(), "Time:         1h02m (0.0 files/s sent)\n")
+	assert.Contains(t, b.String(), "; 1m35s waited\n")
+	b.Reset()
+	sum.Stopped = upload.StopInterrupted
+	WriteOneLine(&b, sum, OneLineOptions{})
+	assert.Contains(t, b.String(), " (0 B in 1h02m); ")
+}
+
+// The lines of a dry run (and of --verbose) are columns: whatever the
+// outcome, the path starts at the same column.
+func TestFileLinesAlign(t *testing.T) {
+	col := -1
+	var lines []string
+	for _, o := range upload.Outcomes() {
+		line := string(AppendFileLine(nil, upload.Result{Rel: "docs/a.pdf", Outcome: o, Size: 2}))
+		lines = append(lines, line)
+		i := strings.Index(line, "docs/a.pdf")
+		if col < 0 {
+			col = i
+		}
+		assert.Equal(t, col, i, "%s: the path is not in its column:\n%s", o, strings.Join(lines, ""))
+		assert.Equal(t, "  ", line[i-2:i], "two spaces at least before the path: %q", line)
+	}
+}

@@ -385,8 +385,9 @@ func barLine(s Snapshot, n int, final bool) string {
 	return layout(n, fraction(s), 4, segs)
 }
 
-// PlainLine renders the progress of an upload as one line without control
-// characters: the periodic lines off a terminal, and the SIGUSR1 line.
+// PlainLine renders the progress of an upload as one line of ASCII without
+// control characters: the periodic lines off a terminal, and the SIGUSR1
+// line.
 func PlainLine(s Snapshot) string {
 	var b strings.Builder
 	b.WriteString("progress: ")
@@ -407,7 +408,7 @@ func PlainLine(s Snapshot) string {
 		b.WriteString(", ETA " + formatETA(s.ETA))
 	}
 	failures, others := tallyParts(s.By)
-	b.WriteString(", " + strings.Join(append(others, failures...), " · "))
+	b.WriteString(", " + strings.Join(append(others, failures...), ", "))
 	if p := paceText(s); p != "" {
 		b.WriteString(", " + p)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/testio"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
@@ -66,7 +67,7 @@ func TestRateAndETAComeFromWhatIsSentNotFromWhatWasAlreadyDone(t *testing.T) {
 	assert.Equal(t, 90*time.Second, s.ETA, "90 files left at 1 file/s")
 	line := PlainLine(s)
 	assert.Equal(t, "progress: 910/1000 files (91%), 10.0 kB of 100.0 kB sent, 1.0 files/s, ETA 1m30s, "+
-		"uploaded 10 · already done 900 · skipped 0 · failed 0", line)
+		"uploaded 10, already done 900, skipped 0, failed 0", line)
 }
 
 func TestIdleStartShowsNoRateAndNoETA(t *testing.T) {
@@ -263,7 +264,7 @@ func TestLinesCountEveryOutcome(t *testing.T) {
 	l.Close()
 	line := buf.String()
 	assert.True(t, strings.HasPrefix(line, "progress: 4/4+ files (counting), 2.5 kB sent, "), line)
-	assert.Contains(t, line, "uploaded 2 · skipped 1 · failed 1")
+	assert.Contains(t, line, "uploaded 2, skipped 1, failed 1")
 	assert.NotContains(t, line, "\r")
 	assert.NotContains(t, line, "\x1b")
 }
@@ -358,4 +359,25 @@ func TestTheFirstReadingHasTheRateAndETA(t *testing.T) {
 	assert.InDelta(t, 100, rec["files_per_second"], 0.5, "the same rate as the lines: %s", b.String())
 	assert.InDelta(t, 4000, rec["eta_ms"], 500)
 	assert.InDelta(t, 1_000_000, rec["bytes_total"], 0.5, "the bytes to send, as the lines say them")
+}
+
+// The plain lines go to logs and mail, where a non-ASCII character may be
+// mangled: every character of them is ASCII — the progress line in every
+// state, and --wait's processing line.
+func TestPlainLinesAreASCII(t *testing.T) {
+	now := time.Date(2026, 11, 23, 21, 0, 0, 0, time.Local)
+	s := busySnapshot()
+	s.Now = now
+	for _, p := range []pace.Status{{}, {Rate: 9.8}, {PausedUntil: now.Add(time.Minute)}, {Outage: true, OutageSince: now}} {
+		s.Pace = p
+		for _, known := range []bool{true, false} {
+			s.TotalKnown = known
+			line := PlainLine(s)
+			for _, r := range line {
+				require.Less(t, r, rune(0x80), "%q", line)
+			}
+		}
+	}
+	line := ProcessingLine(3, 5, map[string]int{"embedded": 2, "parsing": 1, "pending": 2})
+	assert.Equal(t, "processing: 3/5 documents done: embedded 2, parsing 1, pending 2", line)
 }

@@ -106,7 +106,7 @@ func WriteSummary(w io.Writer, s *upload.Summary, o SummaryOptions) {
 		if secs := s.Duration.Seconds(); secs > 0 {
 			rate = float64(files) / secs
 		}
-		b = fmt.Appendf(b, "Time:         %s (%.1f files/s sent)\n", s.Duration.Round(time.Millisecond), rate)
+		b = fmt.Appendf(b, "Time:         %s (%.1f files/s sent)\n", formatDuration(s.Duration), rate)
 	}
 	if line := StopLine(s, o); line != "" {
 		b = append(b, strings.ToUpper(line[:1])...)
@@ -172,7 +172,7 @@ func WriteOneLine(w io.Writer, s *upload.Summary, o OneLineOptions) {
 	}
 	_, bytes := s.Sent()
 	line := fmt.Sprintf("paradigm-upload: %s (%s in %s)", strings.Join(parts, ", "), scan.FormatSize(bytes),
-		s.Duration.Round(time.Millisecond))
+		formatDuration(s.Duration))
 	var failed []upload.Result
 	for _, r := range s.Listed {
 		if r.Outcome.Spec().Failure {
@@ -324,8 +324,20 @@ func PacingText(p upload.Pacing) string {
 	if p.Unavailable > 0 {
 		parts = append(parts, fmt.Sprintf("%d answer%s of an unavailable service", p.Unavailable, plural(int(p.Unavailable))))
 	}
-	parts = append(parts, fmt.Sprintf("%s waited", p.Waited.Round(time.Second)))
+	parts = append(parts, fmt.Sprintf("%s waited", formatDuration(p.Waited)))
 	return strings.Join(parts, "; ")
+}
+
+// formatDuration renders every duration of the summary the one way: 13ms
+// and 3.5s, then as the live line's ETA (3m05s, 2h04m, 3d04h).
+func formatDuration(d time.Duration) string {
+	switch r := d.Round(100 * time.Millisecond); {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case r < time.Minute:
+		return fmt.Sprintf("%.1fs", r.Seconds())
+	}
+	return formatETA(d)
 }
 
 // RateText renders a request rate for people: a minute's worth, and a

@@ -153,8 +153,7 @@ func preflight(ctx context.Context, client *api.Client, workspaceID int64, timeo
 		if ae, ok := api.AsError(err); ok && (ae.IsTransient() || ae.Documented()) {
 			return nil
 		}
-		return Exitf(ExitUsage, "%s does not look like a Paradigm API: %s; %s — is --base-url the address of the instance?",
-			base, first, err)
+		return notParadigm(base, fmt.Sprintf("%s; %s", first, err), checkBaseURL)
 	}
 	for _, w := range list {
 		if w.ID == workspaceID {

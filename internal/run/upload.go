@@ -384,7 +384,7 @@ func waitProcessing(ctx context.Context, o UploadOptions, streams Streams, clien
 			show = func(docs []track.Doc) {
 				if time.Since(last) >= o.ProgressInterval {
 					last = time.Now()
-					fmt.Fprintf(streams.ErrOut, "processing: %s\n", output.CountsLine(track.Counts(docs)))
+					fmt.Fprintln(streams.ErrOut, output.ProcessingLine(len(track.Final(docs)), len(req.Paths), track.Counts(docs)))
 				}
 			}
 		}
@@ -397,8 +397,7 @@ func waitProcessing(ctx context.Context, o UploadOptions, streams Streams, clien
 			jsonLog.Info("processing", slog.Any("counts", track.Counts(docs)), slog.Int("documents", len(req.Paths)))
 			return
 		}
-		fmt.Fprintf(errOut, "processing: %d/%d documents done: %s\n", len(track.Final(docs)), len(req.Paths),
-			output.CountsLine(track.Counts(docs)))
+		fmt.Fprintln(errOut, output.ProcessingLine(len(track.Final(docs)), len(req.Paths), track.Counts(docs)))
 	}
 	infoLine.Store(&waitInfo)
 	update := func(docs []track.Doc) {
