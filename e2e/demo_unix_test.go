@@ -34,14 +34,18 @@ func TestTheDemoSaysWhatItShows(t *testing.T) {
 		return rest
 	}
 
-	first := step("(workspace 42).")
+	first := step("Upload, then follow processing until every document is done (--wait):")
 	assert.Contains(t, first, "Uploaded:     7 files")
 	assert.Contains(t, first, "1  in --exclude-extensions")
 	assert.Contains(t, first, "1  unsupported extension")
+	assert.Contains(t, first, "Processing:   embedded 6 · parsing_failed 1\n")
+	assert.Contains(t, first, "processing failed: scans/corrupt-scan.pdf")
+	assert.Contains(t, first, "(exit 3: processing failed for the scan the stand-in fails on purpose)")
 
-	status := step("(waiting for the server to process the documents...)")
+	status := step("Later, status asks the service again about every document the state file records:")
+	assert.Contains(t, status, "7 documents recorded in ")
 	assert.Contains(t, status, "Processing failed for 1 document:\n  scans/corrupt-scan.pdf")
-	assert.Contains(t, status, "(status exits 3: processing failed for the scan the stand-in fails on purpose)")
+	assert.Contains(t, status, "(exit 3 again: the same scan)")
 
 	rerun := step("Rerunning with the same state file uploads nothing:")
 	assert.Contains(t, rerun, "Uploaded:     0 files, 0 B")
