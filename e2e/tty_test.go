@@ -199,7 +199,7 @@ func TestAnInterruptedRunEndsWithOneSetOfNumbers(t *testing.T) {
 	}
 	done := number(`(?m)^\[[=> ]+\] \d+% (\d+)/1500 files`)
 	barNotAttempted := number(`(?m)^\[.* · not attempted (\d+)`)
-	uploaded := number(`(?m)^Uploaded: +(\d+) files`)
+	uploaded := number(`(?m)^Uploaded: +(\d+) files?`)
 	interrupted := 0
 	if regexp.MustCompile(`(?m)^Interrupted: +\d`).MatchString(screen) {
 		interrupted = number(`(?m)^Interrupted: +(\d+)`)
