@@ -39,7 +39,8 @@ const (
 // says the same (TestREADMESaysWhatHelpSays).
 const exitCodesHelp = `Exit codes:
   0    every file was uploaded, skipped or already done
-  1    one or more uploads failed
+  1    one or more uploads failed, or a document was stored without the tags
+       asked for (the service answered 207)
   2    usage, configuration or authentication error: found before the first
        upload, or during the run a rejected key, or a state file or report
        that could not be written
@@ -55,6 +56,9 @@ type IOStreams struct {
 	ErrIsTTY bool
 	// Getenv reads the environment; os.Getenv when nil.
 	Getenv func(string) string
+	// Environ lists the environment, for the PARADIGM_* variables that
+	// match no setting; os.Environ when nil.
+	Environ func() []string
 
 	// Width returns the width of the terminal stderr is on; nil: 80.
 	Width func() int
@@ -173,6 +177,7 @@ func Main() int {
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		ErrIsTTY: liveConsole(os.Stderr),
 		Getenv:   os.Getenv,
+		Environ:  os.Environ,
 		Width: func() int {
 			w, _, err := term.GetSize(fd)
 			if err != nil {
@@ -292,6 +297,9 @@ func relaySignals(ch, infoSig <-chan os.Signal, grace, forceAfter time.Duration,
 func Run(sig Signals, args []string, streams IOStreams) (code int) {
 	if streams.Getenv == nil {
 		streams.Getenv = os.Getenv
+	}
+	if streams.Environ == nil {
+		streams.Environ = os.Environ
 	}
 	if sig.Ctx == nil {
 		sig.Ctx = context.Background()

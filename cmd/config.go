@@ -23,14 +23,22 @@ func newConfigCmd(streams IOStreams) *cobra.Command {
 		Short: "Show the settings an upload would use, and where each came from",
 		Long: `config resolves the settings an upload with the same flags would use — each
 from its flag, else PARADIGM_<FLAG> in the environment, else the config file,
-else its default — and prints each with its source. The API key is never
-shown.
+else its default — checks them as an upload would (a value out of range, an
+unknown key in the config file: exit 2), and prints each with its source. The
+API key is never shown.
 
 config takes every flag of an upload (see paradigm-upload --help), so that
 'paradigm-upload config --batch-size 20' shows what that upload would use.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.conn.resolve(c, streams); err != nil {
+				return err
+			}
+			// The values an upload would refuse are refused here too.
+			if _, err := o.validate(streams.Getenv, false); err != nil {
+				return err
+			}
+			if _, err := o.conn.check(o.conn.BaseURL); err != nil {
 				return err
 			}
 			type row struct {
@@ -76,7 +84,7 @@ config takes every flag of an upload (see paradigm-upload --help), so that
 func newVersionCmd(streams IOStreams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		Short: "Print the version, commit and build date",
 		RunE: func(*cobra.Command, []string) error {
 			v, commit, date := buildinfo.Info()

@@ -65,7 +65,11 @@ func (o *connOptions) resolve(c *cobra.Command, streams IOStreams) error {
 	if !explicit {
 		cfgFile = defaultConfigFile(streams.Getenv)
 	}
-	src, err := resolveSettings(c.Flags(), cfgFile, explicit, streams.Getenv)
+	known := settingNames(c.Root())
+	for _, w := range unknownEnvironment(streams.Environ(), known) {
+		streams.notices().Warn(w)
+	}
+	src, err := resolveSettings(c.Flags(), cfgFile, explicit, streams.Getenv, known)
 	o.sources = src
 	return err
 }
@@ -179,6 +183,19 @@ func (o *connOptions) baseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// check checks the connection's values that need no file or key: the
+// instance URL base and the timeout.
+func (o *connOptions) check(base string) (*url.URL, error) {
+	u, err := o.baseURL(base)
+	if err != nil {
+		return nil, err
+	}
+	if o.Timeout <= 0 {
+		return nil, usageErrorf("--timeout must be positive (got %s)", o.Timeout)
+	}
+	return u, nil
+}
+
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
@@ -220,7 +237,7 @@ func (o *connOptions) transport(maxConns int, streams IOStreams) (*http.Transpor
 // conn resolves how to reach the instance at base: its URL checked, the
 // transport sized for maxConns concurrent requests, and the key.
 func (o *connOptions) conn(base string, maxConns int, streams IOStreams) (run.Conn, error) {
-	u, err := o.baseURL(base)
+	u, err := o.check(base)
 	if err != nil {
 		return run.Conn{}, err
 	}
@@ -231,9 +248,6 @@ func (o *connOptions) conn(base string, maxConns int, streams IOStreams) (run.Co
 	key, err := o.key(streams)
 	if err != nil {
 		return run.Conn{}, err
-	}
-	if o.Timeout <= 0 {
-		return run.Conn{}, usageErrorf("--timeout must be positive (got %s)", o.Timeout)
 	}
 	return run.Conn{BaseURL: u.String(), Key: key, Transport: t, UserAgent: buildinfo.UserAgent(), Timeout: o.Timeout}, nil
 }

@@ -65,7 +65,7 @@ GET /_devserver/documents (current documents), GET|PUT /_devserver/quota
   paradigm-upload devserver --api-key dev-key --quota 1000/min
   paradigm-upload devserver --api-key dev-key --outage 30s+60s \
     --outage-mode refuse`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return devserverRun(o, sig, streams)
 		},

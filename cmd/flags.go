@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -102,7 +103,11 @@ func defaultConfigFile(getenv func(string) string) string {
 // (PARADIGM_<FLAG>), then config file, then default — by setting every flag
 // the command line did not set from the first source that has it. It
 // returns where each flag's value came from.
-func resolveSettings(fs *pflag.FlagSet, configFile string, configExplicit bool, getenv func(string) string) (map[string]source, error) {
+//
+// known are the settings the config file may hold (those of every command:
+// one file serves them all); any other key is refused, with a suggestion.
+func resolveSettings(fs *pflag.FlagSet, configFile string, configExplicit bool, getenv func(string) string,
+	known []string) (map[string]source, error) {
 	var cfg *viper.Viper
 	if configFile != "" {
 		_, statErr := os.Stat(configFile)
@@ -123,6 +128,22 @@ func resolveSettings(fs *pflag.FlagSet, configFile string, configExplicit bool, 
 	}
 	sources := map[string]source{}
 	var errs []string
+	if cfg != nil {
+		for _, key := range slices.Sorted(slices.Values(cfg.AllKeys())) {
+			name := strings.ReplaceAll(key, "_", "-")
+			if slices.Contains(known, name) {
+				continue
+			}
+			msg := fmt.Sprintf("unknown setting %q", key)
+			if s, _ := closest(name, known); s != "" {
+				msg += ": did you mean " + s + "?"
+			}
+			errs = append(errs, msg)
+		}
+		if len(errs) > 0 {
+			return nil, usageErrorf("config file %s: %s", configFile, strings.Join(errs, "; "))
+		}
+	}
 	fs.VisitAll(func(f *pflag.Flag) {
 		switch {
 		case f.Changed:
@@ -157,6 +178,57 @@ func resolveSettings(fs *pflag.FlagSet, configFile string, configExplicit bool, 
 		return nil, usageErrorf("%s", strings.Join(errs, "; "))
 	}
 	return sources, nil
+}
+
+// settingNames returns the settings of every command of the tree that
+// takes the precedence rule: what the config file and PARADIGM_<FLAG> may
+// set.
+func settingNames(root *cobra.Command) []string {
+	seen := map[string]bool{}
+	var names []string
+	add := func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if !noPrecedence(f.Name) && !seen[f.Name] {
+				seen[f.Name] = true
+				names = append(names, f.Name)
+			}
+		})
+	}
+	add(root)
+	for _, c := range root.Commands() {
+		if c.Name() != "devserver" { // its flags are its own (see devserver --help)
+			add(c)
+		}
+	}
+	return names
+}
+
+// unknownEnvironment returns a warning for each PARADIGM_* variable of
+// environ that matches no setting, with the one it most likely meant. The
+// variables of the contract tests (PARADIGM_CONTRACT_*) and of developers'
+// aids are not settings, and are left alone.
+func unknownEnvironment(environ []string, known []string) []string {
+	byEnv := map[string]bool{}
+	envNames := make([]string, len(known))
+	for i, k := range known {
+		envNames[i] = envName(k)
+		byEnv[envNames[i]] = true
+	}
+	var warnings []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "PARADIGM_") || byEnv[name] || strings.HasPrefix(name, "PARADIGM_CONTRACT_") ||
+			name == "PARADIGM_UPLOAD_CPUPROFILE" {
+			continue
+		}
+		if s, _ := closest(name, envNames); s != "" {
+			warnings = append(warnings, fmt.Sprintf("%s matches no setting: did you mean %s?", name, s))
+		} else {
+			warnings = append(warnings, fmt.Sprintf("%s matches no setting (see paradigm-upload --help)", name))
+		}
+	}
+	slices.Sort(warnings)
+	return warnings
 }
 
 // configString renders a config value as the flag would receive it; a YAML

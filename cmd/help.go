@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -306,22 +307,33 @@ func unknownFlagError(c *cobra.Command, name string) error {
 	return usageErrorf("unknown flag --%s (see %s)", name, help)
 }
 
-// suggestFlag returns the flag of c that name most likely meant: one it
-// begins (a word left out), else one at most two edits away.
+// suggestFlag returns the flag of c that name most likely meant (see
+// closest).
 func suggestFlag(c *cobra.Command, name string) (flagName string, isPrefix bool) {
-	best, bestDist := "", 3
+	var names []string
 	c.Flags().VisitAll(func(f *pflag.Flag) {
-		switch {
-		case f.Hidden || isPrefix:
-		case len(name) >= 3 && strings.HasPrefix(f.Name, name):
-			best, isPrefix = f.Name, true
-		default:
-			if d := levenshtein(name, f.Name); d < bestDist {
-				best, bestDist = f.Name, d
-			}
+		if !f.Hidden {
+			names = append(names, f.Name)
 		}
 	})
-	return best, isPrefix
+	return closest(name, names)
+}
+
+// closest returns the one of names that name most likely meant: the first
+// it begins (a word left out), else the nearest at most two edits away.
+func closest(name string, names []string) (best string, isPrefix bool) {
+	bestDist := 3
+	for _, n := range names {
+		switch {
+		case len(name) >= 3 && strings.HasPrefix(n, name):
+			return n, true
+		default:
+			if d := levenshtein(name, n); d < bestDist {
+				best, bestDist = n, d
+			}
+		}
+	}
+	return best, false
 }
 
 // levenshtein is the edit distance between a and b.
@@ -345,12 +357,36 @@ func levenshtein(a, b string) int {
 	return prev[len(b)]
 }
 
+// noArgs refuses arguments to a command that takes none, naming them as
+// what they are.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	return usageErrorf("%s: %s takes no arguments (see %s --help)", unexpected(args), c.CommandPath(), c.CommandPath())
+}
+
+// unexpected names arguments no command takes: `unexpected argument "x"`,
+// `unexpected arguments "x" and "y"`.
+func unexpected(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = strconv.Quote(a)
+	}
+	if len(q) == 1 {
+		return "unexpected argument " + q[0]
+	}
+	return "unexpected arguments " + strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
+}
+
 // rootArgs takes a folder given without --files-dir as --files-dir, and
 // explains anything else in one line.
 func rootArgs(c *cobra.Command, args []string) error {
 	switch {
 	case len(args) == 0:
 		return nil
+	case len(args) > 1 && isDir(args[0]):
+		return usageErrorf("%s: paradigm-upload takes one folder to upload (%s)", unexpected(args[1:]), args[0])
 	case len(args) == 1 && isDir(args[0]):
 		if f := c.Flags().Lookup("files-dir"); f.Changed && f.Value.String() != args[0] {
 			return usageErrorf("two folders to upload: %s and --files-dir %s; give one", args[0], f.Value.String())

@@ -108,6 +108,15 @@ func TestMistypedFlagsAndCommandsGetOneHelpfulLine(t *testing.T) {
 		{[]string{filepath.Join(root, "nope")}, "nope does not exist"},
 		{[]string{filepath.Join(root, "a.pdf")}, "a.pdf is not a folder"},
 		{[]string{root, "--files-dir", t.TempDir()}, "two folders to upload"},
+		// An extra argument is named as such, not taken for a command.
+		{[]string{root, "extra", "--workspace-id", "42"},
+			`unexpected argument "extra": paradigm-upload takes one folder to upload (` + root + `)`},
+		{[]string{root, "--workspace-id", "42", "a.pdf"}, `unexpected argument "a.pdf": paradigm-upload takes one folder`},
+		{[]string{"workspaces", "extra"},
+			`unexpected argument "extra": paradigm-upload workspaces takes no arguments (see paradigm-upload workspaces --help)`},
+		{[]string{"status", "--state-file", "s", "x"}, `unexpected argument "x": paradigm-upload status takes no arguments`},
+		{[]string{"config", "x", "y"}, `unexpected arguments "x" and "y": paradigm-upload config takes no arguments`},
+		{[]string{"version", "x"}, `unexpected argument "x": paradigm-upload version takes no arguments`},
 	}
 	for _, tc := range cases {
 		code, out, errOut := runCmd(t, map[string]string{"PARADIGM_API_KEY": secretKey}, tc.args...)
@@ -126,4 +135,23 @@ func TestAFolderGivenAloneIsTheFolderToUpload(t *testing.T) {
 		root, "--workspace-id", "42", "--dry-run")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "Would upload: 2 files")
+}
+
+// --help's examples show the nightly sync with --delete, the line the
+// README's cron example runs.
+func TestHelpExamplesShowTheNightlySync(t *testing.T) {
+	code, out, _ := runCmd(t, nil, "--help")
+	require.Equal(t, 0, code)
+	start := strings.Index(out, "\nExamples:\n")
+	require.GreaterOrEqual(t, start, 0, out)
+	examples := out[start:]
+	examples = examples[:strings.Index(examples[1:], "\n\n")+1]
+	assert.Regexp(t, `(?m)^  # Nightly sync`, examples)
+	assert.Contains(t, examples, "--source contracts --state-file /var/lib/paradigm/contracts.state \\\n      --delete --quiet")
+	assert.Contains(t, examples, "--delete --dry-run")
+
+	b, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "--source contracts --state-file /var/lib/paradigm/contracts.state --delete --quiet",
+		"the README's cron line is the same")
 }

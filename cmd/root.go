@@ -87,7 +87,16 @@ interrupted run resume. It takes the flags of Paradigm's batch_upload_v3.py.`,
   paradigm-upload workspaces    # which workspaces can the key use?
   paradigm-upload --files-dir ./contracts --workspace-id 42
   paradigm-upload ./docs --workspace-id 42 --batch-size 20 --tags 1,2 \
-      --state-file upload_state.json`,
+      --state-file upload_state.json
+  # Nightly sync (crontab): new files up, edited ones replaced in place,
+  # documents of removed files deleted; silent unless something is wrong.
+  paradigm-upload --files-dir /srv/contracts --workspace-id 42 \
+      --source contracts --state-file /var/lib/paradigm/contracts.state \
+      --delete --quiet
+  # What would it do? The plan, file by file; nothing sent but a listing:
+  paradigm-upload --files-dir /srv/contracts --workspace-id 42 \
+      --source contracts --state-file /var/lib/paradigm/contracts.state \
+      --delete --dry-run`,
 		Annotations: map[string]string{"footer": `Every flag can also be set in the environment as PARADIGM_<FLAG>
 (PARADIGM_API_KEY, PARADIGM_BASE_URL, PARADIGM_BATCH_SIZE, ...) or in the
 config file (--config): a flag wins over the environment, which wins over the
@@ -141,7 +150,7 @@ func (o *uploadOptions) bind(f *pflag.FlagSet) {
 	beh.Bool(&o.Reconcile, "reconcile", "list the workspace's documents and compare, even with a state file")
 	beh.Bool(&o.Delete, "delete", "delete the documents this tool uploaded from this tree whose file is gone")
 	beh.String(&o.MaxDelete, "max-delete", "N|P%", "with --delete, refuse (exit 2) to delete more than this (count, share, all)")
-	beh.String(&o.Tags, "tags", "IDS", "comma-separated tag ids applied to every document")
+	beh.String(&o.Tags, "tags", "IDS", "comma-separated tag ids applied to every document (checked first: an unknown id is exit 2)")
 	beh.String(&o.Parser, "parser", "NAME", "ingestion pipeline (e.g. v2.2.1); automatic when empty")
 	beh.Value(intValue{&o.Retries}, "retries", "N", "retries after a transient error (throttling, 5xx, dropped connection)")
 	beh.Value(floatValue{&o.RateLimit}, "rate-limit", "N", "requests per second at most, for a known quota (0: learn it from the service)")
@@ -153,7 +162,7 @@ func (o *uploadOptions) bind(f *pflag.FlagSet) {
 	beh.Duration(&o.WaitTimeout, "wait-timeout", "longest time --wait follows processing")
 
 	out.String(&o.Report, "report", "FILE", "write a JSON report of every file and the totals")
-	out.BoolP(&o.Quiet, "quiet", "q", "only errors, an early stop, and a one-line summary (for cron)")
+	out.BoolP(&o.Quiet, "quiet", "q", "nothing when every file ended well, else one line on stderr saying what went wrong (for cron)")
 	out.BoolP(&o.Verbose, "verbose", "v", "a line per file and per HTTP request (never the key)")
 	out.String(&o.LogFormat, "log-format", "FORMAT", "text, or json: every line of stderr a JSON record, nothing on stdout")
 	out.Bool(&o.NoProgress, "no-progress", "no progress display")
@@ -169,18 +178,22 @@ type settings struct {
 	maxDelete upload.DeleteCap
 }
 
-func (o *uploadOptions) validate(getenv func(string) string) (*settings, error) {
+// validate checks the settings as an upload takes them; with required
+// false (the config command), the folder and the workspace may be unset.
+func (o *uploadOptions) validate(getenv func(string) string, required bool) (*settings, error) {
 	s := &settings{}
-	if o.FilesDir == "" {
+	switch {
+	case o.FilesDir == "" && required:
 		return nil, usageErrorf("--files-dir is required: the folder to upload")
-	}
-	if err := scan.CheckRoot(o.FilesDir); err != nil {
-		return nil, usageErrorf("--files-dir: %v", err)
-	}
-	if o.WorkspaceID <= 0 {
-		if o.WorkspaceID == 0 {
-			return nil, usageErrorf("--workspace-id is required (list yours with: paradigm-upload workspaces)")
+	case o.FilesDir != "":
+		if err := scan.CheckRoot(o.FilesDir); err != nil {
+			return nil, usageErrorf("--files-dir: %v", err)
 		}
+	}
+	switch {
+	case o.WorkspaceID == 0 && required:
+		return nil, usageErrorf("--workspace-id is required (list yours with: paradigm-upload workspaces)")
+	case o.WorkspaceID < 0:
 		return nil, usageErrorf("--workspace-id must be a positive whole number (got %d)", o.WorkspaceID)
 	}
 	if o.BatchSize < 1 || o.BatchSize > 50 {
@@ -271,7 +284,7 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 	if err != nil {
 		return err
 	}
-	s, err := o.validate(streams.Getenv)
+	s, err := o.validate(streams.Getenv, true)
 	if err != nil {
 		return err
 	}

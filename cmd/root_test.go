@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -90,6 +91,10 @@ func emptyList(w http.ResponseWriter, r *http.Request) bool {
 		_, _ = w.Write([]byte(`{"id":42,"name":"w","workspace_type":"custom"}`))
 		return true
 	}
+	if r.URL.Path == "/api/v3/tags" { // tags 1 to 3
+		_, _ = w.Write([]byte(`{"count":3,"next":null,"previous":null,"results":[{"id":3,"name":"c"},{"id":2,"name":"b"},{"id":1,"name":"a"}]}`))
+		return true
+	}
 	_, _ = w.Write([]byte(`{"count":0,"next":null,"previous":null,"results":[]}`))
 	return true
 }
@@ -109,7 +114,16 @@ func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, s
 	t.Helper()
 	var out, errOut bytes.Buffer
 	getenv := func(k string) string { return env[k] }
-	code := Run(Signals{}, args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, Getenv: getenv})
+	environ := func() []string {
+		var kv []string
+		for k, v := range env {
+			kv = append(kv, k+"="+v)
+		}
+		sort.Strings(kv)
+		return kv
+	}
+	code := Run(Signals{}, args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, Getenv: getenv,
+		Environ: environ})
 	return code, out.String(), errOut.String()
 }
 
@@ -174,8 +188,8 @@ func TestCommandUploadsEachDocumentOnceAndResumes(t *testing.T) {
 	before := len(rc.seen)
 	code, out, _ = runCmd(t, env, args...)
 	require.Equal(t, 0, code)
-	assert.Equal(t, []string{"GET /api/v3/workspaces/42", "GET /api/v3/files", "GET /api/v3/files", "GET /api/v3/files", "GET /api/v3/files", "GET /api/v3/files"}, rc.seen[before:],
-		"a second run with the state file sends nothing but the preflight's request and the five reads that verify the state file (counts at the start, the changes, counts at the end)")
+	assert.Equal(t, []string{"GET /api/v3/workspaces/42", "GET /api/v3/tags", "GET /api/v3/files", "GET /api/v3/files", "GET /api/v3/files", "GET /api/v3/files", "GET /api/v3/files"}, rc.seen[before:],
+		"a second run with the state file sends nothing but the preflight's requests (the workspace, the tags) and the five reads that verify the state file (counts at the start, the changes, counts at the end)")
 	assert.Contains(t, out, "Already done: 4")
 
 	for _, s := range []string{out, errOut, string(stateBytes)} {
@@ -261,7 +275,7 @@ func TestPrecedenceFlagOverEnvOverConfigOverDefault(t *testing.T) {
 	c := newRootCmd(Signals{}, IOStreams{Out: io.Discard, ErrOut: io.Discard, Getenv: func(string) string { return "" }})
 	require.NoError(t, c.ParseFlags([]string{"--batch-size", "9"}))
 	env := map[string]string{"PARADIGM_MAX_FAILS": "6"}
-	src, err := resolveSettings(c.Flags(), cfg, true, func(k string) string { return env[k] })
+	src, err := resolveSettings(c.Flags(), cfg, true, func(k string) string { return env[k] }, settingNames(c))
 	require.NoError(t, err)
 	get := func(name string) string { return c.Flags().Lookup(name).Value.String() }
 	assert.Equal(t, "9", get("batch-size"))
@@ -310,7 +324,7 @@ func TestNonTerminalStderrGetsPlainLinesWithoutControlCharacters(t *testing.T) {
 		}})
 	require.Equal(t, 0, code, errOut.String())
 	assert.Contains(t, errOut.String(), "progress: ")
-	assert.Regexp(t, `progress: \d+/8 files \(\d+%\), \d+ B of 48 B sent(, [\d.]+ files/s)?(, ETA \w+)?, uploaded \d+ · skipped 0 · failed 0`, errOut.String())
+	assert.Regexp(t, `progress: \d+/8 files \(\d+%\), \d+ B of 48 B sent(, [\d.]+ files/s)?(, ETA \w+)?, uploaded \d+, skipped 0, failed 0`, errOut.String())
 	for _, s := range []string{out.String(), errOut.String()} {
 		for _, r := range s {
 			if r < 0x20 && r != '\n' {

@@ -25,7 +25,7 @@ service's detail. It exits 3 when processing failed for any document.
 
 The instance and the workspace are those the state file belongs to: status
 takes no --base-url or --workspace-id.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.conn.resolve(c, streams); err != nil {
 				return err
@@ -56,7 +56,7 @@ func newWorkspacesCmd(sig Signals, streams IOStreams) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "workspaces [flags]",
 		Short: "List the workspaces the API key can use (to find --workspace-id)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.resolve(c, streams); err != nil {
 				return err

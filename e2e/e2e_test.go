@@ -146,7 +146,7 @@ var settableByEnv = []string{
 }
 
 // passedThrough are other variables scripts may set for the binary.
-var passedThrough = []string{"JOB_COMPLETION_INDEX"}
+var passedThrough = []string{"JOB_COMPLETION_INDEX", "PARADIGM_BATCHSIZE"} // (the second: a misspelt setting)
 
 // devstat NAME VALUE: the devserver's counter NAME equals VALUE.
 func devStat(ts *testscript.TestScript, neg bool, args []string) {

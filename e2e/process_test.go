@@ -276,7 +276,7 @@ func TestSIGUSR1PrintsOneProgressLine(t *testing.T) {
 	require.NoError(t, r.cmd.Process.Signal(syscall.SIGUSR1))
 	waitFor(t, "the progress line", func() bool { return strings.Contains(r.errOut.String(), "progress: ") })
 	require.Equal(t, 0, r.wait(t), r.errOut.String())
-	assert.Regexp(t, `^progress: \d+/40 files \(\d+%\), [\d.]+ k?B of [\d.]+ k?B sent, .*uploaded \d+ · skipped 0 · failed 0\n$`,
+	assert.Regexp(t, `^progress: \d+/40 files \(\d+%\), [\d.]+ k?B of [\d.]+ k?B sent, .*uploaded \d+, skipped 0, failed 0\n$`,
 		r.errOut.String(), "one line, the only one on stderr under --quiet")
 
 	// JSON: the progress record, then the interruption notice, all JSON. A

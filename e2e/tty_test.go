@@ -3,9 +3,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -137,4 +140,94 @@ func join(lines []string) string {
 		s += l + "\n"
 	}
 	return s
+}
+
+// lines returns what the screen shows now.
+func (term *terminal) lines() []string {
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	return term.screen.Lines()
+}
+
+// shows reports whether a line of the screen matches re.
+func (term *terminal) shows(re *regexp.Regexp) bool {
+	for _, l := range term.lines() {
+		if re.MatchString(l) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAnInterruptedRunEndsWithOneSetOfNumbers interrupts an upload twice
+// on a terminal, and reads every figure it gives of the files it never
+// attempted: the live line's final frame (which must not jump to 100%),
+// the summary's line, its last line, and the report's totals. They agree,
+// and they add up to the tree.
+func TestAnInterruptedRunEndsWithOneSetOfNumbers(t *testing.T) {
+	d := startDevserver(t, "--latency", "500ms")
+	const n = 1500 // more than the queue of 1,024 between the scan and the uploads
+	root := makeTree(t, n)
+	report := filepath.Join(t.TempDir(), "report.json")
+	c := exec.Command("paradigm-upload", "--files-dir", root, "--batch-size", "2", "--report", report)
+	c.Env = append(os.Environ(), "PARADIGM_API_KEY="+key, "PARADIGM_BASE_URL="+d.url, "PARADIGM_WORKSPACE_ID=42")
+	term := startOnTerminal(t, 200, c)
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
+
+	waitFor(t, "the first uploads", func() bool { return term.shows(regexp.MustCompile(`uploaded [1-9]`)) })
+	require.NoError(t, c.Process.Signal(os.Interrupt))
+	waitFor(t, "the notice", func() bool { return term.shows(regexp.MustCompile(`^Interrupted: no new uploads`)) })
+	require.NoError(t, c.Process.Signal(os.Interrupt))
+	code, err := exitCode(<-exited)
+	require.NoError(t, err)
+	require.Equal(t, 130, code)
+	<-term.done
+
+	term.mu.Lock()
+	term.screen.Flush()
+	screen := join(term.screen.Lines())
+	term.mu.Unlock()
+	t.Logf("the screen:\n%s", screen)
+	number := func(re string) int {
+		t.Helper()
+		m := regexp.MustCompile(re).FindStringSubmatch(screen)
+		require.NotNil(t, m, "%s in:\n%s", re, screen)
+		v, err := strconv.Atoi(m[1])
+		require.NoError(t, err)
+		return v
+	}
+	done := number(`(?m)^\[[=> ]+\] \d+% (\d+)/1500 files`)
+	barNotAttempted := number(`(?m)^\[.* · not attempted (\d+)`)
+	uploaded := number(`(?m)^Uploaded: +(\d+) files?`)
+	interrupted := 0
+	if regexp.MustCompile(`(?m)^Interrupted: +\d`).MatchString(screen) {
+		interrupted = number(`(?m)^Interrupted: +(\d+)`)
+	}
+	notAttempted := number(`(?m)^Not attempted: (\d+)`)
+	stopLine := number(`(?m)^Interrupted: (\d+) files not attempted; `)
+
+	assert.Less(t, done, n, "the bar stays where the work stopped:\n%s", screen)
+	assert.Equal(t, uploaded+interrupted, done, "the bar counts the files that ended")
+	assert.Equal(t, n-done, barNotAttempted, "the final frame counts the rest")
+	assert.Equal(t, barNotAttempted, notAttempted, "the summary says the same")
+	assert.Equal(t, notAttempted, stopLine, "and so does its last line")
+
+	b, err := os.ReadFile(report)
+	require.NoError(t, err)
+	var rep struct {
+		Totals struct {
+			Found    int            `json:"found"`
+			Outcomes map[string]int `json:"outcomes"`
+		} `json:"totals"`
+	}
+	require.NoError(t, json.Unmarshal(b, &rep))
+	sum := 0
+	for _, v := range rep.Totals.Outcomes {
+		sum += v
+	}
+	assert.Equal(t, n, rep.Totals.Found, "the report found the tree")
+	assert.Equal(t, n, sum, "found = the sum of the outcomes")
+	assert.Equal(t, notAttempted, rep.Totals.Outcomes["not_attempted"])
+	assert.Equal(t, uploaded, rep.Totals.Outcomes["uploaded"])
 }

@@ -23,29 +23,36 @@ export PARADIGM_BASE_URL=$(cat "$work/addr")
 
 run() { printf '\n$ %s\n' "$*"; "$@"; }
 
+# Exit code 3 is expected from the first upload and from status: the sample
+# holds a scan the server fails to process on purpose.
+expect3() {
+  local status=0
+  run "$@" || status=$?
+  [ "$status" -eq 3 ] || { echo "unexpected exit code $status" >&2; exit 1; }
+}
+
 echo "Local Paradigm stand-in listening on $PARADIGM_BASE_URL (workspace 42)."
-run "$bin" --files-dir examples/sample-docs --workspace-id 42 --tags 1,2 \
-  --exclude-extensions tmp,.DS_Store --state-file "$work/upload_state.json"
+echo "Upload, then follow processing until every document is done (--wait):"
+expect3 "$bin" --files-dir examples/sample-docs --workspace-id 42 --tags 1,2 \
+  --exclude-extensions tmp,.DS_Store --state-file "$work/upload_state.json" --wait
+echo "(exit 3: processing failed for the scan the stand-in fails on purpose)"
 
 echo
-echo "(waiting for the server to process the documents...)"
-sleep 1.5
-status=0
-run "$bin" status --state-file "$work/upload_state.json" || status=$?
-# Exit code 3 is expected here: the sample holds a scan the server fails on purpose.
-[ "$status" -eq 3 ] || { echo "unexpected exit code $status from status" >&2; exit 1; }
+echo "Later, status asks the service again about every document the state file records:"
+expect3 "$bin" status --state-file "$work/upload_state.json"
+echo "(exit 3 again: the same scan)"
 
 echo
 echo "Rerunning with the same state file uploads nothing:"
 run "$bin" --files-dir examples/sample-docs --workspace-id 42 --tags 1,2 \
-  --exclude-extensions tmp,.DS_Store --state-file "$work/upload_state.json" --quiet
+  --exclude-extensions tmp,.DS_Store --state-file "$work/upload_state.json"
 
-# A night later, in a copy of the folder: one file edited, one only touched,
-# one removed. The sync replaces the edited document in place, sends nothing
-# for the touched file, and with --delete removes the document of the file
-# that is gone. (The state file belongs to the folder's path and workspace,
-# not to the copy: a new one, so the run asks the service what it has.)
-cp -R examples/sample-docs "$work/docs"
+# A night later, in a copy of the folder (times kept: cp -p): one file
+# edited, one only touched, one removed. The sync replaces the edited
+# document in place, sends nothing for the touched file, and with --delete
+# removes the document of the file that is gone; the other four are already
+# done. (A new state file: the run asks the service what it has.)
+cp -Rp examples/sample-docs "$work/docs"
 echo "one more line" >> "$work/docs/notes/meeting.md"
 touch "$work/docs/web/travel-policy.html"
 rm "$work/docs/data/figures.csv"

@@ -199,7 +199,26 @@ func TestErrorBodies(t *testing.T) {
 		{
 			name: "proxy HTML 413", status: 413, large: true,
 			body:    "<html>\n<head><title>413 Request Entity Too Large</title></head>\n<body><center><h1>413 Request Entity Too Large</h1></center><hr><center>nginx</center></body></html>",
-			wantMsg: "HTTP 413 Request Entity Too Large: 413 Request Entity Too Large 413 Request Entity Too Large nginx",
+			wantMsg: `HTTP 413 Request Entity Too Large: an HTML page ("413 Request Entity Too Large")`,
+		},
+		{
+			name: "a web server's page, never pasted whole", status: 404,
+			header: map[string]string{"Content-Type": "text/html"},
+			body: "<!DOCTYPE html>\n<html><head><title>Welcome to\n nginx!</title><style>body{width:35em}</style></head>" +
+				"<body><h1>Welcome to nginx!</h1><p>If you see this page, the nginx web server is successfully installed " +
+				"and working. Further configuration is required.</p></body></html>",
+			wantMsg: `HTTP 404 Not Found: an HTML page ("Welcome to nginx!")`,
+		},
+		{
+			name: "an HTML page without a title: its heading", status: 502, transient: true,
+			body:    "<html><body><h1>Bad &amp; gateway</h1><p>upstream timed out</p></body></html>",
+			wantMsg: `HTTP 502 Bad Gateway: an HTML page ("Bad & gateway")`,
+		},
+		{
+			name: "an HTML page with neither", status: 503, transient: true,
+			header:  map[string]string{"Content-Type": "text/html; charset=utf-8"},
+			body:    "<div>down for maintenance, back soon</div>",
+			wantMsg: "HTTP 503 Service Unavailable: an HTML page",
 		},
 		{name: "401", status: 401, auth: true, body: `{"error":"authentication_failed","detail":"Invalid key"}`, wantMsg: "HTTP 401 Unauthorized: Invalid key"},
 		{name: "403 empty body", status: 403, auth: true, wantMsg: "HTTP 403 Forbidden"},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"sort"
 	"strconv"
@@ -236,8 +237,71 @@ func newError(resp *http.Response, b []byte, now time.Time) *Error {
 		e.Fields = body.Fields
 		return e
 	}
+	if isHTML(resp.Header.Get("Content-Type"), b) {
+		e.Snippet = htmlSummary(b)
+		return e
+	}
 	e.Snippet = snippet(b)
 	return e
+}
+
+// isHTML reports whether an answer is a web page (a proxy's or a web
+// server's, not the API's).
+func isHTML(contentType string, b []byte) bool {
+	if strings.Contains(strings.ToLower(contentType), "text/html") {
+		return true
+	}
+	head := strings.ToLower(strings.TrimSpace(string(b[:min(len(b), 512)])))
+	return strings.HasPrefix(head, "<!doctype html") || strings.HasPrefix(head, "<html")
+}
+
+// htmlSummary says what a web page is in a few words: its title, or its
+// first heading — never its whole text, which would bury the message.
+func htmlSummary(b []byte) string {
+	for _, tag := range []string{"title", "h1"} {
+		if t := element(string(b), tag); t != "" {
+			return fmt.Sprintf("an HTML page (%q)", truncate(t, 100))
+		}
+	}
+	return "an HTML page"
+}
+
+// element returns the text of the first <tag> element of page, markup
+// dropped, entities decoded, on one line; empty when there is none.
+func element(page, tag string) string {
+	lower := strings.ToLower(page)
+	start := strings.Index(lower, "<"+tag)
+	if start < 0 {
+		return ""
+	}
+	open := strings.IndexByte(lower[start:], '>')
+	if open < 0 {
+		return ""
+	}
+	from := start + open + 1
+	end := strings.Index(lower[from:], "</"+tag)
+	if end < 0 {
+		return ""
+	}
+	return oneLine(html.UnescapeString(stripTags(page[from : from+end])))
+}
+
+// stripTags drops the markup of s.
+func stripTags(s string) string {
+	var out strings.Builder
+	inTag := false
+	for _, r := range s {
+		switch {
+		case r == '<':
+			inTag = true
+		case r == '>':
+			inTag = false
+			out.WriteRune(' ')
+		case !inTag:
+			out.WriteRune(r)
+		}
+	}
+	return out.String()
 }
 
 // rawText renders a raw JSON value as text: a string without its quotes,
@@ -255,31 +319,20 @@ func rawText(r json.RawMessage) string {
 
 // snippet turns an arbitrary body (HTML, text) into a short single line.
 func snippet(b []byte) string {
-	s := string(b)
-	// Drop markup so an HTML error page reads as its text.
-	var out strings.Builder
-	inTag := false
-	for _, r := range s {
-		switch {
-		case r == '<':
-			inTag = true
-		case r == '>':
-			inTag = false
-			out.WriteRune(' ')
-		case !inTag:
-			out.WriteRune(r)
-		}
+	// Drop markup, should there be some.
+	return truncate(oneLine(stripTags(string(b))), 160)
+}
+
+// truncate cuts s to at most n bytes, at a character's start, marking the
+// cut with an ellipsis.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	s = oneLine(out.String())
-	const maxLen = 160
-	if len(s) > maxLen {
-		cut := maxLen
-		for cut > 0 && !utf8Start(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
+	for n > 0 && !utf8Start(s[n]) {
+		n--
 	}
-	return s
+	return s[:n] + "…"
 }
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }

@@ -6,9 +6,18 @@ import (
 	"strings"
 )
 
-// CountsLine renders counts by status, most advanced first, as
+// CountsLine renders counts by status, in alphabetical order of status, as
 // "embedded 6 · parsing 1 · parsing_failed 1".
-func CountsLine(counts map[string]int) string {
+func CountsLine(counts map[string]int) string { return countsLine(counts, " · ") }
+
+// ProcessingLine is the plain line of --wait's progress (off a terminal,
+// and on SIGUSR1), in ASCII as every plain line:
+// "processing: 3/5 documents done: embedded 2, parsing 1, pending 2".
+func ProcessingLine(done, total int, counts map[string]int) string {
+	return fmt.Sprintf("processing: %d/%d documents done: %s", done, total, countsLine(counts, ", "))
+}
+
+func countsLine(counts map[string]int, sep string) string {
 	keys := make([]string, 0, len(counts))
 	for k := range counts {
 		keys = append(keys, k)
@@ -21,5 +30,5 @@ func CountsLine(counts map[string]int) string {
 	if len(parts) == 0 {
 		return "no documents"
 	}
-	return strings.Join(parts, " · ")
+	return strings.Join(parts, sep)
 }

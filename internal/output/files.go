@@ -12,16 +12,27 @@ import (
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
 
+// verbWidth is the width of the verbs' column: the longest verb of the
+// outcome table, so that the paths make a column.
+var verbWidth = func() int {
+	n := 0
+	for _, o := range upload.Outcomes() {
+		n = max(n, len(o.Spec().Verb))
+	}
+	return n
+}()
+
 // AppendFileLine appends the one-line account of a file for people, and a
 // newline, without fmt: a dry run prints one per file.
 //
-//	uploaded      a/b.pdf (document 12, 1.2 kB, 1 attempt, 80ms)
-//	skipped       c.exe: unsupported extension
+//	uploaded       a/b.pdf (document 12, 1.2 kB, 1 attempt, 80ms)
+//	skipped        c.exe: unsupported extension
+//	would replace  d.docx (document 7, 3.0 kB)
 func AppendFileLine(b []byte, r upload.Result) []byte {
 	spec := r.Outcome.Spec()
 	start := len(b)
 	b = append(b, spec.Verb...)
-	for len(b)-start < 12 {
+	for len(b)-start < verbWidth {
 		b = append(b, ' ')
 	}
 	b = append(b, "  "...)

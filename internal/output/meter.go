@@ -22,7 +22,7 @@ const rateWindow = 20 * time.Second
 // walk that runs ahead of the uploads gives it the total.
 type Meter struct {
 	found, foundBytes atomic.Int64
-	done              atomic.Int64 // every file that ended
+	done              atomic.Int64 // every file that ended, but those never attempted
 	workDone          atomic.Int64 // files that ended after being sent (or tried)
 	sent              atomic.Int64
 	by                []atomic.Int64 // by outcome
@@ -30,6 +30,9 @@ type Meter struct {
 
 	now   func() time.Time
 	start time.Time
+	// began is when sending began: the first byte sent, or the first
+	// file done as work; nil before. The rate counts from there.
+	began atomic.Pointer[time.Time]
 	pacer atomic.Pointer[func() pace.Status]
 
 	mu      sync.Mutex
@@ -55,21 +58,44 @@ func (m *Meter) Found(n int, b int64) {
 }
 
 // Sent counts bytes of content as they are sent.
-func (m *Meter) Sent(b int64) { m.sent.Add(b) }
+func (m *Meter) Sent(b int64) {
+	m.sent.Add(b)
+	if b > 0 {
+		m.begin()
+	}
+}
 
-// Done counts a file that ended.
+// begin notes when sending began, once.
+func (m *Meter) begin() {
+	if m.began.Load() == nil {
+		now := m.now()
+		m.began.CompareAndSwap(nil, &now)
+	}
+}
+
+// Done counts a file that ended. A file the run never attempted (it
+// stopped first) is counted by outcome, not as done: the bar stays where
+// the work stopped.
 func (m *Meter) Done(r upload.Result) {
-	m.done.Add(1)
 	m.by[r.Outcome].Add(1)
+	if r.Outcome == upload.NotAttempted {
+		return
+	}
+	m.done.Add(1)
 	if isWork(r) {
+		m.begin()
 		m.workDone.Add(1)
 	}
 }
 
 // isWork reports whether a result is one of the files the counting walk
-// counts as work: it was sent, or at least tried. Files already done and
-// files skipped without a request are not, and do not make the rate.
-func isWork(r upload.Result) bool { return r.Attempts > 0 || r.Outcome.Spec().Sends }
+// counts as work, done: it was sent, or at least tried, and the service
+// answered. Files already done, files skipped without a request and
+// uploads abandoned in flight (a second Ctrl-C) are not, and do not make
+// the rate.
+func isWork(r upload.Result) bool {
+	return (r.Attempts > 0 || r.Outcome.Spec().Sends) && r.Outcome != upload.Interrupted
+}
 
 // Pacing sets where the displays read what the pacer does (throttled at a
 // learned rate, paused, an outage).
@@ -80,7 +106,9 @@ func (m *Meter) Counted(c upload.Count) { m.count.Store(&c) }
 
 // Snapshot is what a display shows at one moment.
 type Snapshot struct {
-	// Done files of Total; Total is final once TotalKnown.
+	// Done files of Total; Total is final once TotalKnown. Files the run
+	// stopped before attempting are not done: at the end, Total - Done
+	// were never attempted.
 	Done, Total int64
 	TotalKnown  bool
 	// WorkDone of WorkTotal are the files to send (skipped and already done
@@ -118,40 +146,56 @@ func (m *Meter) Snapshot() Snapshot {
 		s.TotalKnown = c.Complete
 		s.WorkTotal, s.WorkBytes = int64(c.Work), c.WorkBytes
 	}
-	s.Total = max(s.Total, s.Done)
-	s.FilesPerSec, s.BytesPerSec = m.rates(now, s.WorkDone, s.Sent)
-	if s.TotalKnown {
+	s.Total = max(s.Total, s.Done+s.By[upload.NotAttempted])
+	var moving bool
+	s.FilesPerSec, s.BytesPerSec, moving = m.rates(now, s.WorkDone, s.Sent)
+	// No time left before a file was sent — bytes that left at once into
+	// the connections' buffers say nothing of when they arrive — unless
+	// bytes keep moving (a large file on its way).
+	if s.TotalKnown && (s.WorkDone > 0 || moving) {
 		s.ETA = eta(s)
 	}
 	return s
 }
 
-// rates returns files and bytes per second over the last rateWindow. While
-// nothing has been sent the base sample moves with the clock, so an idle
-// start (the scan, files already done) does not dilute the rate; until a
-// second has passed since sending began there is no rate.
-func (m *Meter) rates(now time.Time, work, bytes int64) (fps, bps float64) {
+// rates returns files and bytes per second over the last rateWindow,
+// counted from when sending began (so that the first reading, however late,
+// has them, and an idle start — the listing, files already done — does not
+// dilute them); none until a second after that. moving reports that bytes
+// were sent in each of the last movingFor seconds sampled.
+func (m *Meter) rates(now time.Time, work, bytes int64) (fps, bps float64, moving bool) {
+	began := m.began.Load()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cur := sample{at: now, work: work, bytes: bytes}
-	n := len(m.samples)
-	switch {
-	case n == 0 || m.samples[n-1].work == work && m.samples[n-1].bytes == bytes && work == 0 && bytes == 0:
-		m.samples = append(m.samples[:0], cur)
-		return 0, 0
-	case now.Sub(m.samples[n-1].at) >= time.Second:
-		m.samples = append(m.samples, cur)
+	if began == nil {
+		return 0, 0, false
+	}
+	if len(m.samples) == 0 {
+		m.samples = append(m.samples, sample{at: *began})
+	}
+	if now.Sub(m.samples[len(m.samples)-1].at) >= time.Second {
+		m.samples = append(m.samples, sample{at: now, work: work, bytes: bytes})
 	}
 	for len(m.samples) > 2 && now.Sub(m.samples[1].at) >= rateWindow {
 		m.samples = m.samples[1:]
 	}
+	if n := len(m.samples); n > movingFor {
+		moving = true
+		for i := n - movingFor; i < n; i++ {
+			moving = moving && m.samples[i].bytes > m.samples[i-1].bytes
+		}
+	}
 	base := m.samples[0]
 	dt := now.Sub(base.at).Seconds()
 	if dt < 1 {
-		return 0, 0
+		return 0, 0, moving
 	}
-	return float64(work-base.work) / dt, float64(bytes-base.bytes) / dt
+	return float64(work-base.work) / dt, float64(bytes-base.bytes) / dt, moving
 }
+
+// movingFor is how many seconds in a row bytes must be sent for a time left
+// from the bytes alone, before any file was sent.
+const movingFor = 3
 
 // eta is the time left: the files still to send at the file rate, or
 // their bytes at the byte rate, whichever is longer (a few large files

@@ -88,8 +88,6 @@ type Final struct {
 	ExitCode int
 	// Err is what ended the run as a whole, if anything did.
 	Err error
-	// NotAttempted counts the files the run found but never started.
-	NotAttempted int
 	// Docs are the documents followed by --wait; TimedOut when it gave up.
 	Docs     []track.Doc
 	TimedOut bool
@@ -120,7 +118,7 @@ func LogSummary(l *slog.Logger, i RunInfo, s *upload.Summary, f Final) {
 	}
 	attrs := append(i.attrs(), slog.Int("found", s.Found), slog.Any("outcomes", outcomes))
 	attrs = append(attrs, reasons...)
-	attrs = append(attrs, slog.Int("failures", s.Failures()), slog.Int("not_attempted", f.NotAttempted),
+	attrs = append(attrs, slog.Int("failures", s.Failures()), slog.Int("not_attempted", s.Count(upload.NotAttempted)),
 		slog.Int64("bytes", bytes), slog.Int64("duration_ms", s.Duration.Milliseconds()),
 		slog.Any("upload_sessions", nonNil(s.Sessions)), slog.String("stop_reason", stop),
 		slog.Bool("dry_run", s.DryRun), slog.Int64("throttled", s.Pacing.Throttled),
@@ -150,8 +148,14 @@ func LogProgress(l *slog.Logger, s Snapshot) {
 	attrs := []any{slog.Int64("done", s.Done), slog.Int64("total", s.Total), slog.Bool("total_known", s.TotalKnown),
 		slog.Int64("bytes_sent", s.Sent), slog.Any("outcomes", outcomes),
 		slog.Float64("files_per_second", s.FilesPerSec), slog.Int64("elapsed_ms", s.Elapsed.Milliseconds())}
+	if s.TotalKnown && s.WorkBytes > 0 {
+		attrs = append(attrs, slog.Int64("bytes_total", s.WorkBytes))
+	}
 	if s.ETA > 0 {
 		attrs = append(attrs, slog.Int64("eta_ms", s.ETA.Round(time.Second).Milliseconds()))
+	}
+	if p := paceText(s); p != "" {
+		attrs = append(attrs, slog.String("pace", p))
 	}
 	l.Info("progress", attrs...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -111,6 +112,12 @@ func clean(t *testing.T, what, out string, lines int) {
 	assert.Equal(t, lines, strings.Count(out, "\n"), "%s: a name added lines:\n%s", what, out)
 }
 
+// followed are documents --wait followed, one failed: name is in every text.
+func followed(name string) []track.Doc {
+	return []track.Doc{{Path: name, DocumentID: 1, Status: "parsing_failed", StatusDetail: name},
+		{Path: "ok.pdf", DocumentID: 2, Status: name}}
+}
+
 func TestOddNamesAreEscapedInEveryHumanOutput(t *testing.T) {
 	for _, name := range hostile {
 		t.Run(Text(name), func(t *testing.T) {
@@ -125,7 +132,7 @@ func TestOddNamesAreEscapedInEveryHumanOutput(t *testing.T) {
 			WriteSummary(&b, s, SummaryOptions{})
 			clean(t, "summary", b.String(), 11)
 			b.Reset()
-			WriteOneLine(&b, s)
+			WriteOneLine(&b, s, OneLineOptions{Err: errors.New(name), Docs: followed(name), TimedOut: true})
 			clean(t, "one-line summary", b.String(), 1)
 
 			// Per-file lines (--verbose) and dry-run lines, one per outcome.
@@ -135,13 +142,12 @@ func TestOddNamesAreEscapedInEveryHumanOutput(t *testing.T) {
 			}
 
 			// status, --wait and workspaces: names and server texts.
-			docs := []track.Doc{{Path: name, DocumentID: 1, Status: "parsing_failed", StatusDetail: name},
-				{Path: "ok.pdf", DocumentID: 2, Status: name}}
+			docs := followed(name)
 			b.Reset()
 			WriteStatus(&b, StatusHeader{StateFile: name, BaseURL: "http://x", WorkspaceID: 1}, docs)
 			clean(t, "status", b.String(), 5)
 			var out, errOut bytes.Buffer
-			WriteProcessing(&out, &errOut, false, docs, true)
+			WriteProcessing(&out, &errOut, docs, true)
 			clean(t, "processing", out.String(), 1)
 			clean(t, "processing errors", errOut.String(), 2)
 			b.Reset()
@@ -203,4 +209,83 @@ func TestThrottlingIsVisible(t *testing.T) {
 	var b bytes.Buffer
 	WriteSummary(&b, sum, SummaryOptions{})
 	assert.Contains(t, b.String(), "Pacing:       41 requests refused for the quota (sent again), learned rate 588/min (9.8/s); 3 answers of an unavailable service; 1m35s waited\n")
+}
+
+// A list of the summary — failures, interruptions, warnings — takes at
+// most 20 lines: up to 20 files with their reason; a longer one grouped by
+// reason, each with its count, and ending with how many more files there
+// are and where to find them.
+func TestLongListsAreCappedAndGroupedByReason(t *testing.T) {
+	var results []upload.Result
+	for i := 0; i < 3001; i++ {
+		results = append(results, upload.Result{Rel: fmt.Sprintf("d%d/f%04d.txt", i%8, i), Outcome: upload.Uploaded,
+			Warning: "uploaded, but the tags were not applied"})
+	}
+	for i := 0; i < 25; i++ {
+		reason := "HTTP 400 Bad Request: Workspace storage limit reached."
+		if i%5 == 0 {
+			reason = "cannot be read: permission denied"
+		}
+		results = append(results, upload.Result{Rel: fmt.Sprintf("bad/%02d.pdf", i), Outcome: upload.Failed, Reason: reason})
+	}
+	var b bytes.Buffer
+	WriteSummary(&b, summaryOf(false, results...), SummaryOptions{})
+	out := b.String()
+	assert.Less(t, strings.Count(out, "\n"), 60, "no flood:\n%s", out)
+	assert.Contains(t, out, "Warnings:     3001\n"+
+		"  uploaded, but the tags were not applied: 3001 files\n"+
+		"    d0/f0000.txt\n    d1/f0001.txt\n")
+	assert.Contains(t, out, "    d2/f0018.txt\n  … and 2982 more (see --report)\n", "20 lines: the reason and 19 files")
+	assert.Contains(t, out, "Failed:       25\n"+
+		"  HTTP 400 Bad Request: Workspace storage limit reached.: 20 files\n"+
+		"    bad/01.pdf\n")
+	assert.Contains(t, out, "    bad/23.pdf\n"+ // the 19th of its reason, the 20th line
+		"  … and 6 more (see --report)\n", "the next reason's 5 files and the last of the first")
+
+	b.Reset()
+	WriteSummary(&b, summaryOf(false, results[:20]...), SummaryOptions{Report: "run.json"})
+	assert.Equal(t, 20, strings.Count(b.String(), ": uploaded, but the tags were not applied\n"),
+		"20 or fewer: each file with its reason, as before:\n%s", b.String())
+	b.Reset()
+	WriteSummary(&b, summaryOf(false, results[:21]...), SummaryOptions{Report: "run.json"})
+	assert.Contains(t, b.String(), "  … and 2 more (all in run.json)\n", "21 files: a reason and 19 of them")
+}
+
+// The summary says every duration the one way — its time, the time waited
+// for the service, the one line of --quiet — as the live line says its ETA.
+func TestTheSummaryHasOneTimeFormat(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0ms", 13 * time.Millisecond: "13ms", 3456 * time.Millisecond: "3.5s", 59940 * time.Millisecond: "59.9s",
+		95 * time.Second: "1m35s", 3723456 * time.Millisecond: "1h02m", 76 * time.Hour: "3d04h",
+	} {
+		assert.Equal(t, want, formatDuration(d), "%s", d)
+	}
+	sum := summaryOf(false, upload.Result{Rel: "a.pdf", Outcome: upload.Uploaded, Attempts: 1})
+	sum.Duration = 3723456 * time.Millisecond
+	sum.Pacing = upload.Pacing{Throttled: 1, Waited: 95*time.Second + 400*time.Millisecond}
+	var b bytes.Buffer
+	WriteSummary(&b, sum, SummaryOptions{})
+	assert.Contains(t, b.String(), "Time:         1h02m (0.0 files/s sent)\n")
+	assert.Contains(t, b.String(), "; 1m35s waited\n")
+	b.Reset()
+	sum.Stopped = upload.StopInterrupted
+	WriteOneLine(&b, sum, OneLineOptions{})
+	assert.Contains(t, b.String(), " (0 B in 1h02m); ")
+}
+
+// The lines of a dry run (and of --verbose) are columns: whatever the
+// outcome, the path starts at the same column.
+func TestFileLinesAlign(t *testing.T) {
+	col := -1
+	var lines []string
+	for _, o := range upload.Outcomes() {
+		line := string(AppendFileLine(nil, upload.Result{Rel: "docs/a.pdf", Outcome: o, Size: 2}))
+		lines = append(lines, line)
+		i := strings.Index(line, "docs/a.pdf")
+		if col < 0 {
+			col = i
+		}
+		assert.Equal(t, col, i, "%s: the path is not in its column:\n%s", o, strings.Join(lines, ""))
+		assert.Equal(t, "  ", line[i-2:i], "two spaces at least before the path: %q", line)
+	}
 }

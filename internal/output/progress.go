@@ -344,6 +344,20 @@ func tallyParts(by []int64) (failures, others []string) {
 	return failures, others
 }
 
+// notAttemptedPart renders, at the end, the files found that the run never
+// attempted (it stopped early): "not attempted 2548", or "2548+" when the
+// count of the tree did not finish; empty when there are none.
+func notAttemptedPart(s Snapshot) string {
+	n := s.Total - s.Done
+	switch {
+	case n <= 0:
+		return ""
+	case !s.TotalKnown:
+		return "not attempted " + strconv.FormatInt(n, 10) + "+"
+	}
+	return "not attempted " + strconv.FormatInt(n, 10)
+}
+
 // barLine renders the live line of an upload in n columns.
 func barLine(s Snapshot, n int, final bool) string {
 	segs := []segment{{text: filesPart(s)}}
@@ -358,6 +372,9 @@ func barLine(s Snapshot, n int, final bool) string {
 	for _, f := range failures {
 		segs = append(segs, segment{text: f, rank: 2})
 	}
+	if final {
+		segs = append(segs, segment{text: notAttemptedPart(s), rank: 2})
+	}
 	for _, o := range others {
 		rank := 6
 		if strings.HasSuffix(o, " 0") {
@@ -368,8 +385,9 @@ func barLine(s Snapshot, n int, final bool) string {
 	return layout(n, fraction(s), 4, segs)
 }
 
-// PlainLine renders the progress of an upload as one line without control
-// characters: the periodic lines off a terminal, and the SIGUSR1 line.
+// PlainLine renders the progress of an upload as one line of ASCII without
+// control characters: the periodic lines off a terminal, and the SIGUSR1
+// line.
 func PlainLine(s Snapshot) string {
 	var b strings.Builder
 	b.WriteString("progress: ")
@@ -390,7 +408,7 @@ func PlainLine(s Snapshot) string {
 		b.WriteString(", ETA " + formatETA(s.ETA))
 	}
 	failures, others := tallyParts(s.By)
-	b.WriteString(", " + strings.Join(append(others, failures...), " · "))
+	b.WriteString(", " + strings.Join(append(others, failures...), ", "))
 	if p := paceText(s); p != "" {
 		b.WriteString(", " + p)
 	}

@@ -1,6 +1,9 @@
 package output
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/testio"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
@@ -54,16 +58,16 @@ func TestRateAndETAComeFromWhatIsSentNotFromWhatWasAlreadyDone(t *testing.T) {
 	clock.Advance(3 * time.Second) // the first uploads take a while to start
 	m.Snapshot()
 	for i := 0; i < 10; i++ {
+		m.Sent(1000) // a file's bytes leave as its upload starts,
 		clock.Advance(time.Second)
-		m.Sent(1000)
-		m.Done(uploaded(1000))
+		m.Done(uploaded(1000)) // and it is answered a second later
 		s = m.Snapshot()
 	}
 	assert.InDelta(t, 1.0, s.FilesPerSec, 0.01, "10 files sent in 10 s")
 	assert.Equal(t, 90*time.Second, s.ETA, "90 files left at 1 file/s")
 	line := PlainLine(s)
 	assert.Equal(t, "progress: 910/1000 files (91%), 10.0 kB of 100.0 kB sent, 1.0 files/s, ETA 1m30s, "+
-		"uploaded 10 · already done 900 · skipped 0 · failed 0", line)
+		"uploaded 10, already done 900, skipped 0, failed 0", line)
 }
 
 func TestIdleStartShowsNoRateAndNoETA(t *testing.T) {
@@ -101,11 +105,15 @@ func TestLargeFileGetsAnETAFromItsBytes(t *testing.T) {
 	m, clock := testMeter()
 	m.Counted(upload.Count{Files: 1, Work: 1, WorkBytes: 1_000_000, Complete: true})
 	m.Snapshot()
-	for i := 0; i < 4; i++ {
-		clock.Advance(time.Second)
+	var s Snapshot
+	for i := 1; i <= 4; i++ {
 		m.Sent(100_000)
+		clock.Advance(time.Second)
+		s = m.Snapshot()
+		if i < movingFor {
+			assert.Zero(t, s.ETA, "%d s: bytes must keep moving %d s for an ETA without a file sent", i, movingFor)
+		}
 	}
-	s := m.Snapshot()
 	assert.Zero(t, s.FilesPerSec)
 	assert.Equal(t, 6*time.Second, s.ETA, "600 kB left at 100 kB/s")
 }
@@ -256,7 +264,120 @@ func TestLinesCountEveryOutcome(t *testing.T) {
 	l.Close()
 	line := buf.String()
 	assert.True(t, strings.HasPrefix(line, "progress: 4/4+ files (counting), 2.5 kB sent, "), line)
-	assert.Contains(t, line, "uploaded 2 · skipped 1 · failed 1")
+	assert.Contains(t, line, "uploaded 2, skipped 1, failed 1")
 	assert.NotContains(t, line, "\r")
 	assert.NotContains(t, line, "\x1b")
+}
+
+// An interruption: 460 files ended, then the run stopped and the other
+// 2,548 files it had found ended as not attempted. The bar stays where the
+// work stopped — no jump to 100% — and its final frame counts them.
+func TestTheBarDoesNotJumpWhenTheRunStopsEarly(t *testing.T) {
+	m, clock := testMeter()
+	m.Counted(upload.Count{Files: 3008, Work: 3008, WorkBytes: 3008 * 10, Complete: true})
+	for i := 0; i < 460; i++ {
+		clock.Advance(10 * time.Millisecond)
+		m.Found(1, 10)
+		m.Sent(10)
+		m.Done(uploaded(10))
+	}
+	for i := 0; i < 1024; i++ { // the queue, drained
+		m.Found(1, 10)
+		m.Done(upload.Result{Outcome: upload.NotAttempted, Size: 10})
+	}
+	s := m.Snapshot()
+	assert.Equal(t, int64(460), s.Done, "files not attempted have not been done")
+	assert.Equal(t, int64(1024), s.By[upload.NotAttempted])
+	final := barLine(s, 200, true)
+	assert.Contains(t, final, "] 15% 460/3008 files")
+	assert.Contains(t, final, "not attempted 2548", "the queue drained and the files never scanned: 3008 - 460")
+	assert.NotContains(t, barLine(s, 200, false), "not attempted", "only the final frame says it")
+	assert.Contains(t, PlainLine(s), "progress: 460/3008 files (15%)")
+}
+
+// The first uploads of a run against a slow service: their bytes leave at
+// once (into the connection's buffers), then nothing ends for a minute.
+// Nothing was sent as far as a person can tell: no rate, no time left.
+func TestNoRateOrETABeforeAFileWasSent(t *testing.T) {
+	m, clock := testMeter()
+	m.Counted(upload.Count{Files: 3008, Work: 3008, WorkBytes: 29_200, Complete: true})
+	m.Snapshot()
+	m.Sent(97)
+	for i := 0; i < 300; i++ {
+		clock.Advance(200 * time.Millisecond) // the live line's frames
+		s := m.Snapshot()
+		require.Zero(t, s.ETA, "%s: an ETA with no file sent: %s", s.Elapsed, barLine(s, 200, false))
+		require.Zero(t, s.FilesPerSec, "%s", s.Elapsed)
+	}
+	clock.Advance(time.Second)
+	m.Done(uploaded(10)) // the first answer
+	clock.Advance(time.Second)
+	s := m.Snapshot()
+	assert.Positive(t, s.FilesPerSec, "a file was sent: a rate")
+	assert.Positive(t, s.ETA, "and a time left")
+}
+
+// A second Ctrl-C abandons the uploads in flight: they were not sent, and
+// make no rate.
+func TestAbandonedUploadsMakeNoRate(t *testing.T) {
+	m, clock := testMeter()
+	m.Counted(upload.Count{Files: 3008, Work: 3008, Complete: true})
+	m.Snapshot()
+	m.Sent(100)
+	clock.Advance(2 * time.Second)
+	for i := 0; i < 10; i++ {
+		m.Done(upload.Result{Outcome: upload.Interrupted, Attempts: 1})
+	}
+	clock.Advance(time.Second)
+	s := m.Snapshot()
+	assert.Zero(t, s.FilesPerSec, "0 uploaded: %s", barLine(s, 200, true))
+	assert.NotContains(t, barLine(s, 200, true), "files/s")
+	assert.Zero(t, s.WorkDone)
+}
+
+// The plain lines (every --progress-interval) and the JSON progress record
+// (on SIGUSR1) read the meter rarely: their first reading already has the
+// rate and the time left, counted from when sending began.
+func TestTheFirstReadingHasTheRateAndETA(t *testing.T) {
+	m, clock := testMeter()
+	m.Counted(upload.Count{Files: 1000, Work: 1000, WorkBytes: 1_000_000, Complete: true})
+	clock.Advance(3 * time.Second) // the listing, before anything is sent
+	for i := 0; i < 615; i++ {
+		m.Sent(1000)
+		clock.Advance(10 * time.Millisecond)
+		m.Done(uploaded(1000))
+	}
+	s := m.Snapshot() // the first reading: 6.15 s after sending began
+	assert.InDelta(t, 100, s.FilesPerSec, 0.5, "615 files in 6.15 s")
+	assert.Equal(t, 4*time.Second, s.ETA.Round(time.Second), "385 files left at 100 files/s")
+	assert.Contains(t, PlainLine(s), "100 files/s, ETA 4s")
+
+	var b bytes.Buffer
+	LogProgress(slog.New(slog.NewJSONHandler(&b, nil)), s)
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal(b.Bytes(), &rec))
+	assert.InDelta(t, 100, rec["files_per_second"], 0.5, "the same rate as the lines: %s", b.String())
+	assert.InDelta(t, 4000, rec["eta_ms"], 500)
+	assert.InDelta(t, 1_000_000, rec["bytes_total"], 0.5, "the bytes to send, as the lines say them")
+}
+
+// The plain lines go to logs and mail, where a non-ASCII character may be
+// mangled: every character of them is ASCII — the progress line in every
+// state, and --wait's processing line.
+func TestPlainLinesAreASCII(t *testing.T) {
+	now := time.Date(2026, 11, 23, 21, 0, 0, 0, time.Local)
+	s := busySnapshot()
+	s.Now = now
+	for _, p := range []pace.Status{{}, {Rate: 9.8}, {PausedUntil: now.Add(time.Minute)}, {Outage: true, OutageSince: now}} {
+		s.Pace = p
+		for _, known := range []bool{true, false} {
+			s.TotalKnown = known
+			line := PlainLine(s)
+			for _, r := range line {
+				require.Less(t, r, rune(0x80), "%q", line)
+			}
+		}
+	}
+	line := ProcessingLine(3, 5, map[string]int{"embedded": 2, "parsing": 1, "pending": 2})
+	assert.Equal(t, "processing: 3/5 documents done: embedded 2, parsing 1, pending 2", line)
 }

@@ -58,12 +58,11 @@ func WriteStatusJSON(w io.Writer, h StatusHeader, docs []track.Doc) error {
 	return writeJSON(w, out)
 }
 
-// WriteProcessing prints the outcome of --wait: the counts line (unless
-// quiet) to out, and each failed document and a timeout to errOut.
-func WriteProcessing(out, errOut io.Writer, quiet bool, docs []track.Doc, timedOut bool) {
-	if !quiet {
-		fmt.Fprintf(out, "Processing:   %s\n", CountsLine(track.Counts(docs)))
-	}
+// WriteProcessing prints the outcome of --wait: the counts line to out,
+// and each failed document and a timeout to errOut. (--quiet says it in its
+// one line.)
+func WriteProcessing(out, errOut io.Writer, docs []track.Doc, timedOut bool) {
+	fmt.Fprintf(out, "Processing:   %s\n", CountsLine(track.Counts(docs)))
 	for _, d := range track.Failed(docs) {
 		fmt.Fprintf(errOut, "processing failed: %s\n", docLine(d))
 	}

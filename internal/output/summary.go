@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
+	"github.com/paradigm-upload/paradigm-upload/internal/track"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
 
@@ -15,9 +16,16 @@ import (
 type SummaryOptions struct {
 	// StateFile is set when the run had a state file.
 	StateFile bool
-	// NotAttempted counts the files of the tree the run never reached
-	// because it stopped early.
-	NotAttempted int
+	// Report is the --report file, if any: a capped list points to it.
+	Report string
+}
+
+// seeReport says where a capped list's other files are.
+func (o SummaryOptions) seeReport() string {
+	if o.Report == "" {
+		return "(see --report)"
+	}
+	return "(all in " + Text(o.Report) + ")"
 }
 
 // shown reports whether the summary shows outcome o of s.
@@ -60,22 +68,18 @@ func WriteSummary(w io.Writer, s *upload.Summary, o SummaryOptions) {
 				b = fmt.Appendf(b, "  %6d  %s\n", reasons[reason], Text(reason))
 			}
 		case upload.DetailEachFile:
+			var list []upload.Result
 			for _, r := range s.Listed {
 				if r.Outcome == oc {
-					b = appendFileReason(b, r)
+					list = append(list, r)
 				}
 			}
+			b = appendList(b, list, func(r upload.Result) string { return r.Reason }, o)
 		}
 	}
 	if len(s.Warnings) > 0 {
 		b = fmt.Appendf(b, "%-13s %d\n", "Warnings:", len(s.Warnings))
-		for _, r := range s.Warnings {
-			b = append(b, "  "...)
-			b = appendText(b, r.Rel)
-			b = append(b, ": "...)
-			b = appendText(b, r.Warning)
-			b = append(b, '\n')
-		}
+		b = appendList(b, s.Warnings, func(r upload.Result) string { return r.Warning }, o)
 	}
 	switch len(s.Sessions) {
 	case 0:
@@ -102,7 +106,7 @@ func WriteSummary(w io.Writer, s *upload.Summary, o SummaryOptions) {
 		if secs := s.Duration.Seconds(); secs > 0 {
 			rate = float64(files) / secs
 		}
-		b = fmt.Appendf(b, "Time:         %s (%.1f files/s sent)\n", s.Duration.Round(time.Millisecond), rate)
+		b = fmt.Appendf(b, "Time:         %s (%.1f files/s sent)\n", formatDuration(s.Duration), rate)
 	}
 	if line := StopLine(s, o); line != "" {
 		b = append(b, strings.ToUpper(line[:1])...)
@@ -114,7 +118,11 @@ func WriteSummary(w io.Writer, s *upload.Summary, o SummaryOptions) {
 
 // StopLine says why the run stopped early, how much it left, and how to
 // resume; empty when it did not stop early.
-func StopLine(s *upload.Summary, o SummaryOptions) string {
+func StopLine(s *upload.Summary, o SummaryOptions) string { return stopLine(s, o, "") }
+
+// stopLine is StopLine; errText, when set, is the error that stopped the
+// run, said in the line rather than below it.
+func stopLine(s *upload.Summary, o SummaryOptions, errText string) string {
 	resume := "rerun to resume (files the service already has are recognised, not sent twice)"
 	if o.StateFile {
 		resume = "rerun with the same --state-file to resume"
@@ -128,17 +136,34 @@ func StopLine(s *upload.Summary, o SummaryOptions) string {
 		head = "interrupted: "
 	case upload.StopFatal:
 		head = "stopped early by the error below; "
+		if errText != "" {
+			head = "stopped early: " + errText + "; "
+		}
 	default:
 		return ""
 	}
-	if o.NotAttempted > 0 {
-		head += fmt.Sprintf("%d file%s not attempted; ", o.NotAttempted, plural(o.NotAttempted))
+	if n := s.Count(upload.NotAttempted); n > 0 {
+		head += fmt.Sprintf("%d file%s not attempted; ", n, plural(n))
 	}
 	return head + resume
 }
 
-// WriteOneLine prints the summary in one line, for --quiet.
-func WriteOneLine(w io.Writer, s *upload.Summary) {
+// OneLineOptions say what the one-line summary of --quiet adds to the
+// counts: what went wrong.
+type OneLineOptions struct {
+	SummaryOptions
+	// Err is what ended the run as a whole, if anything did.
+	Err error
+	// Docs are the documents --wait followed; TimedOut when it gave up.
+	Docs     []track.Doc
+	TimedOut bool
+}
+
+// WriteOneLine prints the summary in one line, for --quiet: the counts,
+// then what went wrong — the first failure, the warnings, processing that
+// failed, why the run stopped early and how to resume, the error that
+// ended it.
+func WriteOneLine(w io.Writer, s *upload.Summary, o OneLineOptions) {
 	var parts []string
 	for _, oc := range upload.Outcomes() {
 		if shown(s, oc) {
@@ -146,20 +171,122 @@ func WriteOneLine(w io.Writer, s *upload.Summary) {
 		}
 	}
 	_, bytes := s.Sent()
-	stopped := ""
-	if s.Stopped != upload.StopNone {
-		stopped = fmt.Sprintf(", stopped early (%s)", s.Stopped)
+	line := fmt.Sprintf("paradigm-upload: %s (%s in %s)", strings.Join(parts, ", "), scan.FormatSize(bytes),
+		formatDuration(s.Duration))
+	var failed []upload.Result
+	for _, r := range s.Listed {
+		if r.Outcome.Spec().Failure {
+			failed = append(failed, r)
+		}
 	}
-	fmt.Fprintf(w, "paradigm-upload: %s (%s in %s)%s\n", strings.Join(parts, ", "),
-		scan.FormatSize(bytes), s.Duration.Round(time.Millisecond), stopped)
+	if len(failed) > 0 {
+		line += "; failed: " + Text(failed[0].Rel) + ": " + Text(failed[0].Reason) + andMore(len(failed)-1)
+	}
+	line += warningsPart(s.Warnings)
+	if bad := track.Failed(o.Docs); len(bad) > 0 {
+		line += fmt.Sprintf("; processing failed for %d document%s: %s%s", len(bad), plural(len(bad)), docLine(bad[0]),
+			andMore(len(bad)-1))
+	}
+	if o.TimedOut {
+		n := len(o.Docs) - len(track.Final(o.Docs))
+		line += fmt.Sprintf("; %d document%s still in progress after --wait-timeout", n, plural(n))
+	}
+	errText := ""
+	if o.Err != nil {
+		errText = Text(OneLine(o.Err.Error()))
+	}
+	if stop := stopLine(s, o.SummaryOptions, errText); stop != "" {
+		line += "; " + stop
+	}
+	if errText != "" && s.Stopped != upload.StopFatal { // (else the stop said it)
+		line += "; " + errText
+	}
+	fmt.Fprintln(w, line)
 }
 
-func appendFileReason(b []byte, r upload.Result) []byte {
-	b = append(b, "  "...)
-	b = appendText(b, r.Rel)
-	b = append(b, ": "...)
-	b = appendText(b, r.Reason)
-	return append(b, '\n')
+// andMore is " (and 3 more)", or nothing when n is 0.
+func andMore(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (and %d more)", n)
+}
+
+// warningsPart says, for the one-line summary, how many uploads succeeded
+// with a reservation and which: "; 2 warnings: uploaded, but the tags were
+// not applied".
+func warningsPart(ws []upload.Result) string {
+	if len(ws) == 0 {
+		return ""
+	}
+	by := map[string]int{}
+	for _, r := range ws {
+		by[r.Warning]++
+	}
+	texts := sortedByCount(by)
+	parts := make([]string, len(texts))
+	for i, w := range texts {
+		parts[i] = Text(w)
+		if len(texts) > 1 {
+			parts[i] += fmt.Sprintf(" (%d)", by[w])
+		}
+	}
+	return fmt.Sprintf("; %d warning%s: %s", len(ws), plural(len(ws)), strings.Join(parts, ", "))
+}
+
+// maxListed is how many lines a list of the summary takes at most (the
+// report has every file).
+const maxListed = 20
+
+// appendList appends a list of files with what note says of each: each
+// file with its note when they fit in maxListed lines; otherwise grouped
+// by note — the largest groups first, each headed by its note and count —
+// until maxListed lines are written, then how many files are not named.
+func appendList(b []byte, rs []upload.Result, note func(upload.Result) string, o SummaryOptions) []byte {
+	if len(rs) <= maxListed {
+		for _, r := range rs {
+			b = append(b, "  "...)
+			b = appendText(b, r.Rel)
+			b = append(b, ": "...)
+			b = appendText(b, note(r))
+			b = append(b, '\n')
+		}
+		return b
+	}
+	type group struct {
+		note string
+		rels []string
+	}
+	var groups []*group
+	byNote := map[string]*group{}
+	for _, r := range rs {
+		g := byNote[note(r)]
+		if g == nil {
+			g = &group{note: note(r)}
+			byNote[g.note] = g
+			groups = append(groups, g)
+		}
+		g.rels = append(g.rels, r.Rel)
+	}
+	slices.SortStableFunc(groups, func(a, b *group) int { return len(b.rels) - len(a.rels) })
+	lines, named := 0, 0
+	for _, g := range groups {
+		if lines >= maxListed-1 {
+			break
+		}
+		b = append(b, "  "...)
+		b = appendText(b, g.note)
+		b = fmt.Appendf(b, ": %d file%s\n", len(g.rels), plural(len(g.rels)))
+		lines++
+		for _, rel := range g.rels[:min(len(g.rels), maxListed-lines)] {
+			b = append(b, "    "...)
+			b = appendText(b, rel)
+			b = append(b, '\n')
+			lines++
+			named++
+		}
+	}
+	return fmt.Appendf(b, "  … and %d more %s\n", len(rs)-named, o.seeReport())
 }
 
 // sortedByCount returns the keys by decreasing count, then by name.
@@ -197,8 +324,20 @@ func PacingText(p upload.Pacing) string {
 	if p.Unavailable > 0 {
 		parts = append(parts, fmt.Sprintf("%d answer%s of an unavailable service", p.Unavailable, plural(int(p.Unavailable))))
 	}
-	parts = append(parts, fmt.Sprintf("%s waited", p.Waited.Round(time.Second)))
+	parts = append(parts, fmt.Sprintf("%s waited", formatDuration(p.Waited)))
 	return strings.Join(parts, "; ")
+}
+
+// formatDuration renders every duration of the summary the one way: 13ms
+// and 3.5s, then as the live line's ETA (3m05s, 2h04m, 3d04h).
+func formatDuration(d time.Duration) string {
+	switch r := d.Round(100 * time.Millisecond); {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case r < time.Minute:
+		return fmt.Sprintf("%.1fs", r.Seconds())
+	}
+	return formatETA(d)
 }
 
 // RateText renders a request rate for people: a minute's worth, and a

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +107,24 @@ func TestAReportThroughASymbolicLinkKeepsTheLink(t *testing.T) {
 		require.NoError(t, json.Unmarshal(b, &got), name)
 		assert.Equal(t, r.Totals, got.Totals, name)
 	}
+}
+
+// The report is the last line of defence for the key: a server that quotes
+// it back in an error (a reason, a warning, a processing detail) must not
+// get it written to disk, whatever field carries it.
+func TestTheReportNeverHoldsTheKey(t *testing.T) {
+	const key = "report-secret-key-0123456789"
+	m, sum, results, docs := sample()
+	results[5].Reason = "HTTP 400 Bad Request: invalid key " + key
+	results[2].Warning = "uploaded, but the tags were not applied (" + key + ")"
+	docs[2].StatusDetail = "parser said: " + key
+	m.BaseURL = "https://paradigm.example.com/?k=" + key
+	path := filepath.Join(t.TempDir(), "report.json")
+	require.NoError(t, Write(path, Build(m, sum, results, docs), "", key))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), key)
+	assert.Equal(t, 4, strings.Count(string(b), "[REDACTED]"), "every place the key was is marked:\n%s", b)
+	var back Report
+	require.NoError(t, json.Unmarshal(b, &back), "still JSON")
 }

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -175,8 +176,7 @@ func preflight(ctx context.Context, client *api.Client, r *retry.Retrier, worksp
 		if ae, ok := api.AsError(err); ok && ae.Documented() {
 			return nil
 		}
-		return Exitf(ExitUsage, "%s does not look like a Paradigm API: %s; %s — is --base-url the address of the instance?",
-			base, first, err)
+		return notParadigm(base, fmt.Sprintf("%s; %s", first, err), checkBaseURL)
 	}
 	for _, w := range list {
 		if w.ID == workspaceID {
@@ -185,6 +185,47 @@ func preflight(ctx context.Context, client *api.Client, r *retry.Retrier, worksp
 	}
 	return Exitf(ExitUsage, "workspace %d does not exist or this API key cannot use it; list those it can use with: paradigm-upload workspaces",
 		workspaceID)
+}
+
+// checkTags asks the service, before the first upload, whether every tag
+// of --tags exists (GET /api/v3/tags): an upload naming a tag it does not
+// have is stored without it (207), so a typo would leave a whole tree
+// untagged. A missing tag is one line and exit 2. When the list cannot be
+// read (throttled, unavailable, an instance without it), the uploads go
+// on: a tag they could not apply then ends the run with exit 1.
+func checkTags(ctx context.Context, client *api.Client, r *retry.Retrier, tags []int64, timeout time.Duration) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var missing []int64
+	err := r.With(retry.Options{Until: r.Now().Add(timeout)}).Do(rctx, "list tags", func(ctx context.Context) (err error) {
+		missing, err = client.MissingTags(ctx, tags)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() == nil && errors.As(err, new(*retry.Error)) {
+			// The list could not be read for now: the uploads go on, and
+			// a tag the service then does not apply (207) ends the run
+			// with exit 1.
+			return nil
+		}
+		return preflightStop(ctx, rctx, err, client.BaseURL(), timeout)
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return Exitf(ExitUsage, "--tags: tag %d does not exist at %s (GET /api/v3/tags does not list it); nothing was uploaded",
+			missing[0], client.BaseURL())
+	}
+	ids := make([]string, len(missing))
+	for i, id := range missing {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	return Exitf(ExitUsage, "--tags: tags %s and %s do not exist at %s (GET /api/v3/tags does not list them); nothing was uploaded",
+		strings.Join(ids[:len(ids)-1], ", "), ids[len(ids)-1], client.BaseURL())
 }
 
 // preflightStop returns the error that ends the preflight at once: an

@@ -30,6 +30,8 @@ type fakeInstance struct {
 	requests []string
 	// one and list write the answers; nil: a Paradigm that has workspace 42.
 	one, list http.HandlerFunc
+	// tags writes the answer of GET /api/v3/tags; nil: tags 1 to 3.
+	tags http.HandlerFunc
 }
 
 func (f *fakeInstance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +41,10 @@ func (f *fakeInstance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Header.Get("Authorization") != "Bearer "+testKey:
 		apiError(w, 401, "authentication_failed", "Invalid API key.")
+	case r.URL.Path == "/api/v3/tags" && f.tags != nil:
+		f.tags(w, r)
+	case r.URL.Path == "/api/v3/tags":
+		_, _ = w.Write([]byte(`{"count":3,"next":null,"previous":null,"results":[{"id":3,"name":"c"},{"id":2,"name":"b"},{"id":1,"name":"a"}]}`))
 	case r.URL.Path == "/api/v3/workspaces" && f.list != nil:
 		f.list(w, r)
 	case r.URL.Path == "/api/v3/workspaces":
@@ -267,4 +273,34 @@ func TestPreflightIsInterruptible(t *testing.T) {
 	cancel()
 	err := <-done
 	assert.Equal(t, ExitInterrupted, Code(err), "%v", err)
+}
+
+// Tags the service does not have would leave every document without them
+// (each upload answered 207): the preflight names them, exit 2.
+func TestPreflightRefusesTagsTheServiceDoesNotHave(t *testing.T) {
+	f := &fakeInstance{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	client := clientFor(t, srv.URL, testKey)
+	err := checkTags(context.Background(), client, fakeRetrier(), []int64{2, 99999}, 5*time.Second)
+	setupError(t, err, "--tags: tag 99999 does not exist at "+srv.URL, "nothing was uploaded")
+	err = checkTags(context.Background(), client, fakeRetrier(), []int64{7, 1, 99999}, 5*time.Second)
+	setupError(t, err, "--tags: tags 7 and 99999 do not exist at "+srv.URL)
+
+	require.NoError(t, checkTags(context.Background(), client, fakeRetrier(), []int64{1, 3}, 5*time.Second))
+	f.mu.Lock()
+	n := len(f.requests)
+	f.mu.Unlock()
+	require.NoError(t, checkTags(context.Background(), client, fakeRetrier(), nil, 5*time.Second))
+	f.mu.Lock()
+	assert.Len(t, f.requests, n, "no tags, no request")
+	f.mu.Unlock()
+
+	// The list cannot be read for a while: the uploads go on (a tag still
+	// missing then makes the run end with exit 1, never 0).
+	f.tags = status(503)
+	require.NoError(t, checkTags(context.Background(), client, fakeRetrier(), []int64{1}, 5*time.Second))
+	// A key the tags' list refuses is refused.
+	err = checkTags(context.Background(), clientFor(t, srv.URL, "wrong-key-0000"), fakeRetrier(), []int64{1}, 5*time.Second)
+	setupError(t, err, "the API key was rejected")
 }

@@ -136,12 +136,39 @@ func (c Conn) retrying() (*api.Client, *retry.Retrier, error) {
 }
 
 // apiFailure maps an error of the service to the command's exit: a
-// mistake of setup (see setupFailure) is exit 2, anything else 1.
-func apiFailure(err error, baseURL string) error {
+// mistake of setup (see setupFailure), or an answer that is not the API's
+// (see notParadigm; check says what to check), is exit 2, anything else 1.
+func apiFailure(err error, baseURL, check string) error {
 	if e := setupFailure(err, baseURL); e != nil {
 		return e
 	}
+	if isNotAPI(err) {
+		return notParadigm(baseURL, err.Error(), check)
+	}
 	return Exit(ExitFailures, err)
+}
+
+// checkBaseURL is what to check when the base URL of the command line
+// does not answer as a Paradigm API.
+const checkBaseURL = "is --base-url the address of the instance?"
+
+// notParadigm is the one line, exit 2, for a base URL where what answers
+// is not a Paradigm API (a web site, a login proxy): what answered, and
+// what to check.
+func notParadigm(baseURL, what, check string) error {
+	return Exitf(ExitUsage, "%s does not look like a Paradigm API: %s — %s", baseURL, what, check)
+}
+
+// isNotAPI reports an answer that did not come from the API: a success
+// whose body is not the answer (an HTML page), or an error that is neither
+// in the API's documented format, nor transient, nor a refusal of the key.
+func isNotAPI(err error) bool {
+	var ae *api.AnswerError
+	if errors.As(err, &ae) {
+		return true
+	}
+	e, ok := api.AsError(err)
+	return ok && !e.Documented() && !e.IsTransient() && !e.IsAuth()
 }
 
 // trackRequest gathers the documents whose processing is to be followed.

@@ -3,8 +3,11 @@ package run
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/output"
@@ -42,15 +45,22 @@ func Status(ctx context.Context, o StatusOptions, streams Streams) error {
 		return err
 	}
 	tr := newTrackRequest(snap.Header.WorkspaceID)
+	recorded := map[string]bool{}
 	snap.Each(func(p string, e state.Entry) {
+		if e.UploadSessionUUID != "" {
+			recorded[e.UploadSessionUUID] = true
+		}
 		if o.Session == "" || e.UploadSessionUUID == o.Session {
 			tr.add(e.DocumentID, p, e.UploadSessionUUID)
 		}
 	})
+	if o.Session != "" && !recorded[o.Session] {
+		return unknownSession(o.Session, o.StateFile, recorded)
+	}
 	slices.Sort(tr.req.Sessions)
 	docs, err := track.Collect(ctx, retry.Wrap(client, retrier), tr.req)
 	if err != nil {
-		return apiFailure(err, client.BaseURL())
+		return apiFailure(err, client.BaseURL(), "is it still the instance "+o.StateFile+" was written for?")
 	}
 	h := output.StatusHeader{StateFile: o.StateFile, BaseURL: snap.Header.BaseURL, WorkspaceID: snap.Header.WorkspaceID}
 	if o.JSON {
@@ -66,6 +76,24 @@ func Status(ctx context.Context, o StatusOptions, streams Streams) error {
 	return nil
 }
 
+// unknownSession is the line for a --session the state file does not
+// record, naming (some of) those it does.
+func unknownSession(session, stateFile string, recorded map[string]bool) error {
+	sessions := slices.Sorted(maps.Keys(recorded))
+	var known string
+	switch n := len(sessions); {
+	case n == 0:
+		known = "it records no upload session at all"
+	case n == 1:
+		known = "it records session " + sessions[0]
+	case n <= 5:
+		known = "it records sessions " + strings.Join(sessions, ", ")
+	default:
+		known = fmt.Sprintf("it records %d sessions, among them %s", n, strings.Join(sessions[:5], ", "))
+	}
+	return Exitf(ExitUsage, "--session %s: %s records no upload in that session; %s", output.Text(session), stateFile, known)
+}
+
 // Workspaces lists the workspaces the key can use.
 func Workspaces(ctx context.Context, conn Conn, asJSON bool, streams Streams) error {
 	client, retrier, err := conn.retrying()
@@ -78,7 +106,7 @@ func Workspaces(ctx context.Context, conn Conn, asJSON bool, streams Streams) er
 		return err
 	})
 	if err != nil {
-		return apiFailure(err, client.BaseURL())
+		return apiFailure(err, client.BaseURL(), checkBaseURL)
 	}
 	if asJSON {
 		err = output.WriteJSON(streams.Out, ws)

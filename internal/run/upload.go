@@ -134,6 +134,9 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 			window = min(window, o.OutageBudget)
 		}
 		err := preflight(pctx, client, retrier, o.Upload.WorkspaceID, window, notify)
+		if err == nil {
+			err = checkTags(pctx, client, retrier, o.Upload.Tags, window)
+		}
 		cancel()
 		if err != nil {
 			if store != nil {
@@ -213,8 +216,8 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	if store != nil {
 		runErr = closeState(store, runErr, notices)
 	}
-	snap := meter.Snapshot()
-	final := output.Final{NotAttempted: notAttempted(sum, snap)}
+	countUnreached(sum, meter.Snapshot())
+	var final output.Final
 
 	// --wait: follow processing of this run's documents.
 	var docs []track.Doc
@@ -247,25 +250,16 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	timedOut := errors.Is(waitErr, track.ErrTimeout)
 	final.Docs, final.TimedOut = docs, timedOut
 
+	summaryOpts := output.SummaryOptions{StateFile: o.StateFile != "", Report: o.Report}
 	switch {
 	case jsonLog != nil:
 		output.LogProcessing(jsonLog, docs, timedOut)
-	case o.Quiet:
-		output.WriteOneLine(streams.Out, sum)
-		for _, r := range sum.Listed {
-			if r.Outcome.Spec().Failure {
-				fmt.Fprintf(streams.ErrOut, "failed: %s: %s\n", output.Text(r.Rel), output.Text(r.Reason))
-			}
-		}
-		// Whoever reads only stderr (cron mails it) learns the run stopped.
-		if line := output.StopLine(sum, output.SummaryOptions{StateFile: o.StateFile != "", NotAttempted: final.NotAttempted}); line != "" {
-			fmt.Fprintf(streams.ErrOut, "paradigm-upload: %s\n", line)
-		}
+	case o.Quiet: // one line, below, once the exit code is known
 	default:
-		output.WriteSummary(streams.Out, sum, output.SummaryOptions{StateFile: o.StateFile != "", NotAttempted: final.NotAttempted})
-	}
-	if jsonLog == nil && (docs != nil || waitErr != nil) {
-		output.WriteProcessing(streams.Out, streams.ErrOut, o.Quiet, docs, timedOut)
+		output.WriteSummary(streams.Out, sum, summaryOpts)
+		if docs != nil || waitErr != nil {
+			output.WriteProcessing(streams.Out, streams.ErrOut, docs, timedOut)
+		}
 	}
 	processingFailed := len(track.Failed(docs)) > 0 || timedOut
 	var err2 error
@@ -296,13 +290,30 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 			err2 = Exit(ExitUsage, runErr)
 		case sum.Stopped == upload.StopInterrupted || ctx.Err() != nil || errors.Is(waitErr, context.Canceled):
 			err2 = Exit(ExitInterrupted, nil)
-		case sum.Failures() > 0:
+		case sum.Failures() > 0, len(sum.Warnings) > 0:
+			// A failure, or a document stored without what was asked
+			// (its tags: 207): the run did not do all it was asked.
 			err2 = Exit(ExitFailures, nil)
 		case waitErr != nil && !timedOut:
 			err2 = Exitf(ExitProcessing, "--wait: %w", waitErr)
 		case processingFailed:
 			err2 = Exit(ExitProcessing, nil)
 		}
+	}
+	if o.Quiet && jsonLog == nil {
+		// Cron mails whatever is printed: nothing when all went well,
+		// else one line on stderr that says what went wrong — the error
+		// that ended the run included, not on a line of its own.
+		if err2 == nil {
+			return nil
+		}
+		line := output.OneLineOptions{SummaryOptions: summaryOpts, Docs: docs, TimedOut: timedOut}
+		var ee *ExitError
+		if errors.As(err2, &ee) {
+			line.Err = ee.Err
+		}
+		output.WriteOneLine(streams.ErrOut, sum, line)
+		return Exit(Code(err2), nil)
 	}
 	if jsonLog != nil {
 		final.ExitCode = Code(err2)
@@ -319,14 +330,18 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	return err2
 }
 
-// notAttempted counts the files of the tree the run never reached because
-// it stopped early: the count walk's total less the files that ended.
-func notAttempted(sum *upload.Summary, s output.Snapshot) int {
-	n := sum.Count(upload.NotAttempted)
-	if sum.Stopped == upload.StopNone || s.Total <= s.Done {
-		return n
+// countUnreached counts, in the summary, the files of the tree that a run
+// stopped early never reached (the scan stopped before them too): the
+// count walk found them, and they end as not attempted like those it
+// drained from its queue. Found is then the tree, and every figure —
+// summary, one line, report, JSON — counts each file once.
+func countUnreached(sum *upload.Summary, s output.Snapshot) {
+	if sum.Stopped == upload.StopNone {
+		return
 	}
-	return n + int(s.Total-s.Done)
+	for n := s.Total - int64(sum.Found); n > 0; n-- {
+		sum.Add(upload.Result{Outcome: upload.NotAttempted})
+	}
 }
 
 // switchWriter writes to the writer of the moment: the live display while
@@ -402,7 +417,7 @@ func waitProcessing(ctx context.Context, o UploadOptions, streams Streams, clien
 			show = func(docs []track.Doc) {
 				if time.Since(last) >= o.ProgressInterval {
 					last = time.Now()
-					fmt.Fprintf(streams.ErrOut, "processing: %s\n", output.CountsLine(track.Counts(docs)))
+					fmt.Fprintln(streams.ErrOut, output.ProcessingLine(len(track.Final(docs)), len(req.Paths), track.Counts(docs)))
 				}
 			}
 		}
@@ -415,8 +430,7 @@ func waitProcessing(ctx context.Context, o UploadOptions, streams Streams, clien
 			jsonLog.Info("processing", slog.Any("counts", track.Counts(docs)), slog.Int("documents", len(req.Paths)))
 			return
 		}
-		fmt.Fprintf(errOut, "processing: %d/%d documents done: %s\n", len(track.Final(docs)), len(req.Paths),
-			output.CountsLine(track.Counts(docs)))
+		fmt.Fprintln(errOut, output.ProcessingLine(len(track.Final(docs)), len(req.Paths), track.Counts(docs)))
 	}
 	infoLine.Store(&waitInfo)
 	update := func(docs []track.Doc) {

@@ -405,3 +405,97 @@ func TestCountingWalkReportsTheWholeRunAhead(t *testing.T) {
 		assert.GreaterOrEqual(t, p.counts[i].Files, p.counts[i-1].Files, "totals only grow")
 	}
 }
+
+// numbered returns n files of 5 bytes, f0000.txt and on, in one folder.
+func numbered(n int) map[string]string {
+	files := map[string]string{}
+	for i := 0; i < n; i++ {
+		files[fmt.Sprintf("f%04d.txt", i)] = "12345"
+	}
+	return files
+}
+
+// gatedCount holds the counting walk at its first report until the uploads
+// have ended for release files, then lets it go on: the walk then meets
+// files this run has just recorded in the state file.
+type gatedCount struct {
+	Nop
+	release int
+	mu      sync.Mutex
+	done    int
+	counts  []Count
+	gate    chan struct{} // closed once release files have ended
+	held    chan struct{} // closed when the walk reports first
+}
+
+func newGatedCount(release int) *gatedCount {
+	return &gatedCount{release: release, gate: make(chan struct{}), held: make(chan struct{})}
+}
+
+func (g *gatedCount) Done(Result) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.done++
+	if g.done == g.release {
+		close(g.gate)
+	}
+}
+
+func (g *gatedCount) Counted(c Count) {
+	g.mu.Lock()
+	first := len(g.counts) == 0
+	g.counts = append(g.counts, c)
+	g.mu.Unlock()
+	if first {
+		close(g.held)
+		<-g.gate
+	}
+}
+
+// The counting walk counts as work every file this run has to send, even
+// one it meets after this run has uploaded and recorded it (Fresh): the
+// total work does not shrink as the uploads overtake the count.
+func TestTheCountIncludesWhatThisRunRecordedMeanwhile(t *testing.T) {
+	root := tree(t, numbered(1200))
+	st, err := state.Open(filepath.Join(t.TempDir(), "state.json"), state.Header{BaseURL: "http://x", WorkspaceID: 42}, state.Options{})
+	require.NoError(t, err)
+	o := options(t, &fakeAPI{}, root)
+	o.State = st
+	g := newGatedCount(1100)
+	o.Progress = g
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	require.Equal(t, 1200, sum.Count(Uploaded))
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	require.Len(t, g.counts, 2, "one report at 1,024 files, the last at the end")
+	assert.Equal(t, Count{Files: 1200, Work: 1200, WorkBytes: 1200 * 5, Complete: true}, g.counts[1],
+		"files 1,025 to 1,100 were recorded by this run before the walk met them: still work")
+}
+
+// A counting walk cut short (the run abandoned: a second Ctrl-C) reports a
+// total that is not complete: the display must not show it as final.
+func TestACountCutShortIsNotComplete(t *testing.T) {
+	root := tree(t, numbered(1100))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := options(t, &fakeAPI{}, root)
+	g := newGatedCount(-1)
+	o.Progress = g
+	o.BatchSize = 1
+	go func() {
+		// The walk waits at its first report; the run is abandoned
+		// meanwhile, then the walk goes on and meets the cancellation.
+		<-g.held
+		cancel()
+		close(g.gate)
+	}()
+	_, _ = Run(ctx, o)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	require.NotEmpty(t, g.counts)
+	last := g.counts[len(g.counts)-1]
+	assert.False(t, last.Complete, "the walk did not reach the end: %+v", last)
+	assert.Less(t, last.Files, 1100)
+}
