@@ -35,7 +35,7 @@ func TestStateFileThatIsASymlink(t *testing.T) {
 	b, err := os.ReadFile(target)
 	require.NoError(t, err)
 	assert.Equal(t, 4, strings.Count(string(b), `"op":"done"`), "the target holds the records")
-	assert.Equal(t, 5, strings.Count(string(b), "\n"), "compacted: the header and one record per file")
+	assert.Equal(t, 6, strings.Count(string(b), "\n"), "compacted: the header, one record per file, and the checkpoint")
 	entries, err := os.ReadDir(linkDir)
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "nothing made beside the link")
