@@ -150,9 +150,9 @@ func (o *uploadOptions) bind(f *pflag.FlagSet) {
 	beh.Bool(&o.Reconcile, "reconcile", "list the workspace's documents and compare, even with a state file")
 	beh.Bool(&o.Delete, "delete", "delete the documents this tool uploaded from this tree whose file is gone")
 	beh.String(&o.MaxDelete, "max-delete", "N|P%", "with --delete, refuse (exit 2) to delete more than this (count, share, all)")
-	beh.String(&o.Tags, "tags", "IDS", "comma-separated tag ids applied to every document (checked first: an unknown id is exit 2)")
+	beh.String(&o.Tags, "tags", "IDS", "comma-separated tag ids applied to every document (checked first: an unknown id is exit 2); none: take back those this tool applied; without it, documents' tags are left as they are")
 	beh.String(&o.Parser, "parser", "NAME", "ingestion pipeline (e.g. v2.2.1); automatic when empty")
-	beh.Value(intValue{&o.Retries}, "retries", "N", "retries after a transient error (throttling, 5xx, dropped connection)")
+	beh.Value(intValue{&o.Retries}, "retries", "N", "retries of any request after a transient error (5xx, dropped connection, timeout); a 429 or an outage uses none")
 	beh.Value(floatValue{&o.RateLimit}, "rate-limit", "N", "requests per second at most, for a known quota (0: learn it from the service)")
 	beh.Duration(&o.ThrottleBudget, "throttle-budget", "stop (exit 1, resumable) after the quota refused every request this long")
 	beh.Duration(&o.OutageBudget, "outage-budget", "stop (exit 1, resumable) after the service was unavailable this long")
@@ -227,10 +227,18 @@ func (o *uploadOptions) validate(getenv func(string) string, required bool) (*se
 		return nil, usageErrorf("--retries must be between 0 and 100 (got %d)", o.Retries)
 	}
 	s.retries = int(o.Retries)
+	// No --tags: the documents' tags are left as they are (nil). --tags
+	// none: this tool applies none, and takes back those it applied.
+	if strings.EqualFold(strings.TrimSpace(o.Tags), "none") {
+		s.tags = []int64{}
+	}
 	for _, t := range strings.Split(o.Tags, ",") {
 		t = strings.TrimSpace(t)
-		if t == "" {
+		if t == "" || s.tags != nil && len(s.tags) == 0 {
 			continue
+		}
+		if strings.EqualFold(t, "none") {
+			return nil, usageErrorf("--tags: none means no tags, and cannot be given with tag ids (%q)", o.Tags)
 		}
 		id, err := strconv.ParseInt(t, 10, 64)
 		if err != nil || id <= 0 {

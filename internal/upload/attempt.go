@@ -51,6 +51,9 @@ type attempt struct {
 	// keptMetadata is set once the service answered an upload of it with
 	// the identity sent.
 	keptMetadata bool
+	// applied is the tags this tool applies to the document, as
+	// recorded (see runner.wantTags).
+	applied string
 }
 
 // attempt handles one file. It returns an error only for what must stop
@@ -61,7 +64,8 @@ func (r *runner) attempt(ctx context.Context, j job) error {
 		r.finish(Result{Rel: j.e.Key, Size: j.e.Size, Outcome: NotAttempted})
 		return nil
 	}
-	a := &attempt{r: r, j: j, start: r.clock.Now(), res: Result{Rel: j.e.Key, Size: j.e.Size, DocumentID: j.known.docID}}
+	a := &attempt{r: r, j: j, start: r.clock.Now(), res: Result{Rel: j.e.Key, Size: j.e.Size, DocumentID: j.known.docID},
+		applied: r.tags}
 	if !r.o.NoExternalID {
 		a.extID = ExternalID(r.o.Source, j.e.Key)
 	}
@@ -152,13 +156,14 @@ func (a *attempt) check(ctx context.Context, k known) error {
 		return a.unreadable(err)
 	}
 	r := a.r
+	a.applied = r.wantTags(k)
 	switch {
 	case k.sha == "" || !state.SameContent(sum, k.sha):
 		if r.o.DryRun {
 			return a.end(WouldReplace, "", 0)
 		}
 		return a.send(ctx, k.docID, k)
-	case k.tags != r.tags || k.extID != a.extID:
+	case k.tags != r.wantTags(k) || k.extID != a.extID:
 		if r.o.DryRun {
 			return a.end(WouldUpdate, "", 0)
 		}
@@ -256,9 +261,10 @@ func duplicates(files []api.File) string {
 // the tags this tool applies, and the identity and version it carries.
 func (a *attempt) update(ctx context.Context, k known, sum string) error {
 	r := a.r
-	u := api.FileUpdate{External: externalMetadata(r.o.Source, a.j.e.Key, a.j.e.Size, a.j.e.ModTime, r.tags)}
+	a.applied = r.wantTags(k)
+	u := api.FileUpdate{External: externalMetadata(r.o.Source, a.j.e.Key, a.j.e.Size, a.j.e.ModTime, a.applied)}
 	u.External.AdditionalMetadata[metaSHA256] = sum
-	if k.tags != r.tags {
+	if k.tags != a.applied {
 		f, err := r.o.Service.GetFile(ctx, k.docID)
 		switch {
 		case isNotFound(err):
@@ -266,7 +272,7 @@ func (a *attempt) update(ctx context.Context, k known, sum string) error {
 		case err != nil:
 			return a.failed(ctx, err, "")
 		}
-		tags := retag(f.Tags, k.tags, r.tags)
+		tags := retag(f.Tags, k.tags, a.applied)
 		u.Tags = &tags
 	}
 	if err := a.journalStart(sum); err != nil {
@@ -308,10 +314,14 @@ func (a *attempt) send(ctx context.Context, docID int64, k known) error {
 	if a.extID != "" {
 		// The version travels with the file: its size and time as found
 		// when it is opened, its hash as it streams.
-		req.External = externalMetadata(r.o.Source, a.j.e.Key, a.j.e.Size, a.j.e.ModTime, r.tags)
+		a.applied = r.tags
+		if docID != 0 {
+			a.applied = r.wantTags(k)
+		}
+		req.External = externalMetadata(r.o.Source, a.j.e.Key, a.j.e.Size, a.j.e.ModTime, a.applied)
 		req.HashKey, req.SizeKey, req.MTimeKey = metaSHA256, metaSize, metaMTime
 	}
-	if docID != 0 && k.tags != r.tags {
+	if docID != 0 && k.tags != a.applied {
 		f, err := r.o.Service.GetFile(ctx, docID)
 		switch {
 		case isNotFound(err):
@@ -319,7 +329,7 @@ func (a *attempt) send(ctx context.Context, docID int64, k known) error {
 		case err != nil:
 			return a.failed(ctx, err, "")
 		default:
-			req.Tags, req.SetTags = retag(f.Tags, k.tags, r.tags), true
+			req.Tags, req.SetTags = retag(f.Tags, k.tags, a.applied), true
 		}
 	}
 	if docID == 0 && a.extID != "" {
@@ -410,7 +420,7 @@ func (a *attempt) sent(ctx context.Context, out *api.UploadResult, docID int64) 
 		switch {
 		case k.sha == "" || !state.SameContent(k.sha, out.SHA256):
 			return a.send(ctx, out.File.ID, k)
-		case k.tags != a.r.tags:
+		case k.tags != a.r.wantTags(k):
 			return a.update(ctx, k, out.SHA256)
 		case a.unknown:
 			return a.record(Uploaded, out.File.ID, out.File.UploadSessionUUID, out.Size, out.ModTime, out.SHA256, n)
@@ -618,7 +628,7 @@ func (a *attempt) record(o Outcome, docID int64, session string, size int64, mti
 	a.finished = true
 	var err error
 	if r.o.State != nil {
-		tags := r.tags
+		tags := a.applied
 		if a.tagsRefused {
 			tags = ""
 		}

@@ -84,6 +84,9 @@ type Options struct {
 	// Source names the tree within the workspace (--source): the files'
 	// identities are their paths within it.
 	Source string
+	// Tags are the tags this tool applies to every document. nil (no
+	// --tags) leaves the tags of documents as they are; an empty list
+	// (--tags none) takes back those this tool applied.
 	Tags   []int64
 	Parser string
 	// BatchSize is the number of concurrent uploads.
@@ -164,6 +167,7 @@ type runner struct {
 	recorded Recorded // nil: no state file
 	remote   *remote  // nil: no listing
 	tags     string   // the tags to apply, as recorded
+	keepTags bool     // no --tags: the documents' tags are left as they are
 
 	// pic is what the run knows of the workspace as a whole (verify.go);
 	// before is how many documents the source had before this run (what
@@ -277,7 +281,7 @@ func (r *runner) isProtected(key string) bool {
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	o.BatchSize = max(o.BatchSize, 1)
 	o.MaxFails = max(o.MaxFails, 1)
-	r := &runner{o: o, prog: o.Progress, clock: o.Clock, tags: tagsString(o.Tags)}
+	r := &runner{o: o, prog: o.Progress, clock: o.Clock, tags: tagsString(o.Tags), keepTags: o.Tags == nil}
 	if r.prog == nil {
 		r.prog = Nop{}
 	}
@@ -581,7 +585,7 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- job) err
 		// Several documents carry its identity: which is its own is
 		// decided by the state file or the content, never guessed.
 		j.kind = jobPick
-	case sameFile && k.tags == r.tags && k.extID == ExternalID(r.o.Source, e.Key) && !stale:
+	case sameFile && k.tags == r.wantTags(k) && k.extID == ExternalID(r.o.Source, e.Key) && !stale:
 		reason := "recorded in the state file"
 		if r.remote != nil {
 			reason = "the service has this version"
@@ -611,6 +615,16 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- job) err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// wantTags returns the tags this tool applies to the document k knows of,
+// as recorded: those of --tags; without --tags, those it applied before
+// (nothing to change).
+func (r *runner) wantTags(k known) string {
+	if r.keepTags {
+		return k.tags
+	}
+	return r.tags
 }
 
 // remember records in the state file what the service holds for a file

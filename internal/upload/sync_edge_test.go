@@ -337,3 +337,35 @@ func TestAFileGoneBeforeItsUploadVanishes(t *testing.T) {
 	assert.Zero(t, sum.Failures())
 	assert.Equal(t, StopNone, sum.Stopped, "--max-fails 1 did not stop the run")
 }
+
+// (issue 22, item 2) The absence of --tags is not an instruction: the
+// tags of documents are left as they are — through an unchanged night and
+// a replacement alike; --tags none takes back those this tool applied (a
+// tag a person added stays).
+func TestWithoutTagsTheDocumentsTagsAreLeftAlone(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "a.txt", "a")
+	write(t, root, "b.txt", "b")
+	stateFile := filepath.Join(t.TempDir(), "state")
+	d := newDocs()
+	syncRun(t, d, root, stateFile, func(o *Options) { o.Tags = []int64{1} })
+	x := d.byKey()["a.txt"][0]
+	d.mu.Lock()
+	x.tags = append(x.tags, 9) // added by a person
+	d.mu.Unlock()
+	for _, withState := range []string{stateFile, ""} {
+		sum := syncRun(t, d, root, withState) // no --tags
+		assert.Equal(t, 2, sum.Count(AlreadyDone), "state %q", withState)
+		assert.Zero(t, d.count("UPDATE"), "nothing updated")
+	}
+	write(t, root, "b.txt", "b, edited")
+	sum := syncRun(t, d, root, stateFile)
+	assert.Equal(t, 1, sum.Count(Replaced))
+	assert.Equal(t, []int64{1}, d.byKey()["b.txt"][0].tags, "a replacement keeps the tags")
+	assert.Equal(t, []int64{1, 9}, d.byKey()["a.txt"][0].tags)
+
+	sum = syncRun(t, d, root, stateFile, func(o *Options) { o.Tags = []int64{} }) // --tags none
+	assert.Equal(t, 2, sum.Count(Updated))
+	assert.Equal(t, []int64{9}, d.byKey()["a.txt"][0].tags, "the person's tag stays")
+	assert.Empty(t, d.byKey()["b.txt"][0].tags)
+}
