@@ -54,6 +54,11 @@ type attempt struct {
 	// applied is the tags this tool applies to the document, as
 	// recorded (see runner.wantTags).
 	applied string
+	// replacing is the document a new upload replaces, where content
+	// cannot be replaced in place (replaceByUpload); carryTags the tags
+	// it takes over.
+	replacing int64
+	carryTags *[]int64
 }
 
 // attempt handles one file. It returns an error only for what must stop
@@ -307,16 +312,24 @@ func (a *attempt) send(ctx context.Context, docID int64, k known) error {
 		}
 		return a.end(WouldUpload, "", 0)
 	}
+	if docID != 0 && r.noReplace.Load() {
+		return a.replaceByUpload(ctx, docID, k)
+	}
 	req := api.UploadRequest{
 		Path: a.j.e.Path, Filename: path.Base(a.j.e.Rel), WorkspaceID: r.o.WorkspaceID,
 		Tags: r.o.Tags, Parser: r.o.Parser, Sent: r.prog.Sent, Replace: docID,
 	}
+	if a.carryTags != nil && docID == 0 {
+		req.Tags = *a.carryTags
+	}
 	if a.extID != "" {
 		// The version travels with the file: its size and time as found
 		// when it is opened, its hash as it streams.
-		a.applied = r.tags
-		if docID != 0 {
+		switch {
+		case docID != 0:
 			a.applied = r.wantTags(k)
+		case a.replacing == 0:
+			a.applied = r.tags
 		}
 		req.External = externalMetadata(r.o.Source, a.j.e.Key, a.j.e.Size, a.j.e.ModTime, a.applied)
 		req.HashKey, req.SizeKey, req.MTimeKey = metaSHA256, metaSize, metaMTime
@@ -362,7 +375,73 @@ func (a *attempt) send(ctx context.Context, docID int64, k known) error {
 		// The document was deleted meanwhile: a new one.
 		return a.send(ctx, 0, known{})
 	}
+	if docID != 0 && refusesFile(err) {
+		// An instance of the older schema, where file is immutable: the
+		// new content goes as a new document.
+		if r.noReplace.CompareAndSwap(false, true) {
+			r.note("this instance refuses to replace a document's content in place (an older API: PATCH with a file is refused): edited files are uploaded as new documents, which take over the identity, tags and title of the old ones, and the old ones are deleted (their ids change)")
+		}
+		return a.replaceByUpload(ctx, docID, k)
+	}
 	return a.failed(ctx, err, "")
+}
+
+// refusesFile reports the refusal, by an instance of the older schema, of
+// a PATCH that carries a file (immutable there: "if provided, will return
+// 400").
+func refusesFile(err error) bool {
+	ae, ok := api.AsError(err)
+	if !ok || ae.StatusCode != http.StatusBadRequest || ae.IsTooLarge() || ae.IsUnsupportedType() {
+		return false
+	}
+	if _, ok := ae.Fields["file"]; ok {
+		return true
+	}
+	s := strings.ToLower(ae.Kind + " " + ae.Detail)
+	return strings.Contains(s, "file") && (strings.Contains(s, "immutable") || strings.Contains(s, "not allowed") ||
+		strings.Contains(s, "cannot be") || strings.Contains(s, "read-only") || strings.Contains(s, "read only"))
+}
+
+// replaceByUpload replaces the document oldID, whose content cannot be
+// replaced in place, by a new one: the old document gives up its identity
+// (a PATCH of its external id, allowed everywhere), the file is uploaded as
+// a new document with the identity and the old one's tags, and the old one
+// is deleted. If the upload fails, the old document gets its identity
+// back: nothing is lost, and the next run tries again.
+func (a *attempt) replaceByUpload(ctx context.Context, oldID int64, k known) error {
+	r := a.r
+	old, err := r.o.Service.GetFile(ctx, oldID)
+	switch {
+	case isNotFound(err):
+		return a.send(ctx, 0, known{})
+	case err != nil:
+		return a.failed(ctx, err, "")
+	}
+	if old.ExternalMetadata == nil || old.ExternalMetadata.ExternalID != a.extID || !api.InWorkspace(old, r.o.WorkspaceID) {
+		return a.end(Failed, fmt.Sprintf("document %d no longer carries this file's identity; left alone", oldID), 0)
+	}
+	tomb := a.extID + ":replaced"
+	if _, err := r.o.Service.UpdateFile(ctx, oldID, api.FileUpdate{External: &api.ExternalMetadata{ExternalID: tomb}}); err != nil {
+		if isNotFound(err) {
+			return a.send(ctx, 0, known{})
+		}
+		return a.failed(ctx, err, "")
+	}
+	a.applied = r.wantTags(k)
+	tags := retag(old.Tags, k.tags, a.applied)
+	a.carryTags, a.replacing = &tags, oldID
+	err = a.send(ctx, 0, known{})
+	if !a.finished || a.res.Outcome != Replaced {
+		// Not uploaded: the old document takes its identity back.
+		if _, rerr := r.o.Service.UpdateFile(ctx, oldID, api.FileUpdate{External: &api.ExternalMetadata{ExternalID: a.extID}}); rerr != nil {
+			r.note(fmt.Sprintf("%s: its old document %d could not take its identity back (%v): the next run uploads the file again", a.j.e.Key, oldID, rerr))
+		}
+		return err
+	}
+	if derr := r.o.Service.DeleteFile(ctx, oldID); derr != nil && !isNotFound(derr) {
+		r.note(fmt.Sprintf("%s: replaced by document %d, but its old document %d could not be deleted (%v)", a.j.e.Key, a.res.DocumentID, oldID, derr))
+	}
+	return err
 }
 
 // sent settles a successful upload or replacement.
@@ -622,6 +701,10 @@ func (a *attempt) journalStart(sum string) error {
 // record finishes a file whose document the service holds as the file is.
 func (a *attempt) record(o Outcome, docID int64, session string, size int64, mtime time.Time, sum string, attempts int) error {
 	r := a.r
+	if a.replacing != 0 && (o == Uploaded || o == Present) {
+		o = Replaced
+		a.res.Warning = fmt.Sprintf("replaced by a new document, %d (the old one, %d, is deleted): this instance cannot replace content in place", docID, a.replacing)
+	}
 	a.res.Outcome, a.res.Attempts, a.res.Size = o, attempts, size
 	a.res.Duration = r.clock.Now().Sub(a.start)
 	a.res.DocumentID, a.res.UploadSessionUUID = docID, session

@@ -33,8 +33,10 @@ type docs struct {
 
 	// fault, when set, may fail a request before it is handled.
 	fault func(op string, r *api.UploadRequest) error
-	// dropMeta makes it an instance that keeps no external metadata.
-	dropMeta bool
+	// dropMeta makes it an instance that keeps no external metadata;
+	// oldSchema one that refuses a PATCH with a file (400), as the older
+	// schema says.
+	dropMeta, oldSchema bool
 	// clk is the service's clock, which stamps documents and listings;
 	// each run (syncRun) starts a night after the last.
 	clk *clocktest.Fake
@@ -222,6 +224,10 @@ func (d *docs) Upload(_ context.Context, r api.UploadRequest) (*api.UploadResult
 	res := &api.UploadResult{Size: info.Size(), ModTime: info.ModTime(), SHA256: sha}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if r.Replace != 0 && d.oldSchema {
+		return nil, &api.Error{StatusCode: 400, Kind: "validation_error", Detail: "Invalid input.",
+			Fields: map[string][]api.FieldError{"file": {{Error: "immutable_field", Detail: "This field is immutable."}}}}
+	}
 	if r.Replace != 0 {
 		x, ok := d.byID[r.Replace]
 		if !ok {
@@ -315,7 +321,20 @@ func (d *docs) UpdateFile(_ context.Context, id int64, u api.FileUpdate) (*api.F
 		x.changed = d.stamp()
 	}
 	if u.External != nil {
-		cp := *u.External
+		// Merged into what is stored, as the service does.
+		cp := api.ExternalMetadata{AdditionalMetadata: map[string]any{}}
+		if x.ext != nil {
+			cp.ExternalID, cp.DocType = x.ext.ExternalID, x.ext.DocType
+			for k, v := range x.ext.AdditionalMetadata {
+				cp.AdditionalMetadata[k] = v
+			}
+		}
+		if u.External.ExternalID != "" {
+			cp.ExternalID = u.External.ExternalID
+		}
+		for k, v := range u.External.AdditionalMetadata {
+			cp.AdditionalMetadata[k] = v
+		}
 		x.ext = &cp
 		x.changed = d.stamp()
 	}

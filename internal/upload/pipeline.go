@@ -187,6 +187,9 @@ type runner struct {
 	fatal        error // the first error that ended the run as a whole
 	scanned      atomic.Int64
 	unreadable   atomic.Int64
+	// noReplace is set once the instance refused to replace content in
+	// place (an older API).
+	noReplace atomic.Bool
 	// metadata holds new uploads back until one shows that the instance
 	// keeps external metadata.
 	metadata  gate

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -368,4 +369,41 @@ func TestWithoutTagsTheDocumentsTagsAreLeftAlone(t *testing.T) {
 	assert.Equal(t, 2, sum.Count(Updated))
 	assert.Equal(t, []int64{9}, d.byKey()["a.txt"][0].tags, "the person's tag stays")
 	assert.Empty(t, d.byKey()["b.txt"][0].tags)
+}
+
+// (issue 19, item 4) An instance of the older schema refuses a PATCH that
+// carries a file: the edit still lands — a new document takes over the
+// identity and the tags (a person's included), the old one is deleted —
+// once, said once, with no duplicate; the next night sends nothing.
+func TestAnInstanceThatCannotReplaceInPlaceGetsTheEditAnyway(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "a.txt", "a, first")
+	write(t, root, "b.txt", "b, first")
+	write(t, root, "c.txt", "c")
+	stateFile := filepath.Join(t.TempDir(), "state")
+	d := newDocs()
+	syncRun(t, d, root, stateFile, func(o *Options) { o.Tags = []int64{1} })
+	oldA := d.byKey()["a.txt"][0]
+	d.mu.Lock()
+	oldA.tags = append(oldA.tags, 9) // added by a person
+	d.oldSchema = true
+	d.mu.Unlock()
+	write(t, root, "a.txt", "a, second version")
+	write(t, root, "b.txt", "b, second version")
+	sum := syncRun(t, d, root, stateFile, func(o *Options) { o.Tags = []int64{1} })
+	assert.Equal(t, 2, sum.Count(Replaced), "%+v", sum.Listed)
+	assert.Equal(t, 1, sum.Count(AlreadyDone))
+	mirrors(t, d, map[string]string{"a.txt": "a, second version", "b.txt": "b, second version", "c.txt": "c"})
+	newA := d.byKey()["a.txt"][0]
+	assert.NotEqual(t, oldA.id, newA.id, "a new document")
+	assert.Equal(t, []int64{1, 9}, newA.tags, "the tags carried over")
+	notes := 0
+	for _, n := range sum.Notes {
+		if strings.Contains(n, "refuses to replace a document's content in place") {
+			notes++
+		}
+	}
+	assert.Equal(t, 1, notes, "said once")
+	sum = syncRun(t, d, root, stateFile, func(o *Options) { o.Tags = []int64{1} })
+	assert.Equal(t, 3, sum.Count(AlreadyDone))
 }
