@@ -33,8 +33,9 @@ func last(v []string) string { return strings.TrimSpace(v[len(v)-1]) }
 // pageParams reads page and page_size as Django REST Framework's
 // page-number pagination does (an invalid page is a 404, "Invalid page."),
 // except that a page_size that is not a positive integer is refused with
-// 400 where DRF would quietly use the default. page_size is capped at 1000.
-func pageParams(q url.Values, defaultSize int) (page, size int, qe *queryError) {
+// 400 where DRF would quietly use the default. page_size is capped at
+// maxSize, silently, as DRF's max_page_size does.
+func pageParams(q url.Values, defaultSize, maxSize int) (page, size int, qe *queryError) {
 	page, size = 1, defaultSize
 	if v := q["page"]; len(v) > 0 && last(v) != "" {
 		n, err := strconv.Atoi(last(v))
@@ -48,7 +49,7 @@ func pageParams(q url.Values, defaultSize int) (page, size int, qe *queryError) 
 		if err != nil || n < 1 {
 			return 0, 0, badFilter("page_size must be a positive integer (got %q).", last(v))
 		}
-		size = min(n, 1000)
+		size = min(n, maxSize)
 	}
 	return page, size, nil
 }
@@ -68,22 +69,25 @@ func links(r *http.Request, page, size, total int) (next, prev *string, ok bool)
 	if from >= total && page != 1 {
 		return nil, nil, false
 	}
-	link := func(p int) *string {
-		u := *r.URL
-		u.Scheme, u.Host = "http", r.Host
-		qq := u.Query()
-		qq.Set("page", strconv.Itoa(p))
-		u.RawQuery = qq.Encode()
-		s := u.String()
-		return &s
-	}
 	if from+size < total {
-		next = link(page + 1)
+		next = pageLink(r, page+1)
 	}
 	if page > 1 {
-		prev = link(page - 1)
+		prev = pageLink(r, page-1)
 	}
 	return next, prev, true
+}
+
+// pageLink is the absolute link to page p of the list r asked for, with
+// the same filters.
+func pageLink(r *http.Request, p int) *string {
+	u := *r.URL
+	u.Scheme, u.Host = "http", r.Host
+	qq := u.Query()
+	qq.Set("page", strconv.Itoa(p))
+	u.RawQuery = qq.Encode()
+	s := u.String()
+	return &s
 }
 
 // isDocumentStatus and isVisionStatus hold the schema's DocumentStatusEnum
@@ -224,9 +228,9 @@ func (q *fileQuery) simple() bool {
 // the schema or the SDKs shows an unknown parameter refused). The answer
 // names them in an X-Devserver-Ignored-Query header, so a misspelt filter
 // can be found.
-func parseFileQuery(q url.Values) (fq fileQuery, ignored []string, qe *queryError) {
+func parseFileQuery(q url.Values, maxPageSize int) (fq fileQuery, ignored []string, qe *queryError) {
 	fq.order = []orderKey{{"created_at", true}}
-	fq.page, fq.pageSize, qe = pageParams(q, 50)
+	fq.page, fq.pageSize, qe = pageParams(q, min(50, maxPageSize), maxPageSize)
 	if qe != nil {
 		return fq, nil, qe
 	}
@@ -372,15 +376,26 @@ func parseFileQuery(q url.Values) (fq fileQuery, ignored []string, qe *queryErro
 	return fq, ignored, nil
 }
 
-// handleList serves GET /api/v3/files.
+// handleList serves GET /api/v3/files, with the adversarial modes of
+// adversary.go: another uploader at work before each page after the first,
+// a workspace filter ignored, next links that loop.
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
-	q, ignored, qe := parseFileQuery(r.URL.Query())
+	q, ignored, qe := parseFileQuery(r.URL.Query(), s.cfg.MaxPageSize)
 	if qe != nil {
 		writeError(w, qe.status, qe.kind, qe.detail, nil)
 		return
 	}
 	if len(ignored) > 0 {
 		w.Header().Set("X-Devserver-Ignored-Query", strings.Join(ignored, ","))
+	}
+	if q.page > 1 {
+		if err := s.churn(q.ws); err != nil {
+			writeError(w, http.StatusInternalServerError, "internal_error", err.Error(), nil)
+			return
+		}
+	}
+	if s.cfg.IgnoreWorkspaceFilter {
+		q.ws = nil
 	}
 	now := s.cfg.Now().UnixNano()
 	var results []*fileJSON
@@ -398,6 +413,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "invalid_page", "Invalid page.", nil)
 		return
 	}
+	next = s.bendNext(func(p int) *string { return pageLink(r, p) }, q.page, next)
 	writeJSON(w, http.StatusOK, pageJSON[*fileJSON]{Count: total, Next: next, Previous: prev, Results: results})
 }
 
@@ -439,10 +455,13 @@ func (s *Server) selectFiles(q *fileQuery, now int64) ([]*document, int) {
 		}
 	}
 	if q.extID != nil {
-		// At most one document per workspace has that external id.
+		// Few documents have that external id (one per workspace, unless
+		// one was made by another way than the upload endpoint).
 		for _, w := range s.cfg.Workspaces {
-			if d := s.byExt[extKey{w.ID, *q.extID}]; d != nil && (scope == s.all || scope == s.byWS[d.ws] || scope == s.bySession[d.session]) {
-				keep(d)
+			for _, d := range s.byExt[extKey{w.ID, *q.extID}] {
+				if scope == s.all || scope == s.byWS[d.ws] || scope == s.bySession[d.session] {
+					keep(d)
+				}
 			}
 		}
 		s.sortDocs(match, q.order, now)
