@@ -395,6 +395,8 @@ func TestSnapshotAndRestoreReuseIDs(t *testing.T) {
 
 	kept := c.upload(doc{ws: 42, name: "kept.txt", content: "kept v1", extID: "k", tags: []int{1}})
 	gone := c.upload(doc{ws: 42, name: "deleted-since.txt", extID: "d"})
+	before := c.upload(doc{ws: 42, name: "deleted-before.txt", extID: "z"})
+	require.Equal(t, http.StatusNoContent, c.do(http.MethodDelete, filePath(before), nil, "").code)
 	a = c.sendJSON(http.MethodPost, "/_devserver/snapshot", nil)
 	require.Equal(t, http.StatusOK, a.code)
 	assert.Equal(t, 4, num(a.body["documents"]), "two and the churn's two")
@@ -409,6 +411,8 @@ func TestSnapshotAndRestoreReuseIDs(t *testing.T) {
 	a = c.sendJSON(http.MethodPost, "/_devserver/restore", nil)
 	require.Equal(t, http.StatusOK, a.code, "%s", a.raw)
 	assert.Equal(t, nextID, num(a.body["next_id"]))
+	assert.Equal(t, 4, num(a.body["documents"]))
+	assert.Equal(t, int64(4), s.Stats().Documents)
 	got := c.get(filePath(kept)).body
 	assert.Equal(t, "kept", got["title"])
 	assert.Len(t, got["tags"], 1)
@@ -416,6 +420,8 @@ func TestSnapshotAndRestoreReuseIDs(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, c.get(filePath(since)).code, "made since: gone")
 	assert.Empty(t, c.ids("external_metadata__external_id=m"))
 	assert.Equal(t, []int{gone}, c.ids("external_metadata__external_id=d"))
+	assert.Empty(t, c.ids("external_metadata__external_id=z"), "deleted before the snapshot: still deleted")
+	assert.Equal(t, http.StatusNotFound, c.get(filePath(before)).code)
 
 	// Someone else's upload now takes the id the lost document had.
 	other := c.upload(doc{ws: 42, name: "someone-else.txt", content: "theirs", extID: "x"})
@@ -431,6 +437,9 @@ func TestSnapshotAndRestoreReuseIDs(t *testing.T) {
 	code, again, _ := post(t, c.url, key, upl{fields: [][2]string{{"workspace_id", "42"}, {"external_metadata", `{"external_id":"k"}`}}, filename: "kept.txt", content: []byte("x")})
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, kept, num(again["id"]))
+	code, z, _ := post(t, c.url, key, upl{fields: [][2]string{{"workspace_id", "42"}, {"external_metadata", `{"external_id":"z"}`}}, filename: "z.txt", content: []byte("z")})
+	assert.Equal(t, http.StatusCreated, code, "the external id of a document deleted before the snapshot is free")
+	assert.NotEqual(t, before, num(z["id"]))
 	assert.Regexp(t, `^deleted-since_`, c.get(filePath(c.upload(doc{ws: 42, name: "deleted-since.txt"}))).body["filename"])
 	assert.Equal(t, int64(1), s.Stats().Restores)
 	tagged := 0
