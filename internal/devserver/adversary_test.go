@@ -363,12 +363,20 @@ func TestSeedDocuments(t *testing.T) {
 	assert.Equal(t, mine, num(ans["id"]))
 	require.Equal(t, http.StatusNoContent, c.do(http.MethodDelete, filePath(mine), nil, "").code)
 	assert.Equal(t, []int{dup.ID}, c.ids("external_metadata__external_id=e1"))
-	// A PATCH may not give a third document that id while one holds it.
+	// A PATCH may not give a third document that id while one holds it;
+	// a document that keeps it may be changed.
 	a := c.urlencoded(http.MethodPatch, filePath(script.ID), [][2]string{{"external_metadata", `{"external_id":"e1"}`}})
 	assert.Equal(t, http.StatusBadRequest, a.code)
+	code, third := c.seed(map[string]any{"workspace_id": 42, "filename": "again.txt",
+		"external_metadata": map[string]any{"external_id": "e1"}})
+	require.Equal(t, http.StatusCreated, code)
+	a = c.multipart(http.MethodPatch, filePath(dup.ID), [][2]string{{"external_metadata", `{"external_id":"e1","doc_type":"t"}`}},
+		&part{"copy.txt", []byte("v2")}, false)
+	assert.Equal(t, http.StatusOK, a.code, "%s", a.raw)
+	assert.Equal(t, []int{third.ID, dup.ID}, c.ids("external_metadata__external_id=e1"))
 
 	st := s.Stats()
-	assert.Equal(t, int64(3), st.Seeded)
+	assert.Equal(t, int64(4), st.Seeded)
 	assert.Equal(t, int64(1), st.Uploads, "seeded documents are not uploads")
 
 	for _, bad := range []map[string]any{

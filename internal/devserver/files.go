@@ -349,8 +349,11 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		newMeta = meta.apply(d.ext)
+		// Refused when it would give d an external id another document
+		// holds; not when d keeps its own (which another document may also
+		// carry, made by another way than the upload endpoint).
 		for _, other := range s.byExt[extKey{d.ws, newMeta.ExternalID}] {
-			if other != d {
+			if other != d && (d.ext == nil || d.ext.ExternalID != newMeta.ExternalID) {
 				writeError(w, http.StatusBadRequest, "external_id_in_use", fmt.Sprintf(
 					"Document %d of this workspace already has external_id %q.", other.id, newMeta.ExternalID), nil)
 				return
