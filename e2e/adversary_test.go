@@ -214,6 +214,7 @@ type reportFile struct {
 		Reason     string `json:"reason"`
 		Warning    string `json:"warning"`
 		DocumentID int64  `json:"document_id"`
+		Processing string `json:"processing_status"`
 	} `json:"files"`
 }
 
@@ -350,6 +351,10 @@ type faults struct {
 	ResetOneIn int
 	ResetFirst bool
 	Seed       uint64
+	// ResetFirstOfEach resets the first request of each kind: the
+	// preflight's, the first listing page, the first upload, lookup, poll,
+	// bulk delete...
+	ResetFirstOfEach bool
 	// ListingBadGateway answers 502 to every other listing page (the 1st,
 	// 3rd, ...): GET /api/v3/files without an upload session or external
 	// id filter.
@@ -357,10 +362,10 @@ type faults struct {
 	// PollBadGateway answers 502 to every other poll of --wait: GET
 	// /api/v3/files with an upload session, and GET /api/v3/files/{id}.
 	PollBadGateway bool
-	// TrickleFirstListing sends the answer to the first listing page one
-	// byte every TrickleEvery.
-	TrickleFirstListing bool
-	TrickleEvery        time.Duration
+	// TrickleFirst sends the answer to the first request of that kind
+	// ("listing" or "upload") one byte every TrickleEvery.
+	TrickleFirst string
+	TrickleEvery time.Duration
 	// HoldListings never answers a listing page: it waits for the client
 	// to go.
 	HoldListings bool
@@ -379,8 +384,9 @@ type faultProxy struct {
 	*devserver // its URL: point the tool at it
 	f          faults
 
-	mu  sync.Mutex
-	rng *rand.Rand
+	mu   sync.Mutex
+	rng  *rand.Rand
+	seen map[string]bool // kinds of request seen, for ResetFirstOfEach
 	// off makes it a plain proxy: the faults are over.
 	off atomic.Bool
 
@@ -395,7 +401,7 @@ func newFaultProxy(t *testing.T, target *devserver, f faults) *faultProxy {
 	if f.TrickleEvery == 0 {
 		f.TrickleEvery = 3 * time.Second
 	}
-	p := &faultProxy{f: f, rng: rand.New(rand.NewPCG(f.Seed, 0x5eed))}
+	p := &faultProxy{f: f, rng: rand.New(rand.NewPCG(f.Seed, 0x5eed)), seen: map[string]bool{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(rp, w, r) }))
 	t.Cleanup(srv.Close)
@@ -428,9 +434,14 @@ func (p *faultProxy) serve(rp *httputil.ReverseProxy, w http.ResponseWriter, r *
 		return
 	}
 	k := kind(r)
-	if p.f.ResetOneIn > 0 || p.f.ResetFirst {
+	if p.f.ResetOneIn > 0 || p.f.ResetFirst || p.f.ResetFirstOfEach {
 		p.mu.Lock()
 		reset := p.f.ResetOneIn > 0 && p.rng.IntN(p.f.ResetOneIn) == 0
+		if p.f.ResetFirstOfEach {
+			of := r.Method + " " + strings.TrimRight(r.URL.Path, "0123456789") + " " + k
+			reset = reset || !p.seen[of]
+			p.seen[of] = true
+		}
 		p.mu.Unlock()
 		if reset || p.f.ResetFirst && n == 1 {
 			p.resets.Add(1)
@@ -461,7 +472,7 @@ func (p *faultProxy) serve(rp *httputil.ReverseProxy, w http.ResponseWriter, r *
 			badGateway(w)
 			return
 		}
-		if p.f.TrickleFirstListing && i == 1 {
+		if p.f.TrickleFirst == k && i == 1 {
 			p.trickled.Add(1)
 			p.trickle(rp, w, r)
 			return
@@ -482,7 +493,13 @@ func (p *faultProxy) serve(rp *httputil.ReverseProxy, w http.ResponseWriter, r *
 			return
 		}
 	case "upload":
-		if p.uploads.Add(1) == 1 && p.f.DropFirstUploadAnswer {
+		i := p.uploads.Add(1)
+		if p.f.TrickleFirst == k && i == 1 {
+			p.trickled.Add(1)
+			p.trickle(rp, w, r)
+			return
+		}
+		if i == 1 && p.f.DropFirstUploadAnswer {
 			rec := httptest.NewRecorder()
 			rp.ServeHTTP(rec, r) // stored by the devserver
 			p.droppedAnswers.Add(1)
