@@ -510,3 +510,32 @@ func decodeAs[T any](t *testing.T, raw []byte) T {
 	require.NoError(t, json.Unmarshal(raw, &v), "%s", raw)
 	return v
 }
+
+// Documents equal by the ordering's keys have no order of their own: the
+// same while the workspace does not change, another once it has (a page
+// walk across a change may list one of them twice and another never).
+// created_at, all but unique, breaks its ties by id.
+func TestTiesHaveNoOrderAcrossChanges(t *testing.T) {
+	c, _, _ := setup(t, Config{})
+	var same []int
+	for i := 0; i < 30; i++ {
+		same = append(same, c.upload(doc{ws: 42, name: fmt.Sprintf("f%02d.txt", i), title: "same", content: "equal size"}))
+	}
+	only := func(ids []int) []int { // the documents that tie, in the order listed
+		return slices.DeleteFunc(ids, func(id int) bool { return !slices.Contains(same, id) })
+	}
+	for _, ordering := range []string{"title", "-title", "size", "total_pages"} {
+		q := "workspace_id=42&page_size=100&ordering=" + ordering
+		first := only(c.ids(q))
+		assert.ElementsMatch(t, same, first)
+		assert.Equal(t, first, only(c.ids(q)), "%s: the same while nothing changes", ordering)
+		c.upload(doc{ws: 1, name: ordering + "-elsewhere.txt"})
+		assert.Equal(t, first, only(c.ids(q)), "%s: a change in another workspace changes nothing here", ordering)
+		c.upload(doc{ws: 42, name: ordering + ".txt", title: "~" + ordering, content: "a longer content than the others " + ordering})
+		then := only(c.ids(q))
+		assert.ElementsMatch(t, same, then)
+		assert.NotEqual(t, first, then, "%s: the ties reordered", ordering)
+	}
+	ids := c.ids("workspace_id=42&page_size=100&ordering=created_at")
+	assert.True(t, slices.IsSorted(ids), "created_at: ties by id")
+}

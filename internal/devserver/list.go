@@ -464,13 +464,13 @@ func (s *Server) selectFiles(q *fileQuery, now int64) ([]*document, int) {
 				}
 			}
 		}
-		s.sortDocs(match, q.order, now)
+		s.sortDocs(match, q.order, now, scope.gen)
 	} else {
 		for i := len(scope.docs) - 1; i >= 0; i-- { // newest first
 			keep(scope.docs[i])
 		}
 		if len(q.order) != 1 || q.order[0] != (orderKey{"created_at", true}) {
-			s.sortDocs(match, q.order, now)
+			s.sortDocs(match, q.order, now, scope.gen)
 		}
 	}
 	if q.maxDocs > 0 && len(match) > q.maxDocs {
@@ -563,8 +563,14 @@ func (s *Server) matches(d *document, q *fileQuery, now int64) bool {
 	return (q.pagesMin == nil || pages >= *q.pagesMin) && (q.pagesMax == nil || pages <= *q.pagesMax)
 }
 
-// sortDocs orders docs by keys, ties newest first. s.mu must be held.
-func (s *Server) sortDocs(docs []*document, keys []orderKey, now int64) {
+// sortDocs orders docs by keys. Documents equal by every key (the same
+// title, size or page count) come in an order drawn from salt, the scope's
+// generation: the same while the scope does not change, another once it
+// has — as a database's ORDER BY without a unique last key gives no order
+// to its ties, and a plan may change between two pages. (created_at
+// breaks its ties by id: its values are all but unique.) s.mu must be
+// held.
+func (s *Server) sortDocs(docs []*document, keys []orderKey, now int64, salt uint64) {
 	type item struct {
 		d     *document
 		v     *version
@@ -598,11 +604,23 @@ func (s *Server) sortDocs(docs []*document, keys []orderKey, now int64) {
 				return c < 0 != k.desc
 			}
 		}
+		if ta, tb := tieRank(a.d.id, salt), tieRank(b.d.id, salt); ta != tb {
+			return ta < tb
+		}
 		return a.d.id > b.d.id
 	})
 	for i := range items {
 		docs[i] = items[i].d
 	}
+}
+
+// tieRank places a document among those it ties with: a mix (splitmix64)
+// of its id and the salt.
+func tieRank(id int64, salt uint64) uint64 {
+	z := uint64(id) ^ salt*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
 }
 
 func cmp3[T int | int64](a, b T) int {
@@ -643,7 +661,7 @@ func (s *Server) sorted(x *index, k orderKey, now int64) []*document {
 			docs = append(docs, d)
 		}
 	}
-	s.sortDocs(docs, []orderKey{k}, now)
+	s.sortDocs(docs, []orderKey{k}, now, x.gen)
 	until := int64(math.MaxInt64)
 	p := int64(s.cfg.Pace)
 	for _, d := range docs {
