@@ -1,5 +1,7 @@
 //go:build unix
 
+// Helpers of the acceptance tests of issues 18 to 21 (fault proxy, documents, report, trees); no test of its own.
+
 package e2e
 
 import (
@@ -66,11 +68,17 @@ func (d fullDoc) ours(source string) bool {
 // allDocs lists every current document of every workspace.
 func (d *devserver) allDocs(t *testing.T) []fullDoc {
 	t.Helper()
+	return devDocuments[fullDoc](t, d)
+}
+
+// devDocuments reads GET /_devserver/documents into T.
+func devDocuments[T any](t *testing.T, d *devserver) []T {
+	t.Helper()
 	resp, err := http.Get(d.url + "/_devserver/documents")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var out struct {
-		Documents []fullDoc `json:"documents"`
+		Documents []T `json:"documents"`
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
 	return out.Documents
@@ -186,18 +194,29 @@ const stillRunning = -1000
 // is killed (and the test goes on, to say what it found).
 func waitUpTo(t *testing.T, r *run, limit time.Duration) int {
 	t.Helper()
+	code, ended := endWithin(t, r, limit)
+	if !ended {
+		t.Errorf("still running after %s: killed", limit)
+		return stillRunning
+	}
+	return code
+}
+
+// endWithin waits for the run to end, at most limit, and returns its exit
+// code; a run still going then is killed, and ended is false.
+func endWithin(t *testing.T, r *run, limit time.Duration) (code int, ended bool) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- r.cmd.Wait() }()
 	select {
 	case err := <-done:
 		code, err := exitCode(err)
 		require.NoError(t, err)
-		return code
+		return code, true
 	case <-time.After(limit):
 		_ = r.cmd.Process.Kill()
 		<-done
-		t.Errorf("still running after %s: killed", limit)
-		return stillRunning
+		return 0, false
 	}
 }
 
@@ -295,6 +314,17 @@ func api(t *testing.T, d *devserver, method, path, contentType string, body []by
 func patchForm(t *testing.T, d *devserver, id int64, fields url.Values) {
 	t.Helper()
 	api(t, d, http.MethodPatch, fmt.Sprintf("/api/v3/files/%d", id), "application/x-www-form-urlencoded", []byte(fields.Encode()))
+}
+
+// writeDirs writes dirs folders d0, d1, ... of per files each (writeTree)
+// and returns their relative paths.
+func writeDirs(t *testing.T, root string, dirs, per int) []string {
+	t.Helper()
+	var files []string
+	for i := 0; i < dirs; i++ {
+		files = append(files, writeTree(t, root, fmt.Sprintf("d%d", i), "doc", per)...)
+	}
+	return files
 }
 
 // writeTree writes n files under root/dir named name-%03d.txt, each with

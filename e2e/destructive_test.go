@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,9 +44,7 @@ func sameIDs(t *testing.T, want map[string]int64, got map[string]fullDoc, what s
 func TestShiftingListingDeletesNothing(t *testing.T) {
 	d := startDevserver(t, "--list-churn", "5", "--max-page-size", "20")
 	root := t.TempDir()
-	for i := 0; i < 4; i++ {
-		writeTree(t, root, fmt.Sprintf("d%d", i), "doc", 30)
-	}
+	writeDirs(t, root, 4, 30)
 	code, _, _ := runArgs(t, d, time.Minute, "--files-dir", root, "--no-progress", "--state-file", filepath.Join(t.TempDir(), "s"))
 	require.Equal(t, 0, code)
 	before := idsByPath(mirrors(t, d, root, 42, ""))
@@ -111,17 +108,10 @@ func TestTwoSourcesShareAWorkspaceFiveNights(t *testing.T) {
 			delete(idsB, victim)
 		}
 
-		var wg sync.WaitGroup
-		var codeA, codeB int
-		var outA string
+		// B starts first and runs on while A syncs.
 		rB := startUpload(t, d, argsB...)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codeB = waitUpTo(t, rB, time.Minute)
-		}()
-		codeA, outA, _ = runArgs(t, d, time.Minute, argsA...)
-		wg.Wait()
+		codeA, outA, _ := runArgs(t, d, time.Minute, argsA...)
+		codeB := waitUpTo(t, rB, time.Minute)
 		t.Logf("night %d, B: exit %d\n%s%s", night, codeB, rB.out.String(), rB.errOut.String())
 		assert.Equal(t, 0, codeA, "night %d, A", night)
 		assert.Equal(t, 0, codeB, "night %d, B", night)
@@ -441,10 +431,7 @@ func TestAStrayDSStoreMountDeletesNothing(t *testing.T) {
 func TestMaxDeleteIsAShareOfWhatExistedBefore(t *testing.T) {
 	d := startDevserver(t)
 	root := t.TempDir()
-	var files []string
-	for i := 0; i < 4; i++ {
-		files = append(files, writeTree(t, root, fmt.Sprintf("d%d", i), "doc", 25)...)
-	}
+	files := writeDirs(t, root, 4, 25)
 	state := filepath.Join(t.TempDir(), "state.json")
 	args := []string{"--files-dir", root, "--no-progress", "--state-file", state, "--delete"}
 	code, _, _ := runArgs(t, d, time.Minute, args...)

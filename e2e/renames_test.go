@@ -7,7 +7,6 @@ package e2e
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +59,7 @@ func TestMovesKeepTheirDocuments(t *testing.T) {
 			code, out, delta := night(t, d, append(args, "--dry-run")...)
 			assert.Equal(t, 0, code)
 			assert.Zero(t, delta["uploads"]+delta["patches"]+delta["deletes"], "a dry run sends nothing")
-			assert.Regexp(t, regexp.MustCompile(`(?m)^.*would move.*\br1\.txt\b.*\br1-renamed\.txt\b`), out, "the dry run prints would move OLD → NEW")
+			assert.Regexp(t, `(?m)^.*would move.*\br1\.txt\b.*\br1-renamed\.txt\b`, out, "the dry run prints would move OLD → NEW")
 
 			rep := filepath.Join(t.TempDir(), "report.json")
 			code, out, delta = night(t, d, append(args, "--report", rep)...)

@@ -494,10 +494,7 @@ func TestCreatedAndUpdatedAt(t *testing.T) {
 	clk.add(2 * time.Second)
 	assert.Equal(t, t0.Add(3*time.Minute+time.Hour+2*time.Second).Format(time.RFC3339Nano), c.get(filePath(d3)).body["updated_at"])
 
-	var docs []seeded
-	for _, d := range c.documents() {
-		docs = append(docs, d)
-	}
+	docs := c.documents()
 	i := slices.IndexFunc(docs, func(d seeded) bool { return d.ID == d3 })
 	require.GreaterOrEqual(t, i, 0)
 	assert.Equal(t, c.get(filePath(d3)).body["updated_at"], docs[i].UpdatedAt, "/_devserver/documents shows the API's times")
