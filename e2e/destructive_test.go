@@ -149,7 +149,7 @@ func listedTwice(t *testing.T, loop string) (d *devserver, root string, before m
 	before = idsByPath(mirrors(t, d, root, 42, ""))
 	delta = statsDelta(t, d, func() {
 		var errOut string
-		code, out, errOut = runArgs(t, d, 30*time.Second, "--files-dir", root, "--no-progress", "--delete")
+		code, out, errOut = runArgs(t, d, 15*time.Second, "--files-dir", root, "--no-progress", "--delete")
 		out += errOut
 	})
 	return d, root, before, code, out, delta
