@@ -36,6 +36,13 @@ type devserverOptions struct {
 	QuotaBurst  float64
 	Outages     []string
 	OutageMode  string
+	// The adversarial modes (devserver.Config).
+	ListChurn      uint64
+	MaxPageSize    uint64
+	IgnoreWSFilter bool
+	NextLoop       string
+	DropExternal   bool
+	OldPatchSchema bool
 }
 
 func newDevserverCmd(sig Signals, streams IOStreams) *cobra.Command {
@@ -59,7 +66,11 @@ the server starts, for DURATION: --outage-mode 503 answers the maintenance
 Endpoints for tests (no key): GET /_devserver/stats (counters),
 GET /_devserver/documents (current documents), GET|PUT /_devserver/quota
 {"per_minute":N,"burst":B}, POST /_devserver/outage
-{"duration":"60s","mode":"503"} (DELETE ends it).`,
+{"duration":"60s","mode":"503"} (DELETE ends it), POST
+/_devserver/documents (a document made as another client would:
+{"workspace_id","filename","title","content","external_metadata","tags"}),
+POST /_devserver/snapshot and POST /_devserver/restore (every document and
+the id counter back as at the snapshot: later uploads reuse ids).`,
 		Example: `  paradigm-upload devserver --api-key dev-key
   paradigm-upload devserver --api-key dev-key --throttle-rate 0.1 --seed 7
   paradigm-upload devserver --api-key dev-key --quota 1000/min
@@ -93,6 +104,12 @@ GET /_devserver/documents (current documents), GET|PUT /_devserver/quota
 	faults.Float64(&o.QuotaBurst, "quota-burst", "N", "requests allowed at once (default: a tenth of the per-minute quota, at least 1)")
 	faults.StringArray(&o.Outages, "outage", "START+DURATION", "a maintenance window from the server's start, e.g. 30s+60s (repeatable)")
 	faults.String(&o.OutageMode, "outage-mode", "MODE", "what --outage windows do: 503, refuse (stop listening) or reset (drop connections)")
+	faults.Uint64(&o.ListChurn, "list-churn", "N", "another uploader at work: before each list page after the first, N documents added or its N oldest deleted, in turn")
+	faults.Uint64(&o.MaxPageSize, "max-page-size", "N", "largest page of a list; a larger page_size is lowered silently (default 1000)")
+	faults.Bool(&o.IgnoreWSFilter, "ignore-workspace-filter", "GET /api/v3/files lists every workspace's documents, whatever workspace_id says")
+	faults.String(&o.NextLoop, "next-loop", "MODE[:N]", "the next link of list pages after the first goes back to page 1 (back) or to the page itself (self); N times, or always")
+	faults.Bool(&o.DropExternal, "drop-external-metadata", "store uploads without their external_metadata, and answer without it")
+	faults.Bool(&o.OldPatchSchema, "old-patch-schema", "refuse a PATCH that sends a file with 400, as the older schema does")
 	return c
 }
 
@@ -100,7 +117,9 @@ func (o *devserverOptions) config(getenv func(string) string) (devserver.Config,
 	cfg := devserver.Config{
 		APIKey: o.APIKey, Pace: o.Pace, FailPattern: o.FailPattern, Latency: o.Latency,
 		ThrottleRate: o.Throttle, RetryAfter: o.RetryAfter, ErrorRate: o.ErrorRate, ResetRate: o.ResetRate,
-		Seed: o.Seed, DataDir: o.DataDir, Discard: o.Discard,
+		Seed: o.Seed, DataDir: o.DataDir, Discard: o.Discard, ListChurn: int(min(o.ListChurn, 1<<20)),
+		MaxPageSize: int(min(o.MaxPageSize, 1<<20)), IgnoreWorkspaceFilter: o.IgnoreWSFilter,
+		DropExternalMetadata: o.DropExternal, OldPatchSchema: o.OldPatchSchema,
 	}
 	if cfg.APIKey == "" {
 		cfg.APIKey = getenv("PARADIGM_API_KEY")
@@ -126,6 +145,11 @@ func (o *devserverOptions) config(getenv func(string) string) (devserver.Config,
 		return cfg, usageErrorf("--quota-burst must not be negative (got %g)", o.QuotaBurst)
 	}
 	cfg.Quota.Burst = o.QuotaBurst
+	if o.NextLoop != "" {
+		if cfg.NextLoop, err = devserver.ParseNextLoop(o.NextLoop); err != nil {
+			return cfg, usageErrorf("--next-loop: %v", err)
+		}
+	}
 	mode, err := devserver.ParseOutageMode(o.OutageMode)
 	if err != nil {
 		return cfg, usageErrorf("--outage-mode: %v", err)

@@ -47,3 +47,20 @@ func TestDevserverFlagsMakeTheConfig(t *testing.T) {
 		assert.Error(t, err, "%+v", bad)
 	}
 }
+
+func TestDevserverAdversarialFlagsMakeTheConfig(t *testing.T) {
+	o := &devserverOptions{APIKey: "k", MaxSize: "1MB", OutageMode: "503", ListChurn: 5, MaxPageSize: 20,
+		IgnoreWSFilter: true, NextLoop: "back:3", DropExternal: true, OldPatchSchema: true}
+	cfg, err := o.config(func(string) string { return "" })
+	assert.NoError(t, err)
+	assert.Equal(t, 5, cfg.ListChurn)
+	assert.Equal(t, 20, cfg.MaxPageSize)
+	assert.True(t, cfg.IgnoreWorkspaceFilter)
+	assert.Equal(t, "back", cfg.NextLoop.Mode)
+	assert.Equal(t, 3, cfg.NextLoop.Times)
+	assert.True(t, cfg.DropExternalMetadata)
+	assert.True(t, cfg.OldPatchSchema)
+	o.NextLoop = "sideways"
+	_, err = o.config(func(string) string { return "" })
+	assert.ErrorContains(t, err, "--next-loop")
+}

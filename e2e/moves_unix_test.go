@@ -129,17 +129,9 @@ func TestTwoInterruptsEndAStalledRun(t *testing.T) {
 // has not within limit.
 func waitExit(t *testing.T, r *run, limit time.Duration) int {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- r.cmd.Wait() }()
-	select {
-	case err := <-done:
-		code, err := exitCode(err)
-		require.NoError(t, err)
-		return code
-	case <-time.After(limit):
-		_ = r.cmd.Process.Kill()
-		<-done
+	code, ended := endWithin(t, r, limit)
+	if !ended {
 		t.Fatalf("still running %s after the interrupts; stderr:\n%s", limit, r.errOut.String())
-		return 0
 	}
+	return code
 }

@@ -5,10 +5,8 @@ package e2e
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,14 +31,7 @@ type doc struct {
 
 func (d *devserver) documents(t *testing.T) []doc {
 	t.Helper()
-	resp, err := http.Get(d.url + "/_devserver/documents")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var out struct {
-		Documents []doc `json:"documents"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	return out.Documents
+	return devDocuments[doc](t, d)
 }
 
 // mirrored asserts that the workspace holds exactly one document per file of

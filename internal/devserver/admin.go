@@ -3,10 +3,16 @@ package devserver
 import (
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/formats"
 )
 
 // The /_devserver/ endpoints: not part of the service, not behind the key,
@@ -112,6 +118,9 @@ type documentJSON struct {
 	Tags             []int64 `json:"tags"`
 	Versions         int32   `json:"versions"`
 	PendingReprocess bool    `json:"pending_reprocess"`
+	CreatedAt        string  `json:"created_at"`
+	UpdatedAt        string  `json:"updated_at"` // as the API shows it now
+	Session          string  `json:"upload_session_uuid"`
 }
 
 // handleDocuments serves GET /_devserver/documents[?workspace_id=N]: every
@@ -144,18 +153,159 @@ func (s *Server) snapshot(ws, now int64) []documentJSON {
 		if d.deleted || ws != 0 && d.ws != ws {
 			continue
 		}
-		v := d.latest()
-		j := documentJSON{
-			ID: d.id, WorkspaceID: d.ws, Filename: v.filename, Title: d.title, ExternalMetadata: extOut{d.ext},
-			SHA256: hex.EncodeToString(v.sha[:]), Size: v.size, Tags: append([]int64{}, d.tags...),
-			Versions: d.versions,
-		}
-		if d.ext != nil {
-			id := d.ext.ExternalID
-			j.ExternalID = &id
-		}
-		_, j.PendingReprocess = d.live(now)
-		out = append(out, j)
+		out = append(out, s.describeDoc(d, now))
 	}
 	return out
+}
+
+// describeDoc is d as GET /_devserver/documents lists it. s.mu must be
+// held.
+func (s *Server) describeDoc(d *document, now int64) documentJSON {
+	v := d.latest()
+	j := documentJSON{
+		ID: d.id, WorkspaceID: d.ws, Filename: v.filename, Title: d.title, ExternalMetadata: extOut{d.ext},
+		SHA256: hex.EncodeToString(v.sha[:]), Size: v.size, Tags: append([]int64{}, d.tags...),
+		Versions: d.versions, Session: d.session,
+	}
+	if d.ext != nil {
+		id := d.ext.ExternalID
+		j.ExternalID = &id
+	}
+	_, j.PendingReprocess = d.live(now)
+	obj := s.fileObject(d, now, render{exclude: map[string]bool{"workspace": true, "tags": true, "created_by": true,
+		"external_metadata": true, "content_types": true, "summaries": true}})
+	j.CreatedAt, j.UpdatedAt = obj.CreatedAt, obj.UpdatedAt
+	return j
+}
+
+// seedJSON is the body of POST /_devserver/documents.
+type seedJSON struct {
+	WorkspaceID      int64           `json:"workspace_id"`
+	Filename         string          `json:"filename"`
+	Title            string          `json:"title"`
+	Content          string          `json:"content"`
+	ExternalMetadata json.RawMessage `json:"external_metadata"`
+	Tags             []int64         `json:"tags"`
+}
+
+// handleSeed serves POST /_devserver/documents: a document made directly,
+// as another client would have made it — batch_upload_v3.py or the web
+// interface (no external metadata), another workspace, or a second
+// document carrying an external id that one already has (which the upload
+// endpoint never makes). The stored file name is made unique as an upload
+// would; the title defaults to the file name without its extension. 201
+// with the document as GET /_devserver/documents lists it.
+func (s *Server) handleSeed(w http.ResponseWriter, r *http.Request) {
+	var b seedJSON
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		writeError(w, http.StatusBadRequest, "malformed_request", `Send a JSON object {"workspace_id", "filename", "title", "content", "external_metadata", "tags"}: `+err.Error(), nil)
+		return
+	}
+	bad := func(format string, a ...any) {
+		writeError(w, http.StatusBadRequest, "malformed_request", fmt.Sprintf(format, a...), nil)
+	}
+	ext := strings.TrimPrefix(strings.ToLower(path.Ext(b.Filename)), ".")
+	switch {
+	case s.workspace(b.WorkspaceID) == nil:
+		bad("workspace_id: workspace %d does not exist on this devserver.", b.WorkspaceID)
+		return
+	case b.Filename == "" || strings.ContainsAny(b.Filename, "/\\"):
+		bad("filename: a file name (without folders) is required.")
+		return
+	case !formats.Supported(ext):
+		bad("filename: files of type %q are not supported by the service.", ext)
+		return
+	case len([]rune(b.Title)) > 255:
+		bad("title: no more than 255 characters.")
+		return
+	}
+	var meta *extMeta
+	if raw := strings.TrimSpace(string(b.ExternalMetadata)); raw != "" && raw != "null" {
+		p, fe := parseMeta(raw)
+		switch {
+		case fe != nil:
+			bad("external_metadata: %s", fe.Detail)
+			return
+		case p.externalID == nil:
+			bad("external_metadata: external_id is required in external_metadata.")
+			return
+		}
+		meta = p.apply(nil)
+	}
+	for _, t := range b.Tags {
+		if t <= 0 || t > s.cfg.MaxTagID {
+			bad("tags: tag %d does not exist.", t)
+			return
+		}
+	}
+	in, err := s.stage([]byte(b.Content))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal_error", err.Error(), nil)
+		return
+	}
+	var out documentJSON
+	s.locked(func() {
+		var d *document
+		d, err = s.insert(newDoc{file: in, ws: b.WorkspaceID, name: b.Filename, ext: ext, title: b.Title,
+			tags: dedupe(b.Tags), meta: meta, session: s.seedUUID})
+		if err == nil {
+			out = s.describeDoc(d, s.cfg.Now().UnixNano())
+		}
+	})
+	if err != nil {
+		if in.tmp != "" {
+			_ = os.Remove(in.tmp)
+		}
+		writeError(w, http.StatusInternalServerError, "internal_error", err.Error(), nil)
+		return
+	}
+	s.stats.seeded.Add(1)
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// snapshotJSON answers POST /_devserver/snapshot and /restore.
+type snapshotJSON struct {
+	Documents int   `json:"documents"` // that exist
+	NextID    int64 `json:"next_id"`   // the id the next upload takes
+}
+
+// handleSnapshot serves POST /_devserver/snapshot: it saves every document
+// (replacing an earlier snapshot), for POST /_devserver/restore.
+func (s *Server) handleSnapshot(w http.ResponseWriter, _ *http.Request) {
+	var out snapshotJSON
+	s.locked(func() {
+		s.saved = s.takeSnapshot()
+		out = snapshotJSON{s.all.live, int64(len(s.all.docs)) + 1}
+	})
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleRestore serves POST /_devserver/restore: every document, and the id
+// counter, back as at the snapshot — an instance restored from a backup:
+// documents made since are gone, those deleted since are back, and later
+// uploads reuse the ids of those made since. 409 without a snapshot.
+func (s *Server) handleRestore(w http.ResponseWriter, _ *http.Request) {
+	var out snapshotJSON
+	var err error
+	found := false
+	s.locked(func() {
+		if s.saved == nil {
+			return
+		}
+		found = true
+		if err = s.restore(s.saved); err == nil {
+			out = snapshotJSON{s.all.live, int64(len(s.all.docs)) + 1}
+		}
+	})
+	switch {
+	case !found:
+		writeError(w, http.StatusConflict, "no_snapshot", "Nothing to restore: POST /_devserver/snapshot first.", nil)
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "internal_error", err.Error(), nil)
+	default:
+		s.stats.restores.Add(1)
+		writeJSON(w, http.StatusOK, out)
+	}
 }

@@ -60,6 +60,9 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, kind, detail, fields)
 		return
 	}
+	if s.cfg.DropExternalMetadata {
+		nd.meta = nil // an instance that does not keep it: silently
+	}
 	s.sleepLatency(r)
 
 	d, created, err := s.create(nd)
@@ -277,6 +280,12 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var immutable []string
+	if s.cfg.OldPatchSchema && f.file != nil {
+		// The older schema (PatchedFileUpdateRequestSerializerV3 of the
+		// Python SDK v1.1.0): file, filename, workspace_id and parser are
+		// immutable, "if provided, will return 400".
+		immutable = append(immutable, "file")
+	}
 	for _, k := range []string{"filename", "workspace_id", "parser"} {
 		if f.has(k) {
 			immutable = append(immutable, k)
@@ -340,10 +349,15 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		newMeta = meta.apply(d.ext)
-		if other, taken := s.byExt[extKey{d.ws, newMeta.ExternalID}]; taken && other != d {
-			writeError(w, http.StatusBadRequest, "external_id_in_use", fmt.Sprintf(
-				"Document %d of this workspace already has external_id %q.", other.id, newMeta.ExternalID), nil)
-			return
+		// Refused when it would give d an external id another document
+		// holds; not when d keeps its own (which another document may also
+		// carry, made by another way than the upload endpoint).
+		for _, other := range s.byExt[extKey{d.ws, newMeta.ExternalID}] {
+			if other != d && (d.ext == nil || d.ext.ExternalID != newMeta.ExternalID) {
+				writeError(w, http.StatusBadRequest, "external_id_in_use", fmt.Sprintf(
+					"Document %d of this workspace already has external_id %q.", other.id, newMeta.ExternalID), nil)
+				return
+			}
 		}
 	}
 	op, line := "update", map[string]any{}
@@ -370,11 +384,9 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 		d.tags = tags
 	}
 	if newMeta != nil {
-		if d.ext != nil && s.byExt[extKey{d.ws, d.ext.ExternalID}] == d {
-			delete(s.byExt, extKey{d.ws, d.ext.ExternalID})
-		}
+		s.extDel(d)
 		d.ext = newMeta
-		s.byExt[extKey{d.ws, d.ext.ExternalID}] = d
+		s.extAdd(d)
 	}
 	s.touched(d, now)
 	if s.manifest != nil {
@@ -447,7 +459,9 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	var err error
 	s.locked(func() {
 		if d = s.lookup(r.PathValue("id")); d != nil {
-			err = s.remove(d, s.cfg.Now().UnixNano())
+			if err = s.remove(d, s.cfg.Now().UnixNano()); err == nil {
+				s.stats.deletes.Add(1)
+			}
 		}
 	})
 	switch {
@@ -518,6 +532,7 @@ func (s *Server) handleBulkDelete(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, "internal_error", err.Error(), nil)
 			return
 		}
+		s.stats.deletes.Add(1)
 	}
 	s.stats.bulkDeletes.Add(1)
 	w.WriteHeader(http.StatusNoContent)

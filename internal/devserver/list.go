@@ -33,8 +33,9 @@ func last(v []string) string { return strings.TrimSpace(v[len(v)-1]) }
 // pageParams reads page and page_size as Django REST Framework's
 // page-number pagination does (an invalid page is a 404, "Invalid page."),
 // except that a page_size that is not a positive integer is refused with
-// 400 where DRF would quietly use the default. page_size is capped at 1000.
-func pageParams(q url.Values, defaultSize int) (page, size int, qe *queryError) {
+// 400 where DRF would quietly use the default. page_size is capped at
+// maxSize, silently, as DRF's max_page_size does.
+func pageParams(q url.Values, defaultSize, maxSize int) (page, size int, qe *queryError) {
 	page, size = 1, defaultSize
 	if v := q["page"]; len(v) > 0 && last(v) != "" {
 		n, err := strconv.Atoi(last(v))
@@ -48,7 +49,7 @@ func pageParams(q url.Values, defaultSize int) (page, size int, qe *queryError) 
 		if err != nil || n < 1 {
 			return 0, 0, badFilter("page_size must be a positive integer (got %q).", last(v))
 		}
-		size = min(n, 1000)
+		size = min(n, maxSize)
 	}
 	return page, size, nil
 }
@@ -68,22 +69,25 @@ func links(r *http.Request, page, size, total int) (next, prev *string, ok bool)
 	if from >= total && page != 1 {
 		return nil, nil, false
 	}
-	link := func(p int) *string {
-		u := *r.URL
-		u.Scheme, u.Host = "http", r.Host
-		qq := u.Query()
-		qq.Set("page", strconv.Itoa(p))
-		u.RawQuery = qq.Encode()
-		s := u.String()
-		return &s
-	}
 	if from+size < total {
-		next = link(page + 1)
+		next = pageLink(r, page+1)
 	}
 	if page > 1 {
-		prev = link(page - 1)
+		prev = pageLink(r, page-1)
 	}
 	return next, prev, true
+}
+
+// pageLink is the absolute link to page p of the list r asked for, with
+// the same filters.
+func pageLink(r *http.Request, p int) *string {
+	u := *r.URL
+	u.Scheme, u.Host = "http", r.Host
+	qq := u.Query()
+	qq.Set("page", strconv.Itoa(p))
+	u.RawQuery = qq.Encode()
+	s := u.String()
+	return &s
 }
 
 // isDocumentStatus and isVisionStatus hold the schema's DocumentStatusEnum
@@ -224,9 +228,9 @@ func (q *fileQuery) simple() bool {
 // the schema or the SDKs shows an unknown parameter refused). The answer
 // names them in an X-Devserver-Ignored-Query header, so a misspelt filter
 // can be found.
-func parseFileQuery(q url.Values) (fq fileQuery, ignored []string, qe *queryError) {
+func parseFileQuery(q url.Values, maxPageSize int) (fq fileQuery, ignored []string, qe *queryError) {
 	fq.order = []orderKey{{"created_at", true}}
-	fq.page, fq.pageSize, qe = pageParams(q, 50)
+	fq.page, fq.pageSize, qe = pageParams(q, min(50, maxPageSize), maxPageSize)
 	if qe != nil {
 		return fq, nil, qe
 	}
@@ -372,15 +376,26 @@ func parseFileQuery(q url.Values) (fq fileQuery, ignored []string, qe *queryErro
 	return fq, ignored, nil
 }
 
-// handleList serves GET /api/v3/files.
+// handleList serves GET /api/v3/files, with the adversarial modes of
+// adversary.go: another uploader at work before each page after the first,
+// a workspace filter ignored, next links that loop.
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
-	q, ignored, qe := parseFileQuery(r.URL.Query())
+	q, ignored, qe := parseFileQuery(r.URL.Query(), s.cfg.MaxPageSize)
 	if qe != nil {
 		writeError(w, qe.status, qe.kind, qe.detail, nil)
 		return
 	}
 	if len(ignored) > 0 {
 		w.Header().Set("X-Devserver-Ignored-Query", strings.Join(ignored, ","))
+	}
+	if q.page > 1 {
+		if err := s.churn(q.ws); err != nil {
+			writeError(w, http.StatusInternalServerError, "internal_error", err.Error(), nil)
+			return
+		}
+	}
+	if s.cfg.IgnoreWorkspaceFilter {
+		q.ws = nil
 	}
 	now := s.cfg.Now().UnixNano()
 	var results []*fileJSON
@@ -398,6 +413,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "invalid_page", "Invalid page.", nil)
 		return
 	}
+	next = s.bendNext(func(p int) *string { return pageLink(r, p) }, q.page, next)
 	writeJSON(w, http.StatusOK, pageJSON[*fileJSON]{Count: total, Next: next, Previous: prev, Results: results})
 }
 
@@ -439,19 +455,22 @@ func (s *Server) selectFiles(q *fileQuery, now int64) ([]*document, int) {
 		}
 	}
 	if q.extID != nil {
-		// At most one document per workspace has that external id.
+		// Few documents have that external id (one per workspace, unless
+		// one was made by another way than the upload endpoint).
 		for _, w := range s.cfg.Workspaces {
-			if d := s.byExt[extKey{w.ID, *q.extID}]; d != nil && (scope == s.all || scope == s.byWS[d.ws] || scope == s.bySession[d.session]) {
-				keep(d)
+			for _, d := range s.byExt[extKey{w.ID, *q.extID}] {
+				if scope == s.all || scope == s.byWS[d.ws] || scope == s.bySession[d.session] {
+					keep(d)
+				}
 			}
 		}
-		s.sortDocs(match, q.order, now)
+		s.sortDocs(match, q.order, now, scope.gen)
 	} else {
 		for i := len(scope.docs) - 1; i >= 0; i-- { // newest first
 			keep(scope.docs[i])
 		}
 		if len(q.order) != 1 || q.order[0] != (orderKey{"created_at", true}) {
-			s.sortDocs(match, q.order, now)
+			s.sortDocs(match, q.order, now, scope.gen)
 		}
 	}
 	if q.maxDocs > 0 && len(match) > q.maxDocs {
@@ -544,8 +563,14 @@ func (s *Server) matches(d *document, q *fileQuery, now int64) bool {
 	return (q.pagesMin == nil || pages >= *q.pagesMin) && (q.pagesMax == nil || pages <= *q.pagesMax)
 }
 
-// sortDocs orders docs by keys, ties newest first. s.mu must be held.
-func (s *Server) sortDocs(docs []*document, keys []orderKey, now int64) {
+// sortDocs orders docs by keys. Documents equal by every key (the same
+// title, size or page count) come in an order drawn from salt, the scope's
+// generation: the same while the scope does not change, another once it
+// has — as a database's ORDER BY without a unique last key gives no order
+// to its ties, and a plan may change between two pages. (created_at
+// breaks its ties by id: its values are all but unique.) s.mu must be
+// held.
+func (s *Server) sortDocs(docs []*document, keys []orderKey, now int64, salt uint64) {
 	type item struct {
 		d     *document
 		v     *version
@@ -579,11 +604,23 @@ func (s *Server) sortDocs(docs []*document, keys []orderKey, now int64) {
 				return c < 0 != k.desc
 			}
 		}
+		if ta, tb := tieRank(a.d.id, salt), tieRank(b.d.id, salt); ta != tb {
+			return ta < tb
+		}
 		return a.d.id > b.d.id
 	})
 	for i := range items {
 		docs[i] = items[i].d
 	}
+}
+
+// tieRank places a document among those it ties with: a mix (splitmix64)
+// of its id and the salt.
+func tieRank(id int64, salt uint64) uint64 {
+	z := uint64(id) ^ salt*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
 }
 
 func cmp3[T int | int64](a, b T) int {
@@ -624,7 +661,7 @@ func (s *Server) sorted(x *index, k orderKey, now int64) []*document {
 			docs = append(docs, d)
 		}
 	}
-	s.sortDocs(docs, []orderKey{k}, now)
+	s.sortDocs(docs, []orderKey{k}, now, x.gen)
 	until := int64(math.MaxInt64)
 	p := int64(s.cfg.Pace)
 	for _, d := range docs {

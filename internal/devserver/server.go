@@ -19,9 +19,15 @@
 //     listener that refuses connections), and injected faults (latency,
 //     throttling, 503s, connections dropped before and after a document is
 //     stored) reproducible from a seed;
+//   - a workspace shared with others and a faulty or older instance
+//     (adversary.go): another uploader adding and deleting documents while
+//     lists are read, a workspace filter ignored, next links that loop,
+//     external metadata dropped, a PATCH that refuses a file;
 //   - what arrived: counters, the current documents, and with DataDir every
 //     version of every file and a manifest of what happened;
-//   - the /_devserver/ endpoints that tests and benchmarks read and steer.
+//   - the /_devserver/ endpoints that tests and benchmarks read and steer:
+//     among them documents made as another client would, and a snapshot
+//     to restore (ids then reused).
 //
 // It serves the demo, the end-to-end tests and the benchmarks.
 package devserver
@@ -81,6 +87,27 @@ type Config struct {
 	ResetRate    float64       // share of uploads whose connection is dropped
 	Seed         uint64
 
+	// The stand-in as a shared or faulty instance (adversary.go):
+	//
+	// ListChurn is another uploader at work while lists are read: N of its
+	// documents in every workspace from the start, then before each list
+	// page after the first, N more, or its N oldest deleted, in turn.
+	ListChurn int
+	// MaxPageSize lowers a larger page_size silently, as Django REST
+	// Framework's max_page_size does; 1000 when zero.
+	MaxPageSize int
+	// IgnoreWorkspaceFilter makes GET /api/v3/files list every workspace's
+	// documents whatever workspace_id says.
+	IgnoreWorkspaceFilter bool
+	// NextLoop bends the next link of list pages after the first.
+	NextLoop NextLoop
+	// DropExternalMetadata stores uploads without their external_metadata
+	// and answers without it.
+	DropExternalMetadata bool
+	// OldPatchSchema refuses a PATCH that sends a file (400), as the older
+	// OpenAPI schema lists file among the immutable fields.
+	OldPatchSchema bool
+
 	// Quota limits the API requests of each key; none when PerMinute is 0.
 	Quota Quota
 	// Outages are maintenance windows, counted from the server's start.
@@ -117,6 +144,11 @@ type Stats struct {
 	Replaces       int64 `json:"replaces"`              // PATCHes that replaced the file
 	Deletes        int64 `json:"deletes"`               // documents deleted, one by one or in bulk
 	BulkDeletes    int64 `json:"bulk_deletes"`          // bulk-delete calls applied
+	Seeded         int64 `json:"seeded"`                // documents made by POST /_devserver/documents
+	ChurnCreated   int64 `json:"churn_created"`         // documents --list-churn's other uploader made
+	ChurnDeleted   int64 `json:"churn_deleted"`         // and deleted
+	LoopedNext     int64 `json:"looped_next"`           // next links --next-loop bent
+	Restores       int64 `json:"restores"`              // POST /_devserver/restore applied
 }
 
 // Server is the stand-in. It is an http.Handler.
@@ -129,14 +161,20 @@ type Server struct {
 	all         *index // every document ever created, by id - 1
 	byWS        map[int64]*index
 	bySession   map[string]*index
-	byExt       map[extKey]*document
-	names       map[nameKey]struct{} // stored file names in use
+	byExt       map[extKey][]*document // live documents by external id, oldest first
+	names       map[nameKey]struct{}   // stored file names in use
 	sessions    map[int64]*session
 	seen        map[string]int // how often each request was seen, for fault draws
 	tagDocs     map[int64]int  // live documents carrying each tag
 	lastCreated int64          // creation times never go back, so id order is time order
 	caches      map[cacheKey]*sortCache
 	manifest    *os.File
+	churned     map[int64][]*document // live documents of --list-churn, by workspace, oldest first
+	churnSeq    int64                 // documents --list-churn made
+	churnEvents int64                 // list pages it acted before
+	churnUUID   string                // the other uploader's upload session
+	seedUUID    string                // the upload session of POST /_devserver/documents
+	saved       *snapshot             // POST /_devserver/snapshot
 
 	quota   quotaState
 	outages outageState
@@ -144,7 +182,8 @@ type Server struct {
 	stats struct {
 		requests, uploads, idempotent, bytes, throttled, errors503, resetsBefore, resetsAfter,
 		unauthorized, rejected, dupNames, quotaRefused, outage503, outageResets, listenerStops,
-		patches, replaces, deletes, bulkDeletes atomic.Int64
+		patches, replaces, deletes, bulkDeletes, seeded, churnCreated, churnDeleted, loopedNext,
+		restores atomic.Int64
 	}
 }
 
@@ -178,6 +217,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxPageSize == 0 {
+		cfg.MaxPageSize = 1000
+	}
+	if cfg.ListChurn < 0 || cfg.MaxPageSize < 0 {
+		return nil, fmt.Errorf("list churn and max page size must not be negative")
+	}
+	if err := cfg.NextLoop.check(); err != nil {
+		return nil, err
+	}
 	if cfg.FailPattern != "" {
 		if _, err := path.Match(cfg.FailPattern, "x"); err != nil {
 			return nil, fmt.Errorf("fail pattern %q: %w", cfg.FailPattern, err)
@@ -193,9 +241,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, start: cfg.Now(), all: &index{}, byWS: map[int64]*index{}, bySession: map[string]*index{},
-		byExt: map[extKey]*document{},
+		byExt: map[extKey][]*document{},
 		names: map[nameKey]struct{}{}, sessions: map[int64]*session{}, seen: map[string]int{},
-		tagDocs: map[int64]int{}, caches: map[cacheKey]*sortCache{},
+		tagDocs: map[int64]int{}, caches: map[cacheKey]*sortCache{}, churned: map[int64][]*document{},
+		churnUUID: newUUID(), seedUUID: newUUID(),
 	}
 	for _, w := range cfg.Workspaces {
 		s.byWS[w.ID] = &index{updated: s.start.UnixNano()}
@@ -211,6 +260,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.manifest = m
+	}
+	if err := s.seedChurn(); err != nil {
+		_ = s.Close()
+		return nil, err
 	}
 	s.mux = s.routes()
 	return s, nil
@@ -257,7 +310,9 @@ func (s *Server) routes() *http.ServeMux {
 	handle("/_devserver/outage", map[string]http.HandlerFunc{
 		http.MethodGet: s.handleOutage, http.MethodPost: s.handleOutage, http.MethodDelete: s.handleOutage,
 	})
-	handle("/_devserver/documents", map[string]http.HandlerFunc{http.MethodGet: s.handleDocuments})
+	handle("/_devserver/documents", map[string]http.HandlerFunc{http.MethodGet: s.handleDocuments, http.MethodPost: s.handleSeed})
+	handle("/_devserver/snapshot", map[string]http.HandlerFunc{http.MethodPost: s.handleSnapshot})
+	handle("/_devserver/restore", map[string]http.HandlerFunc{http.MethodPost: s.handleRestore})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "No such endpoint on this devserver.", nil)
 	})
@@ -334,7 +389,9 @@ func (s *Server) Stats() Stats {
 		Unauthorized: st.unauthorized.Load(), Rejected: st.rejected.Load(), DuplicateNames: st.dupNames.Load(),
 		QuotaRefused: st.quotaRefused.Load(), Outage503: st.outage503.Load(), OutageResets: st.outageResets.Load(),
 		ListenerStops: st.listenerStops.Load(), Patches: st.patches.Load(), Replaces: st.replaces.Load(),
-		Deletes: st.deletes.Load(), BulkDeletes: st.bulkDeletes.Load(),
+		Deletes: st.deletes.Load(), BulkDeletes: st.bulkDeletes.Load(), Seeded: st.seeded.Load(),
+		ChurnCreated: st.churnCreated.Load(), ChurnDeleted: st.churnDeleted.Load(), LoopedNext: st.loopedNext.Load(),
+		Restores: st.restores.Load(),
 	}
 }
 

@@ -39,6 +39,7 @@ type document struct {
 	cur      version  // the file being served
 	next     *version // a replacement whose processing has not started (pending_reprocess)
 	versions int32
+	churn    bool  // made by --list-churn's other uploader
 	wsPos    int32 // position in its workspace's index
 	sessPos  int32 // position in its upload session's index
 	deleted  bool
@@ -219,6 +220,10 @@ type newDoc struct {
 	parser string
 	tags   []int64
 	meta   *extMeta
+	// session is the upload session to put it in; "" for the workspace's
+	// open one (what an upload does).
+	session string
+	churn   bool
 }
 
 // create records the document, or returns the existing one with the same
@@ -228,11 +233,24 @@ func (s *Server) create(nd newDoc) (*document, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if nd.meta != nil {
-		if d, ok := s.byExt[extKey{nd.ws, nd.meta.ExternalID}]; ok {
+		if d := s.extFirst(nd.ws, nd.meta.ExternalID); d != nil {
 			s.stats.idempotent.Add(1)
 			return d, false, nil
 		}
 	}
+	d, err := s.insert(nd)
+	if err != nil {
+		return nil, false, err
+	}
+	s.stats.uploads.Add(1)
+	s.stats.bytes.Add(d.cur.size)
+	return d, true, nil
+}
+
+// insert stores a new document as the service would, whatever external id
+// it carries (a document made by another way than the upload endpoint may
+// share one), and counts nothing. s.mu must be held.
+func (s *Server) insert(nd newDoc) (*document, error) {
 	now := s.cfg.Now().UnixNano()
 	if now < s.lastCreated {
 		now = s.lastCreated // creation order stays time order, whatever the clock does
@@ -243,9 +261,13 @@ func (s *Server) create(nd newDoc) (*document, bool, error) {
 	if title == "" {
 		title = strings.TrimSuffix(nd.name, path.Ext(nd.name))
 	}
+	session := nd.session
+	if session == "" {
+		session = s.sessionFor(nd.ws, now)
+	}
 	d := &document{
 		id: int64(len(s.all.docs) + 1), ws: nd.ws, created: now, changed: now, title: title,
-		session: s.sessionFor(nd.ws, now), parser: nd.parser, ext: nd.meta, tags: nd.tags, versions: 1,
+		session: session, parser: nd.parser, ext: nd.meta, tags: nd.tags, versions: 1, churn: nd.churn,
 		cur: version{filename: stored, sent: nd.name, ext: nd.ext, size: nd.file.size, sha: nd.file.sha,
 			start: now, n: 1, fail: s.fails(nd.name)},
 	}
@@ -253,35 +275,83 @@ func (s *Server) create(nd newDoc) (*document, bool, error) {
 		p, err := s.keep(d, &d.cur, nd.file.tmp)
 		if err != nil {
 			delete(s.names, nameKey{nd.ws, strings.ToLower(stored)})
-			return nil, false, err
+			return nil, err
 		}
 		line := s.describe(d, "create")
 		line["sent_filename"], line["workspace_id"], line["upload_session_uuid"] = d.cur.sent, d.ws, d.session
 		line["path"] = p
 		if err := s.log(line); err != nil {
-			return nil, false, err
+			return nil, err
 		}
 	}
+	s.index(d)
+	return d, nil
+}
+
+// index adds a live document to the indexes. s.mu must be held.
+func (s *Server) index(d *document) {
 	s.all.push(d)
 	wx := s.byWS[d.ws]
 	d.wsPos = int32(wx.push(d))
-	wx.bytes += d.cur.size
-	wx.updated = now
+	wx.bytes += d.latest().size
+	wx.updated = max(wx.updated, d.changed)
 	sx := s.bySession[d.session]
 	if sx == nil {
 		sx = &index{}
 		s.bySession[d.session] = sx
 	}
 	d.sessPos = int32(sx.push(d))
-	if d.ext != nil {
-		s.byExt[extKey{d.ws, d.ext.ExternalID}] = d
-	}
+	s.extAdd(d)
 	for _, t := range d.tags {
 		s.tagDocs[t]++
 	}
-	s.stats.uploads.Add(1)
-	s.stats.bytes.Add(d.cur.size)
-	return d, true, nil
+	if d.churn {
+		s.churned[d.ws] = append(s.churned[d.ws], d)
+	}
+}
+
+// extFirst returns the oldest live document of the workspace with that
+// external id, or nil. s.mu must be held.
+func (s *Server) extFirst(ws int64, id string) *document {
+	if ds := s.byExt[extKey{ws, id}]; len(ds) > 0 {
+		return ds[0]
+	}
+	return nil
+}
+
+// extAdd indexes d by its external id, if any. Documents are kept in id
+// order, so the oldest comes first. s.mu must be held.
+func (s *Server) extAdd(d *document) {
+	if d.ext == nil {
+		return
+	}
+	k := extKey{d.ws, d.ext.ExternalID}
+	ds := s.byExt[k]
+	i := len(ds)
+	for i > 0 && ds[i-1].id > d.id {
+		i--
+	}
+	s.byExt[k] = append(ds[:i], append([]*document{d}, ds[i:]...)...)
+}
+
+// extDel removes d from the external id index. s.mu must be held.
+func (s *Server) extDel(d *document) {
+	if d.ext == nil {
+		return
+	}
+	k := extKey{d.ws, d.ext.ExternalID}
+	ds := s.byExt[k]
+	for i, x := range ds {
+		if x == d {
+			ds = append(ds[:i:i], ds[i+1:]...)
+			break
+		}
+	}
+	if len(ds) == 0 {
+		delete(s.byExt, k)
+		return
+	}
+	s.byExt[k] = ds
 }
 
 func (s *Server) fails(name string) bool {
@@ -336,7 +406,8 @@ func newUUID() string {
 }
 
 // remove deletes a document: it leaves lists and GETs, and its file name
-// and external id are free again. s.mu must be held.
+// and external id are free again. It counts nothing (the callers count what
+// the API deleted). s.mu must be held.
 func (s *Server) remove(d *document, now int64) error {
 	d.settle(now)
 	if s.manifest != nil {
@@ -352,13 +423,13 @@ func (s *Server) remove(d *document, now int64) error {
 	wx.updated = now
 	s.bySession[d.session].drop(int(d.sessPos))
 	delete(s.names, nameKey{d.ws, strings.ToLower(d.latest().filename)})
-	if d.ext != nil && s.byExt[extKey{d.ws, d.ext.ExternalID}] == d {
-		delete(s.byExt, extKey{d.ws, d.ext.ExternalID})
-	}
+	s.extDel(d)
 	for _, t := range d.tags {
 		s.tagDocs[t]--
 	}
-	s.stats.deletes.Add(1)
+	if d.churn {
+		s.dropChurned(d)
+	}
 	return nil
 }
 

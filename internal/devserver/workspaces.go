@@ -93,7 +93,7 @@ func (s *Server) handleWorkspace(w http.ResponseWriter, r *http.Request) {
 // parameters are ignored, as on the files list.
 func (s *Server) handleWorkspaces(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page, size, qe := pageParams(q, 20)
+	page, size, qe := pageParams(q, 20, 1000)
 	var ignored []string
 	keep := func(Workspace) bool { return true }
 	order := []orderKey{{"name", false}}
@@ -210,7 +210,7 @@ type tagObject struct {
 // case-insensitive). Other parameters are ignored.
 func (s *Server) handleTags(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page, size, qe := pageParams(q, 50)
+	page, size, qe := pageParams(q, 50, 1000)
 	name, autoAssign := "", (*bool)(nil)
 	var ignored []string
 	for k := range q {
