@@ -12,6 +12,8 @@ import (
 
 // FileUpdate is a change of a document's metadata (PATCH without a file).
 type FileUpdate struct {
+	// Title, when not nil, sets the document's title.
+	Title *string
 	// Tags, when not nil, replace every tag of the document (an empty list
 	// clears them).
 	Tags *[]int64
@@ -24,6 +26,9 @@ type FileUpdate struct {
 func (c *Client) UpdateFile(ctx context.Context, id int64, u FileUpdate) (*File, error) {
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
+	if u.Title != nil {
+		_ = w.WriteField("title", *u.Title)
+	}
 	if u.Tags != nil {
 		if len(*u.Tags) == 0 {
 			_ = w.WriteField("tags", "0") // a lone 0 clears: an empty list vanishes from a form

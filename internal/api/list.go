@@ -142,7 +142,12 @@ func EachPage(ctx context.Context, l PageLister, q ListQuery, fn func(*FilePage)
 			if q.Expect != nil {
 				q.Expect(p.Count)
 			}
-			size := max(q.PageSize, len(p.Results), 1)
+			// The pages' size is the first's, when there are more: the
+			// service may serve fewer than asked.
+			size := max(q.PageSize, 1)
+			if p.Next != "" && len(p.Results) > 0 {
+				size = len(p.Results)
+			}
 			// Room for the count to double while the pages are read.
 			limit = 2*(max(p.Count, 0)/size+1) + 10
 		}
@@ -153,19 +158,19 @@ func EachPage(ctx context.Context, l PageLister, q ListQuery, fn func(*FilePage)
 			return nil
 		}
 		if seen[p.Next] {
-			return &ListingError{Msg: fmt.Sprintf("page %d links to a page already read (%s)", page, linkPage(p.Next))}
+			return &ListingError{Msg: fmt.Sprintf("the next link of page %d names a page already read (%s)", page, linkPage(p.Next))}
 		}
 		seen[p.Next] = true
 		if n, ok := pageNumber(p.Next); ok {
 			if n <= page {
-				return &ListingError{Msg: fmt.Sprintf("page %d links back to page %d", page, n)}
+				return &ListingError{Msg: fmt.Sprintf("the next link of page %d goes back to page %d", page, n)}
 			}
 			page = n
 		} else {
 			page++
 		}
 		if pages+1 >= limit {
-			return &ListingError{Msg: fmt.Sprintf("it goes on past %d pages, though its first page counted %d documents", pages+1, p.Count)}
+			return &ListingError{Msg: fmt.Sprintf("its next links go on past %d pages, though its first page counted %d documents", pages+1, p.Count)}
 		}
 		next = p.Next
 	}

@@ -36,6 +36,11 @@ func AppendFileLine(b []byte, r upload.Result) []byte {
 		b = append(b, ' ')
 	}
 	b = append(b, "  "...)
+	if r.From != "" {
+		// A move: where it was, then where it is.
+		b = appendText(b, r.From)
+		b = append(b, " → "...)
+	}
 	b = appendText(b, r.Rel)
 	open := false
 	item := func() {
@@ -142,6 +147,9 @@ func logFile(l *slog.Logger, r upload.Result) {
 		level = slog.LevelWarn
 	}
 	attrs := []any{slog.String("path", r.Rel), slog.String("outcome", r.Outcome.String()), slog.Int64("size", r.Size)}
+	if r.From != "" {
+		attrs = append(attrs, slog.String("from", r.From))
+	}
 	if r.Reason != "" {
 		attrs = append(attrs, slog.String("reason", r.Reason))
 	}

@@ -289,3 +289,10 @@ func TestFileLinesAlign(t *testing.T) {
 		assert.Equal(t, "  ", line[i-2:i], "two spaces at least before the path: %q", line)
 	}
 }
+
+// A move says where the file was and where it is, in its line, its JSON
+// record and the report.
+func TestAMoveLineSaysFromWhereToWhere(t *testing.T) {
+	line := string(AppendFileLine(nil, upload.Result{Rel: "new/a.txt", From: "old/a.txt", Outcome: upload.WouldMove, DocumentID: 7, Size: 3}))
+	assert.Equal(t, "would move     old/a.txt → new/a.txt (document 7, 3 B)\n", line)
+}

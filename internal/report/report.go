@@ -27,6 +27,8 @@ const SchemaVersion = 2
 // File is one file the run considered.
 type File struct {
 	Path string `json:"path"`
+	// From is the path a moved file had.
+	From string `json:"from,omitempty"`
 	Size int64  `json:"size"`
 	// Outcome is the name of an outcome of the table in internal/upload.
 	Outcome           string `json:"outcome"`
@@ -96,7 +98,7 @@ func Build(m Meta, sum *upload.Summary, results []upload.Result, docs []track.Do
 	files := make([]File, 0, len(results))
 	for _, r := range results {
 		f := File{
-			Path: r.Rel, Size: r.Size, Outcome: r.Outcome.String(), Reason: r.Reason, Warning: r.Warning,
+			Path: r.Rel, From: r.From, Size: r.Size, Outcome: r.Outcome.String(), Reason: r.Reason, Warning: r.Warning,
 			DocumentID: r.DocumentID, UploadSessionUUID: r.UploadSessionUUID, Attempts: r.Attempts,
 			DurationMS: r.Duration.Milliseconds(),
 		}

@@ -80,6 +80,8 @@ func (b *backend) UpdateFile(context.Context, int64, api.FileUpdate) (*api.File,
 	return &api.File{ID: 7}, b.next("update")
 }
 
+func (b *backend) ContentHash(context.Context, int64) (string, error) { return "", b.next("hash") }
+
 func (b *backend) DeleteFiles(context.Context, []int64) error { return b.next("bulk") }
 func (b *backend) DeleteFile(context.Context, int64) error    { return b.next("delete") }
 

@@ -28,6 +28,8 @@ type Backend interface {
 	DeleteFile(ctx context.Context, id int64) error
 	// ListPage reads one page of a listing (api.EachPage walks them).
 	ListPage(ctx context.Context, q api.ListQuery, next string) (*api.FilePage, error)
+	// ContentHash downloads a document's file and returns its sha256.
+	ContentHash(ctx context.Context, id int64) (string, error)
 }
 
 // Service is a Backend whose every request is tried as the Retrier says.
@@ -192,6 +194,16 @@ func (s *Service) DeleteFiles(ctx context.Context, ids []int64) error {
 // DeleteFile deletes one document.
 func (s *Service) DeleteFile(ctx context.Context, id int64) error {
 	return s.r.Do(ctx, "delete file", func(ctx context.Context) error { return s.next.DeleteFile(ctx, id) })
+}
+
+// ContentHash downloads a document's file and hashes it.
+func (s *Service) ContentHash(ctx context.Context, id int64) (string, error) {
+	var out string
+	err := s.r.Do(ctx, "download file", func(ctx context.Context) (err error) {
+		out, err = s.next.ContentHash(ctx, id)
+		return err
+	})
+	return out, err
 }
 
 // ListPage reads one page of a listing; a page that fails is read again,

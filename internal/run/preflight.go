@@ -248,7 +248,7 @@ func preflightStop(ctx, rctx context.Context, err error, base string, timeout ti
 	case errors.As(err, new(*retry.Error)), errors.Is(err, pace.ErrBudget):
 		// The retries, or the outage budget, ran out on trouble that may
 		// pass.
-		return Exitf(ExitFailures, "%s did not serve for %s (%s): nothing was sent; the service is unavailable or in maintenance, and the same command will work once it is back",
+		return Exitf(ExitFailures, "%s did not serve for %s (%s): nothing was sent; the service is unavailable or in maintenance: run the same command again once it is back",
 			base, timeout, unwrapAll(err))
 	}
 	return setupFailure(err, base)

@@ -220,7 +220,7 @@ func TestPreflightNamesAServiceUnavailableThroughout(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, ExitFailures, Code(err), "%v", err)
 			assert.Contains(t, err.Error(), "did not serve for 5s")
-			assert.Contains(t, err.Error(), "the same command will work once it is back")
+			assert.Contains(t, err.Error(), "run the same command again once it is back")
 			assert.Greater(t, len(reqs), 2, "tried more than once")
 		})
 	}

@@ -110,8 +110,122 @@ func (a *attempt) run(ctx context.Context) error {
 			return a.end(Failed, err.Error(), 0)
 		}
 		return a.check(ctx, k)
+	case jobMove:
+		return a.move(ctx, j.from)
+	case jobAdopt:
+		return a.adopt(ctx, j.adopt)
 	}
 	return a.send(ctx, 0, known{})
+}
+
+// move takes over, for the file, the document of this source whose file is
+// gone and that holds its content (resolve.go): one PATCH of its identity,
+// path and version, and of its title when that was the old file's name.
+// It keeps its id, tags and classifications; nothing is sent again.
+func (a *attempt) move(ctx context.Context, d doomed) error {
+	r := a.r
+	a.res.From, a.res.DocumentID = d.key, d.docID
+	if r.o.DryRun {
+		return a.end(WouldMove, "", 0)
+	}
+	sum, err := a.localSHA()
+	if err != nil {
+		return a.unreadable(err)
+	}
+	title, tags := d.title, d.tags
+	if !d.listed {
+		f, err := r.o.Service.GetFile(ctx, d.docID)
+		switch {
+		case isNotFound(err):
+			return a.send(ctx, 0, known{})
+		case err != nil:
+			return a.failed(ctx, err, "")
+		case !api.InWorkspace(f, r.o.WorkspaceID) || f.ExternalMetadata == nil || f.ExternalMetadata.ExternalID != d.ext:
+			r.note(fmt.Sprintf("%s: its document %d changed identity meanwhile: not moved, the file is uploaded", a.j.e.Key, d.docID))
+			return a.send(ctx, 0, known{})
+		}
+		title, tags = f.Title, f.Tags
+	}
+	a.applied = r.wantTags(known{tags: d.applied})
+	u := api.FileUpdate{External: externalMetadata(r.o.Source, a.j.e.Key, a.j.e.Size, a.j.e.ModTime, a.applied)}
+	u.External.AdditionalMetadata[metaSHA256] = sum
+	if title == stem(d.key) {
+		// The default title, the old file's name: it follows.
+		t := stem(a.j.e.Key)
+		u.Title = &t
+	}
+	if d.applied != a.applied {
+		t := retag(tags, d.applied, a.applied)
+		u.Tags = &t
+	}
+	if err := a.journalStart(sum); err != nil {
+		return err
+	}
+	f, err := r.o.Service.UpdateFile(ctx, d.docID, u)
+	switch {
+	case isNotFound(err):
+		return a.send(ctx, 0, known{})
+	case err != nil:
+		return a.failed(ctx, err, "")
+	}
+	if r.o.State != nil {
+		if err := r.o.State.Forget(d.key); err != nil {
+			return err
+		}
+	}
+	return a.record(Moved, f.ID, f.UploadSessionUUID, a.j.e.Size, a.j.e.ModTime, sum, 1)
+}
+
+// stem is a key's file name without its extension: the title the service
+// gives a document by default.
+func stem(key string) string {
+	base := path.Base(key)
+	return strings.TrimSuffix(base, path.Ext(base))
+}
+
+// adopt takes over, for the file, a document uploaded without identity
+// (by batch_upload_v3.py, the web interface) of its name and size, or
+// content: one PATCH writes its identity and version (and the tags of
+// --tags); nothing is sent again. The document is asked for first: only
+// one still without identity, in this workspace, is taken.
+func (a *attempt) adopt(ctx context.Context, u *unownedDoc) error {
+	r := a.r
+	a.res.DocumentID = u.id
+	if r.o.DryRun {
+		return a.end(WouldAdopt, "", 0)
+	}
+	f, err := r.o.Service.GetFile(ctx, u.id)
+	switch {
+	case isNotFound(err):
+		return a.send(ctx, 0, known{})
+	case err != nil:
+		return a.failed(ctx, err, "")
+	case !api.InWorkspace(f, r.o.WorkspaceID) || f.ExternalMetadata != nil && f.ExternalMetadata.ExternalID != "":
+		r.note(fmt.Sprintf("%s: document %d took an identity meanwhile: not adopted, the file is uploaded", a.j.e.Key, u.id))
+		return a.send(ctx, 0, known{})
+	}
+	sum, err := a.localSHA()
+	if err != nil {
+		return a.unreadable(err)
+	}
+	a.applied = r.tags
+	fu := api.FileUpdate{External: externalMetadata(r.o.Source, a.j.e.Key, a.j.e.Size, a.j.e.ModTime, a.applied)}
+	fu.External.AdditionalMetadata[metaSHA256] = sum
+	if a.applied != "" {
+		t := retag(f.Tags, "", a.applied)
+		fu.Tags = &t
+	}
+	if err := a.journalStart(sum); err != nil {
+		return err
+	}
+	g, err := r.o.Service.UpdateFile(ctx, u.id, fu)
+	switch {
+	case isNotFound(err):
+		return a.send(ctx, 0, known{})
+	case err != nil:
+		return a.failed(ctx, err, "")
+	}
+	return a.record(Adopted, g.ID, g.UploadSessionUUID, a.j.e.Size, a.j.e.ModTime, sum, 1)
 }
 
 // pickKnown chooses, among documents that carry the file's identity, its
@@ -703,7 +817,7 @@ func (a *attempt) record(o Outcome, docID int64, session string, size int64, mti
 	r := a.r
 	if a.replacing != 0 && (o == Uploaded || o == Present) {
 		o = Replaced
-		a.res.Warning = fmt.Sprintf("replaced by a new document, %d (the old one, %d, is deleted): this instance cannot replace content in place", docID, a.replacing)
+		a.res.Reason = fmt.Sprintf("by a new document, %d (the old one, %d, is deleted): this instance cannot replace content in place", docID, a.replacing)
 	}
 	a.res.Outcome, a.res.Attempts, a.res.Size = o, attempts, size
 	a.res.Duration = r.clock.Now().Sub(a.start)

@@ -2,7 +2,6 @@ package upload
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -87,11 +86,20 @@ func (c DeleteCap) allows(n, total int) bool {
 // ErrDeleteRefused wraps a --delete that the run refused to carry out.
 var ErrDeleteRefused = errors.New("--delete refused")
 
-// doomed is a document to delete.
+// doomed is a document whose file is gone: to delete, or to move.
 type doomed struct {
 	key   string
 	docID int64
 	ext   string // the external id it is known by
+	// size and sha are the version it holds (sha: hex, maybe its first 32
+	// digits); applied the tags this tool applied to it.
+	size    int64
+	sha     string
+	applied string
+	// listed is set when a listing showed it, with its title and tags.
+	listed bool
+	title  string
+	tags   []api.Tag
 }
 
 // deleteGone deletes the documents whose file is gone, and returns how
@@ -163,7 +171,7 @@ func (r *runner) goneByState(ctx context.Context) ([]doomed, error) {
 	var gone []doomed
 	r.recorded.EachUnseen(func(key string, e state.Entry) {
 		if r.o.Shard.Has(key) {
-			gone = append(gone, doomed{key, e.DocumentID, ExternalID(r.o.Source, key)})
+			gone = append(gone, doomed{key: key, docID: e.DocumentID, ext: ExternalID(r.o.Source, key)})
 		}
 	})
 	more, err := r.unconfirmedGone(ctx)
@@ -294,19 +302,38 @@ func (r *runner) provenGone(f *api.File, d doomed) bool {
 // this source's whose file the scan did not find, confirmed by a second
 // listing (which also names them).
 func (r *runner) goneByListing(ctx context.Context) ([]doomed, error) {
-	ids, shared := r.remote.unseen()
+	cands, shared := r.remote.unseenDocs(), r.remote.shared()
 	if shared > 0 {
 		r.note(fmt.Sprintf("not deleted: %d document(s) whose file is gone carry an identity that another document carries too; remove the wrong ones on the service", shared))
 	}
-	if len(ids) == 0 {
+	if len(cands) == 0 {
 		return nil, nil
+	}
+	gone, err := r.confirmListed(ctx, cands)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(cands) - len(gone); n > 0 {
+		r.note(fmt.Sprintf("not deleted: %d document(s) whose file is gone, which a second listing did not show as this source's in this workspace", n))
+	}
+	return gone, nil
+}
+
+// confirmListed keeps the documents of cands (from the listing at the
+// start, known by id and identity) that a second listing shows in the
+// workspace, as this source's, with that identity; it names them (their
+// key, title and tags).
+func (r *runner) confirmListed(ctx context.Context, cands []doomed) ([]doomed, error) {
+	byID := make(map[int64]doomed, len(cands))
+	for _, d := range cands {
+		byID[d.docID] = d
 	}
 	var gone []doomed
 	err := api.EachPage(ctx, r.o.Service, api.ListQuery{WorkspaceID: r.o.WorkspaceID, Ordering: "created_at", PageSize: 1000},
 		func(p *api.FilePage) error {
 			for i := range p.Results {
 				f := &p.Results[i]
-				ext, in := ids[f.ID]
+				d, in := byID[f.ID]
 				if !in || f.ExternalMetadata == nil {
 					continue
 				}
@@ -314,22 +341,17 @@ func (r *runner) goneByListing(ctx context.Context) ([]doomed, error) {
 				if !ok {
 					continue
 				}
-				d := doomed{key: key, docID: f.ID}
-				if ext != ([16]byte{}) {
-					d.ext = "pu2-" + hex.EncodeToString(ext[:])
-				}
+				d.key = key
 				if r.provenGone(f, d) {
+					d.listed, d.title, d.tags = true, f.Title, f.Tags
 					gone = append(gone, d)
-					delete(ids, f.ID) // once, however often the listing shows it
+					delete(byID, f.ID) // once, however often the listing shows it
 				}
 			}
 			return nil
 		})
 	if err != nil {
 		return nil, deleteError(err)
-	}
-	if len(ids) > 0 {
-		r.note(fmt.Sprintf("not deleted: %d document(s) whose file is gone, which a second listing did not show as this source's in this workspace", len(ids)))
 	}
 	return gone, nil
 }
@@ -376,7 +398,7 @@ func (r *runner) unconfirmedGone(ctx context.Context) ([]doomed, error) {
 		case len(files) > 1:
 			r.note(fmt.Sprintf("%s: an earlier run's upload of this removed file: %s; none was deleted", s.key, duplicates(files)))
 		case len(files) == 1:
-			gone = append(gone, doomed{s.key, files[0].ID, s.extID})
+			gone = append(gone, doomed{key: s.key, docID: files[0].ID, ext: s.extID})
 		case r.o.State != nil && !r.o.DryRun:
 			if err := r.o.State.RecordAborted(state.Record{Path: s.key, ExternalID: s.extID, At: r.clock.Now().UTC()}); err != nil {
 				return nil, err

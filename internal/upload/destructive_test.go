@@ -94,7 +94,7 @@ func TestALoopingListingEndsTheRunAndDeletesNothing(t *testing.T) {
 			before := len(d.history)
 			sum, err := syncRunErr(t, d, root, "", func(o *Options) { o.Delete = true })
 			require.ErrorIs(t, err, ErrUntrustedListing)
-			assert.Contains(t, err.Error(), "links")
+			assert.Contains(t, err.Error(), "next link")
 			assert.Len(t, d.history, before, "nothing uploaded, nothing deleted")
 			assert.Equal(t, 0, sum.Count(Deleted))
 			assert.Less(t, d.count("LIST"), 20, "the loop is not followed")

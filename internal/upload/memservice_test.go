@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,9 +62,6 @@ func (d *docs) add(ws int64, name, content string, ext *api.ExternalMetadata) *d
 	sum := sha256.Sum256([]byte(content))
 	x := &doc{id: d.next, name: name, content: []byte(content), sha: hex.EncodeToString(sum[:]), ext: ext, session: "s-2",
 		created: now, changed: now, ws: ws}
-	if x.ext == nil {
-		x.ext = &api.ExternalMetadata{AdditionalMetadata: map[string]any{}}
-	}
 	d.byID[x.id] = x
 	return x
 }
@@ -105,6 +103,7 @@ type doc struct {
 	session string
 	// created and changed are stamped by the service's clock.
 	created, changed time.Time
+	title            string // "" until set: the name without its extension
 	ws               int64 // 42 unless set
 }
 
@@ -161,7 +160,10 @@ func (d *docs) byKey() map[string][]*doc {
 	defer d.mu.Unlock()
 	out := map[string][]*doc{}
 	for _, x := range d.byID {
-		k, _ := x.ext.AdditionalMetadata[metaPath].(string)
+		k := ""
+		if x.ext != nil {
+			k, _ = x.ext.AdditionalMetadata[metaPath].(string)
+		}
 		out[k] = append(out[k], x)
 	}
 	return out
@@ -172,7 +174,13 @@ func (x *doc) file() *api.File {
 	if ws == 0 {
 		ws = 42
 	}
-	f := &api.File{ID: x.id, Filename: x.name, Status: "pending", UploadSessionUUID: x.session,
+	size := int64(len(x.content))
+	title := x.title
+	if title == "" {
+		title = strings.TrimSuffix(x.name, filepath.Ext(x.name)) // the service's default
+	}
+	f := &api.File{ID: x.id, Filename: x.name, Title: title, Extension: strings.TrimPrefix(filepath.Ext(x.name), "."),
+		Size: &size, Status: "pending", UploadSessionUUID: x.session,
 		Workspace: &api.Workspace{ID: ws}, CreatedAt: x.created, UpdatedAt: x.changed}
 	if x.ext != nil {
 		cp := *x.ext
@@ -316,6 +324,10 @@ func (d *docs) UpdateFile(_ context.Context, id int64, u api.FileUpdate) (*api.F
 	if !ok {
 		return nil, &api.Error{StatusCode: 404, Kind: "not_found"}
 	}
+	if u.Title != nil {
+		x.title = *u.Title
+		x.changed = d.stamp()
+	}
 	if u.Tags != nil {
 		x.tags = slices.Clone(*u.Tags)
 		x.changed = d.stamp()
@@ -340,6 +352,19 @@ func (d *docs) UpdateFile(_ context.Context, id int64, u api.FileUpdate) (*api.F
 	}
 	d.history = append(d.history, fmt.Sprintf("UPDATE %d", id))
 	return x.file(), nil
+}
+
+func (d *docs) ContentHash(_ context.Context, id int64) (string, error) {
+	if err := d.call("DOWNLOAD", nil); err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	x, ok := d.byID[id]
+	if !ok {
+		return "", &api.Error{StatusCode: 404, Kind: "not_found"}
+	}
+	return x.sha, nil
 }
 
 func (d *docs) DeleteFiles(_ context.Context, ids []int64) error {

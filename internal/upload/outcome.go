@@ -16,6 +16,8 @@ const (
 	Uploaded Outcome = iota
 	Replaced
 	Updated
+	Moved
+	Adopted
 	Deleted
 	Unchanged
 	Present
@@ -23,6 +25,8 @@ const (
 	WouldUpload
 	WouldReplace
 	WouldUpdate
+	WouldMove
+	WouldAdopt
 	WouldDelete
 	Skipped
 	Vanished
@@ -74,6 +78,11 @@ var outcomes = [numOutcomes]Spec{
 		Note: "edited since their upload: new content, same document", Progress: "replaced"},
 	Updated: {Name: "updated", Label: "Updated", Verb: "updated",
 		Note: "same content; tags or identity brought up to date", Progress: "updated"},
+	Moved: {Name: "moved", Label: "Moved", Verb: "moved",
+		Note: "moved or renamed: their document re-keyed in place (same id, tags; nothing sent)", Progress: "moved"},
+	Adopted: {Name: "adopted", Label: "Adopted", Verb: "adopted",
+		Note: "uploaded before this tool (batch_upload_v3.py, the web interface): taken over in place, nothing sent",
+		Progress: "adopted"},
 	Deleted: {Name: "deleted", Label: "Deleted", Verb: "deleted",
 		Note: "their file is gone from the folder; --delete", Progress: "deleted"},
 	Unchanged: {Name: "unchanged", Label: "Unchanged", Verb: "unchanged",
@@ -87,6 +96,10 @@ var outcomes = [numOutcomes]Spec{
 		Note: "edited since their upload"},
 	WouldUpdate: {Name: "would_update", Label: "Would update", Verb: "would update", DryRun: true,
 		Note: "tags or identity out of date"},
+	WouldMove: {Name: "would_move", Label: "Would move", Verb: "would move", DryRun: true,
+		Note: "moved or renamed: their document would be re-keyed"},
+	WouldAdopt: {Name: "would_adopt", Label: "Would adopt", Verb: "would adopt", DryRun: true,
+		Note: "documents uploaded before this tool, of their name and size"},
 	WouldDelete: {Name: "would_delete", Label: "Would delete", Verb: "would delete", DryRun: true,
 		Note: "their file is gone (--delete)"},
 	Skipped: {Name: "skipped", Label: "Skipped", Verb: "skipped", Always: true, Progress: "skipped",
@@ -127,7 +140,9 @@ func Outcomes() []Outcome {
 
 // Result is the outcome of one file.
 type Result struct {
-	Rel     string
+	Rel string
+	// From is the path a moved file had.
+	From    string
 	Size    int64
 	Outcome Outcome
 	// Reason says why a file was skipped, failed or left as it was.

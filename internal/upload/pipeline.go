@@ -187,6 +187,9 @@ type runner struct {
 	fatal        error // the first error that ended the run as a whole
 	scanned      atomic.Int64
 	unreadable   atomic.Int64
+	// res holds the files that wait for the end of the walk: moves and
+	// adoptions (resolve.go).
+	res resolver
 	// noReplace is set once the instance refused to replace content in
 	// place (an older API).
 	noReplace atomic.Bool
@@ -365,6 +368,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		scanErr = scan.Walk(scanCtx, o.Root, o.Filter, func(e scan.Entry) error {
 			return r.triage(scanCtx, e, queue)
 		})
+		if scanErr == nil {
+			// The whole tree seen: the files that waited are settled.
+			scanErr = r.resolve(scanCtx, queue)
+		}
 	}()
 
 	for j := range queue {
@@ -443,7 +450,7 @@ func (r *runner) survey(ctx context.Context) error {
 			return nil
 		}
 	}
-	rm, err := loadRemote(ctx, r.o.Service, r.o.WorkspaceID, r.o.Source, r.o.Shard)
+	rm, err := loadRemote(ctx, r.o.Service, r.o.WorkspaceID, r.o.Source, r.o.Shard, r.res.addUnowned)
 	if err != nil {
 		return err
 	}
@@ -531,6 +538,8 @@ const (
 	jobUpdate                 // same content, stale metadata: update it
 	jobAsk                    // an earlier run left it unconfirmed: ask the service
 	jobPick                   // several documents carry its identity: find its own
+	jobMove                   // a document of this source whose file is gone holds its content
+	jobAdopt                  // a document without identity has its name (and size, or content)
 )
 
 // job is a file on its way to a worker, with what is known of its document.
@@ -538,6 +547,8 @@ type job struct {
 	e     scan.Entry
 	kind  jobKind
 	known known
+	from  doomed      // jobMove: the document it takes over
+	adopt *unownedDoc // jobAdopt: the document it takes over
 }
 
 // triage runs in the scanner: it settles every file that needs nothing
@@ -584,6 +595,12 @@ func (r *runner) triage(ctx context.Context, e scan.Entry, queue chan<- job) err
 		j.kind = jobAsk
 	case !found:
 		j.kind = jobUpload
+		if r.deferNew(e) {
+			// A move or an adoption, maybe: it waits for the end of the
+			// walk (resolve.go).
+			r.prog.Found(1, e.Size)
+			return nil
+		}
 	case len(k.others) > 0:
 		// Several documents carry its identity: which is its own is
 		// decided by the state file or the content, never guessed.

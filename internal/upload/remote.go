@@ -58,7 +58,7 @@ const maxReserve = 1 << 22
 
 // loadRemote lists the workspace and keeps the documents of source that
 // belong to the shard.
-func loadRemote(ctx context.Context, svc Service, workspaceID int64, source string, shard scan.Shard) (*remote, error) {
+func loadRemote(ctx context.Context, svc Service, workspaceID int64, source string, shard scan.Shard, unowned func(*api.File)) (*remote, error) {
 	r := &remote{legacy: map[string]remoteDoc{}, tags: []string{""}, tagIdx: map[string]uint32{"": 0}}
 	// Room for every document the listing announces, at once: growing the
 	// slice as pages come would hold two copies of it at each step (the
@@ -76,6 +76,14 @@ func loadRemote(ctx context.Context, svc Service, workspaceID int64, source stri
 				f := &p.Results[i]
 				if !api.InWorkspace(f, workspaceID) {
 					r.foreign++
+					continue
+				}
+				if f.ExternalMetadata == nil || f.ExternalMetadata.ExternalID == "" {
+					// No identity at all (batch_upload_v3.py, the web
+					// interface): a file may adopt it.
+					if unowned != nil {
+						unowned(f)
+					}
 					continue
 				}
 				key, ok := ours(f.ExternalMetadata, source)
@@ -187,32 +195,78 @@ func (r *remote) has(ext string) bool {
 	return found
 }
 
-// unseen returns the documents whose file the scan did not find, by id
-// with their external id ("" for version 1), leaving out identities
-// carried by several documents (noted in shared).
-func (r *remote) unseen() (ids map[int64][16]byte, shared int) {
+// unseenDocs returns the documents whose file the scan did not find (by
+// id, identity and version; their keys are not kept), leaving out
+// identities carried by several documents.
+func (r *remote) unseenDocs() []doomed {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ids = map[int64][16]byte{}
+	var out []doomed
+	add := func(d remoteDoc, ext string) {
+		k := r.known(d, ext)
+		out = append(out, doomed{docID: d.docID, ext: ext, size: d.size, sha: k.sha, applied: k.tags})
+	}
 	for _, d := range r.byExt {
-		switch {
-		case d.seen:
-		case d.dup:
-			shared++
-		default:
-			ids[d.docID] = d.ext
+		if !d.seen && !d.dup {
+			add(d, "pu2-"+hex.EncodeToString(d.ext[:]))
 		}
 	}
 	for _, d := range r.legacy {
-		switch {
-		case d.seen:
-		case d.dup:
-			shared++
-		default:
-			ids[d.docID] = [16]byte{}
+		if !d.seen && !d.dup {
+			add(d, "")
 		}
 	}
-	return ids, shared
+	return out
+}
+
+// shared counts the documents whose file the scan did not find that carry
+// an identity another document carries too.
+func (r *remote) shared() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, d := range r.byExt {
+		if !d.seen && d.dup {
+			n++
+		}
+	}
+	for _, d := range r.legacy {
+		if !d.seen && d.dup {
+			n++
+		}
+	}
+	return n
+}
+
+// markSeen marks the document id seen (a move took it): it is not deleted.
+func (r *remote) markSeen(id int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.byExt {
+		if r.byExt[i].docID == id {
+			r.byExt[i].seen = true
+		}
+	}
+	for k, d := range r.legacy {
+		if d.docID == id {
+			d.seen = true
+			r.legacy[k] = d
+		}
+	}
+}
+
+// sizes returns the sizes of the documents listed.
+func (r *remote) sizes() []int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]int64, 0, len(r.byExt)+len(r.legacy))
+	for _, d := range r.byExt {
+		out = append(out, d.size)
+	}
+	for _, d := range r.legacy {
+		out = append(out, d.size)
+	}
+	return out
 }
 
 // extBytes reads an external id of the given prefix and 32 hex digits.
