@@ -104,7 +104,7 @@ type doc struct {
 	// created and changed are stamped by the service's clock.
 	created, changed time.Time
 	title            string // "" until set: the name without its extension
-	ws               int64 // 42 unless set
+	ws               int64  // 42 unless set
 }
 
 // retried wraps svc in the run's retry policy (3 retries), waiting on

@@ -81,7 +81,7 @@ var outcomes = [numOutcomes]Spec{
 	Moved: {Name: "moved", Label: "Moved", Verb: "moved",
 		Note: "moved or renamed: their document re-keyed in place (same id, tags; nothing sent)", Progress: "moved"},
 	Adopted: {Name: "adopted", Label: "Adopted", Verb: "adopted",
-		Note: "uploaded before this tool (batch_upload_v3.py, the web interface): taken over in place, nothing sent",
+		Note:     "uploaded before this tool (batch_upload_v3.py, the web interface): taken over in place, nothing sent",
 		Progress: "adopted"},
 	Deleted: {Name: "deleted", Label: "Deleted", Verb: "deleted",
 		Note: "their file is gone from the folder; --delete", Progress: "deleted"},
