@@ -110,9 +110,13 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 		}
 	}
 	// A dry run sends nothing — but the listing it needs when no state file
-	// says what the service has: then the setup is checked first, too.
+	// says what the service has: then the setup is checked first, too. The
+	// preflight runs beside the uploader's first reads (what the service
+	// holds): the first upload waits for both, not for one then the other.
 	lists := !o.Upload.NoExternalID && (recorded == nil || recorded.Len() == 0 || o.Upload.Reconcile)
+	var pre chan error
 	if !o.Upload.DryRun || lists {
+		pre = make(chan error, 1)
 		// A first interruption during the preflight ends it: nothing has
 		// started.
 		pctx, cancel := context.WithCancel(ctx)
@@ -133,33 +137,21 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 		if o.OutageBudget > 0 {
 			window = min(window, o.OutageBudget)
 		}
-		err := preflight(pctx, client, retrier, o.Upload.WorkspaceID, window, notify)
-		if err == nil {
-			err = checkTags(pctx, client, retrier, o.Upload.Tags, window)
-		}
-		cancel()
-		if err != nil {
-			if store != nil {
-				_ = store.Close()
+		go func() {
+			defer cancel()
+			err := preflight(pctx, client, retrier, o.Upload.WorkspaceID, window, notify)
+			if err == nil {
+				err = checkTags(pctx, client, retrier, o.Upload.Tags, window)
 			}
-			return err
-		}
-		if !existed && !o.Upload.DryRun {
-			if store, recorded, err = openState(o.StateFile, hdr, false); err != nil {
-				return err
-			}
-		}
+			pre <- err
+		}()
 	}
 	info := output.RunInfo{Tool: o.Tool, BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID, FilesDir: o.Upload.Root,
 		DryRun: o.Upload.DryRun}
-	if jsonLog != nil {
-		output.LogStart(jsonLog, info)
-	}
 
 	meter := output.NewMeter()
 	meter.Pacing(pacer.Status)
-	display, closeDisplay := newDisplay(o, streams, meter)
-	errOut.set(display)
+	closeDisplay := func() {}
 	notices := output.Notices{W: errOut, Log: jsonLog}
 	// A dry run prints a line per file: buffered, or a tree of a million
 	// files costs a million writes.
@@ -207,7 +199,47 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 	if recorded != nil {
 		uo.Recorded = recorded
 	}
+	// Ready is called by the uploader once it knows what the service
+	// holds, before its first upload: the preflight's verdict, then the
+	// new state file, the start record and the display.
+	var preErr error
+	uo.Ready = func(rctx context.Context) (*state.Store, error) {
+		if pre != nil {
+			select {
+			case preErr = <-pre:
+			case <-rctx.Done():
+				return nil, rctx.Err()
+			}
+			if preErr != nil {
+				return nil, preErr
+			}
+		}
+		var opened *state.Store
+		if store == nil && !existed && !o.Upload.DryRun && o.StateFile != "" {
+			s, _, err := openState(o.StateFile, hdr, false)
+			if err != nil {
+				preErr = err
+				return nil, err
+			}
+			store, opened = s, s
+		}
+		if jsonLog != nil {
+			output.LogStart(jsonLog, info)
+		}
+		display, closeD := newDisplay(o, streams, meter)
+		errOut.set(display)
+		closeDisplay = closeD
+		return opened, nil
+	}
 	sum, runErr := upload.Run(ctx, uo)
+	if preErr != nil {
+		// The setup is wrong (or the run was interrupted before anything
+		// was sent): its one line, nothing else.
+		if store != nil {
+			_ = store.Close()
+		}
+		return preErr
+	}
 	ps := pacer.Status()
 	sum.Pacing = upload.Pacing{Throttled: ps.Throttled, Unavailable: ps.Unavailable, Waited: ps.Waited, Rate: ps.Rate}
 	closeDisplay()

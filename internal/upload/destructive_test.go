@@ -368,3 +368,26 @@ func TestARunStoppedHalfwayLeavesNoCheckpoint(t *testing.T) {
 	assert.Contains(t, fmt.Sprint(sum.Notes), "no checkpoint")
 	assert.Equal(t, 8, sum.Count(Uploaded), "the 7 never sent, and the one deleted")
 }
+
+// (item 3) With a state file: a second document given the identity of one
+// of ours after the last run shows among the changes; the state keeps its
+// own, and the edit goes there, the other untouched.
+func TestADuplicatedIdentityAmongTheChangesIsLeftAlone(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "a.txt", "mine")
+	stateFile := filepath.Join(t.TempDir(), "state")
+	d := newDocs()
+	syncRun(t, d, root, stateFile)
+	mine := d.byKey()["a.txt"][0]
+	d.mu.Lock()
+	other := d.add(42, "a.txt", "someone else's", copyWithSHA(mine.ext, "someone else's"))
+	d.mu.Unlock()
+	write(t, root, "a.txt", "mine, edited")
+	sum := syncRun(t, d, root, stateFile)
+	assert.Equal(t, 1, sum.Count(Replaced))
+	d.mu.Lock()
+	assert.Equal(t, "someone else's", string(d.byID[other.id].content), "the other document untouched")
+	assert.Equal(t, "mine, edited", string(d.byID[mine.id].content), "the edit on ours")
+	d.mu.Unlock()
+	assert.Contains(t, fmt.Sprint(sum.Notes), "the one the state file records")
+}

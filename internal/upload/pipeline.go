@@ -123,6 +123,12 @@ type Options struct {
 	// flight finish. Cancelling the context passed to Run abandons them.
 	Stop  <-chan struct{}
 	Clock clock.Clock // nil: the system clock
+	// Ready, when set, is called once the run knows what the service
+	// holds, before anything is sent or recorded: an error ends the run
+	// (the caller's preflight failed); a store, when it returns one, is
+	// the state file to record in from then on (one created only once the
+	// setup is known to be right).
+	Ready func(ctx context.Context) (*state.Store, error)
 }
 
 // Recorded is what the state file says was uploaded. *state.Store
@@ -319,7 +325,20 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 	}()
 
-	if err := r.survey(dispatchCtx); err != nil {
+	surveyErr := r.survey(dispatchCtx)
+	if o.Ready != nil {
+		st, err := o.Ready(dispatchCtx)
+		if err != nil {
+			return r.result(start, ctx, err)
+		}
+		if st != nil {
+			r.o.State = st
+			if r.recorded == nil {
+				r.recorded = st
+			}
+		}
+	}
+	if err := surveyErr; err != nil {
 		if dispatchCtx.Err() != nil {
 			// Interrupted while asking: nothing was sent.
 			r.setStopped(StopInterrupted)
@@ -426,20 +445,25 @@ func (r *runner) survey(ctx context.Context) error {
 		return nil
 	}
 	// The run's moment: a little before now, by the service's clock when
-	// this machine's is ahead of it.
+	// this machine's is ahead of it. What was created before it is
+	// counted first (beside the listing's first page, when the run lists).
 	r.pic.at = r.clock.Now().Add(-5 * margin)
-	count, newest, date, err := r.countBefore(ctx, r.pic.at)
-	if err != nil {
-		return err
-	}
-	if !date.IsZero() && r.pic.at.After(date.Add(-margin)) {
-		r.pic.at = date.Add(-margin)
-		if count, newest, _, err = r.countBefore(ctx, r.pic.at); err != nil {
+	counted := make(chan error, 1)
+	go func() {
+		count, newest, date, err := r.countBefore(ctx, r.pic.at)
+		if err == nil && !date.IsZero() && r.pic.at.After(date.Add(-margin)) {
+			r.pic.at = date.Add(-margin)
+			count, newest, _, err = r.countBefore(ctx, r.pic.at)
+		}
+		r.pic.count, r.pic.newest = count, newest
+		counted <- err
+	}()
+	trusted := r.recorded != nil && r.recorded.Len() > 0 && !r.o.Reconcile
+	if trusted {
+		if err := <-counted; err != nil {
 			return err
 		}
-	}
-	r.pic.count, r.pic.newest = count, newest
-	if r.recorded != nil && r.recorded.Len() > 0 && !r.o.Reconcile {
+		counted = nil
 		ok, err := r.verify(ctx)
 		if err != nil {
 			return err
@@ -450,7 +474,22 @@ func (r *runner) survey(ctx context.Context) error {
 			return nil
 		}
 	}
-	rm, err := loadRemote(ctx, r.o.Service, r.o.WorkspaceID, r.o.Source, r.o.Shard, r.res.addUnowned)
+	// The count before the second page: a document deleted while the
+	// pages are read is then missing from it, and the next run lists.
+	counting := func() error {
+		if counted == nil {
+			return nil
+		}
+		err := <-counted
+		counted = nil
+		return err
+	}
+	rm, err := loadRemote(ctx, r.o.Service, r.o.WorkspaceID, r.o.Source, r.o.Shard, r.res.addUnowned, counting)
+	if err == nil {
+		err = counting()
+	} else if counted != nil {
+		<-counted
+	}
 	if err != nil {
 		return err
 	}

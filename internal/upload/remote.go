@@ -58,7 +58,8 @@ const maxReserve = 1 << 22
 
 // loadRemote lists the workspace and keeps the documents of source that
 // belong to the shard.
-func loadRemote(ctx context.Context, svc Service, workspaceID int64, source string, shard scan.Shard, unowned func(*api.File)) (*remote, error) {
+func loadRemote(ctx context.Context, svc Service, workspaceID int64, source string, shard scan.Shard, unowned func(*api.File),
+	beforeNext func() error) (*remote, error) {
 	r := &remote{legacy: map[string]remoteDoc{}, tags: []string{""}, tagIdx: map[string]uint32{"": 0}}
 	// Room for every document the listing announces, at once: growing the
 	// slice as pages come would hold two copies of it at each step (the
@@ -102,6 +103,9 @@ func loadRemote(ctx context.Context, svc Service, workspaceID int64, source stri
 					old.dup = true // a second document of this key
 					r.legacy[key] = old
 				}
+			}
+			if p.Next != "" && beforeNext != nil {
+				return beforeNext()
 			}
 			return nil
 		})

@@ -157,6 +157,15 @@ func (r *runner) learn(ctx context.Context, after time.Time) error {
 // same document, and the document is marked stale: the run writes its
 // metadata again.
 func (r *runner) learnDoc(key string, f *api.File) error {
+	if e, ok := r.recorded.Done(key); ok && e.DocumentID != 0 && e.DocumentID != f.ID {
+		// The state knows another document of this identity, which still
+		// exists (the checkpoint holds: nothing was deleted): someone gave
+		// a second document the identity. The state's is kept; the other
+		// is left alone.
+		r.note(fmt.Sprintf("%s: 2 documents carry this file's identity (ids %d, %d); the one the state file records (%d) was kept, the other left alone",
+			key, e.DocumentID, f.ID, e.DocumentID))
+		return nil
+	}
 	k := knownFromFile(f)
 	if !k.complete {
 		if e, ok := r.recorded.Done(key); ok && e.DocumentID == f.ID {
