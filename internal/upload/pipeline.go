@@ -1,14 +1,18 @@
-// Package upload mirrors a directory tree into a workspace: the scan feeds
-// a bounded queue, each file is compared with what is known of its document
-// (the state file, or a listing of the service when there is none to
-// trust), a pool of workers uploads new files, replaces edited ones in
-// place and updates stale metadata, --delete removes the documents of files
-// that are gone, and each file ends as exactly one outcome (the table in
-// outcome.go). It owns the pipeline (this file), one file's attempt
-// (attempt.go), deletion (delete.go) and the files' identity (identity.go).
-// It talks to the service through the Service interface, waits through
-// internal/pace, remembers through internal/state, and reports through the
-// Progress interface; it prints nothing.
+// Package upload mirrors a directory tree into a workspace. It first
+// learns what the service holds — its state file verified against the
+// service (verify.go), or a listing of the workspace read as a set
+// (remote.go) — then the scan feeds a bounded queue, each file is compared
+// with what is known of its document, and a pool of workers uploads new
+// files, replaces edited ones in place, updates stale metadata, moves the
+// documents of renamed files and adopts documents uploaded before the tool
+// (resolve.go); --delete removes, on the service's proof, the documents of
+// files that are gone (delete.go); each file ends as exactly one outcome
+// (the table in outcome.go). It owns the pipeline (this file), one file's
+// attempt (attempt.go) and the files' identity (identity.go). It talks to
+// the service through the Service interface (each request sent once: the
+// run's decorator, internal/retry, retries), remembers through
+// internal/state, and reports through the Progress interface; it prints
+// nothing.
 package upload
 
 import (
