@@ -308,29 +308,8 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 		}
 	}
 	if err2 == nil {
-		switch {
-		case errors.Is(runErr, upload.ErrDeleteRefused):
-			err2 = Exit(ExitUsage, runErr)
-		case errors.Is(runErr, pace.ErrBudget), errors.Is(runErr, upload.ErrUnavailable),
-			errors.Is(runErr, upload.ErrUntrustedListing):
-			// The service was throttling or down for longer than allowed.
-			err2 = Exit(ExitFailures, runErr)
-		case runErr != nil:
-			// A rejected key, an unverifiable certificate, a base URL that
-			// redirects, a state file that cannot be written: the run as a
-			// whole could not go on. The summary above says how far it got.
-			err2 = Exit(ExitUsage, runErr)
-		case sum.Stopped == upload.StopInterrupted || ctx.Err() != nil || errors.Is(waitErr, context.Canceled):
-			err2 = Exit(ExitInterrupted, nil)
-		case sum.Failures() > 0, len(sum.Warnings) > 0:
-			// A failure, or a document stored without what was asked
-			// (its tags: 207): the run did not do all it was asked.
-			err2 = Exit(ExitFailures, nil)
-		case waitErr != nil && !timedOut:
-			err2 = Exitf(ExitProcessing, "--wait: %w", waitErr)
-		case processingFailed:
-			err2 = Exit(ExitProcessing, nil)
-		}
+		err2 = exitFor(ending{runErr: runErr, sum: sum, interrupted: ctx.Err() != nil, waitErr: waitErr,
+			timedOut: timedOut, processingFailed: processingFailed})
 	}
 	if o.Quiet && jsonLog == nil {
 		// Cron mails whatever is printed: nothing when all went well,
