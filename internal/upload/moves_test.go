@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/scan"
 )
 
 func rename(t *testing.T, root, from, to string) {
@@ -219,4 +220,28 @@ func TestAFailedMoveDeletesNothing(t *testing.T) {
 		assert.Equal(t, 0, sum.Count(Deleted), "state=%v", withState)
 		assert.Len(t, d.byKey()["old/a.txt"], 1, "state=%v: the document kept", withState)
 	}
+}
+
+// In a shard, a name and size are not unique proof (another shard may hold
+// a file of the same name and size): the content decides.
+func TestAShardAdoptsOnlyByContent(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "x/a.txt", "shard's own")
+	d := newDocs()
+	d.mu.Lock()
+	other := d.add(42, "a.txt", "someone's a", nil) // same name and size, other content
+	d.mu.Unlock()
+	shard := scan.Shard{K: 1, N: 1}
+	for k := 1; k <= 2; k++ {
+		if s := (scan.Shard{K: k, N: 2}); s.Has("x/a.txt") {
+			shard = s
+		}
+	}
+	sum := syncRun(t, d, root, "", func(o *Options) { o.Shard = shard })
+	assert.Equal(t, 0, sum.Count(Adopted))
+	assert.Equal(t, 1, sum.Count(Uploaded))
+	assert.Positive(t, d.count("DOWNLOAD"), "the content was compared")
+	d.mu.Lock()
+	assert.Nil(t, d.byID[other.id].ext, "the other document untouched")
+	d.mu.Unlock()
 }

@@ -348,8 +348,11 @@ func (r *runner) adoptions(ctx context.Context, files []scan.Entry, send func(jo
 		switch {
 		case len(g.docs) == 0:
 			continue
-		case len(g.docs) == 1 && len(g.files) == 1:
+		case len(g.docs) == 1 && len(g.files) == 1 && r.o.Shard.N <= 1:
 			// One file, one document of its name and size: the same.
+			// (A shard sees only its own files: another shard may hold
+			// a file of the same name and size, so there the content
+			// decides, always.)
 			g.docs[0].claimed = true
 			adopted[g.files[0]] = true
 			if err := send(job{e: files[g.files[0]], kind: jobAdopt, adopt: g.docs[0]}); err != nil {
