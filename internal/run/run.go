@@ -111,7 +111,7 @@ func (c Conn) client(pacer *pace.Pacer, wrap func(http.RoundTripper) http.RoundT
 		pacer = pace.New(clock.Real{}, pace.Options{Policy: pace.DefaultPolicy()})
 	}
 	rt = &pace.Transport{Pacer: pacer, Next: rt, RetryAfter: func(h http.Header) time.Duration {
-		return api.ParseRetryAfter(h.Get("Retry-After"), time.Now())
+		return api.ParseRetryAfter(h.Get("Retry-After"), pacer.Clock().Now())
 	}}
 	cl, err := api.NewClient(c.BaseURL, c.Key, &http.Client{Transport: rt})
 	if err != nil {

@@ -241,7 +241,7 @@ func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
 		return preErr
 	}
 	ps := pacer.Status()
-	sum.Pacing = upload.Pacing{Throttled: ps.Throttled, Unavailable: ps.Unavailable, Waited: ps.Waited, Rate: ps.Rate}
+	sum.Pacing = ps
 	closeDisplay()
 	errOut.set(streams.ErrOut)
 	_ = lines.Flush()

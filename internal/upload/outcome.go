@@ -3,6 +3,8 @@ package upload
 import (
 	"fmt"
 	"time"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 )
 
 // Outcome is how a file ended. Every file the run considers ends as exactly
@@ -168,19 +170,11 @@ const (
 	StopFatal StopReason = "error"
 )
 
-// Pacing is what a run met of the service's capacity.
-type Pacing struct {
-	// Throttled counts the requests the service refused for its quota
-	// (429), all sent again; Unavailable those it answered 503 (or could
-	// not be reached) mid-run.
-	Throttled, Unavailable int64
-	// Waited sums the time requests waited for the quota, a Retry-After
-	// or the end of an outage.
-	Waited time.Duration
-	// Rate is the rate the run learned the service sustains, in requests
-	// a second; 0 when it was never throttled.
-	Rate float64
-}
+// Pacing is what a run met of the service's capacity: the pacer's status
+// at the end of the run (the requests refused for the quota, the answers
+// of an unavailable service, the time held, the learned rate), filled in
+// by whoever ran it.
+type Pacing = pace.Status
 
 // Summary is what a run did.
 type Summary struct {
