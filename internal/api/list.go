@@ -134,6 +134,9 @@ func EachPage(ctx context.Context, l PageLister, q ListQuery, fn func(*FilePage)
 	seen := map[string]bool{}
 	next, page, limit := "", 1, 0
 	for pages := 0; ; pages++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		p, err := l.ListPage(ctx, q, next)
 		if err != nil {
 			return err

@@ -838,9 +838,14 @@ func (s *Store) append(r Record) (uint64, error) {
 		return 0, err
 	}
 	s.applyRecord(r)
-	if r.Op == OpDone {
+	switch r.Op {
+	case OpDone:
 		// What this run records, it found.
 		s.done.mark(r.Path, seen|fresh)
+	case OpStarted:
+		// An upload this run starts is of a file it found: not an earlier
+		// run's unconfirmed upload of a removed file.
+		s.started.mark(r.Path, seen)
 	}
 	s.kickWriter()
 	return s.batch, nil

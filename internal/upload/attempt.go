@@ -162,6 +162,7 @@ func (a *attempt) move(ctx context.Context, d doomed) error {
 		return err
 	}
 	f, err := r.o.Service.UpdateFile(ctx, d.docID, u)
+	a.attempts++ // (a refusal is journalled as such: the next run moves it again)
 	switch {
 	case isNotFound(err):
 		return a.send(ctx, 0, known{})
@@ -218,12 +219,24 @@ func (a *attempt) adopt(ctx context.Context, u *unownedDoc) error {
 	if err := a.journalStart(sum); err != nil {
 		return err
 	}
+	if u.sha != "" && !state.SameContent(u.sha, sum) {
+		// The service holds other content (the file edited since, at the
+		// same length): the version says so, and the file replaces it.
+		fu.External.AdditionalMetadata[metaSHA256] = u.sha
+	}
 	g, err := r.o.Service.UpdateFile(ctx, u.id, fu)
+	a.attempts++ // (a refusal is journalled as such)
 	switch {
 	case isNotFound(err):
 		return a.send(ctx, 0, known{})
 	case err != nil:
+		// Only a listing finds the document again: the next run lists.
+		r.relist.Store(true)
 		return a.failed(ctx, err, "")
+	}
+	if u.sha != "" && !state.SameContent(u.sha, sum) {
+		a.res.Reason = "adopted (uploaded before this tool), its content replaced: the file differs"
+		return a.send(ctx, g.ID, knownFromFile(g))
 	}
 	return a.record(Adopted, g.ID, g.UploadSessionUUID, a.j.e.Size, a.j.e.ModTime, sum, 1)
 }
@@ -398,6 +411,7 @@ func (a *attempt) update(ctx context.Context, k known, sum string) error {
 		return err
 	}
 	f, err := r.o.Service.UpdateFile(ctx, k.docID, u)
+	a.attempts++
 	switch {
 	case isNotFound(err):
 		return a.send(ctx, 0, known{})
@@ -500,6 +514,10 @@ func (a *attempt) send(ctx context.Context, docID int64, k known) error {
 	return a.failed(ctx, err, "")
 }
 
+// tombstone is the identity an old document gives up its own for, while a
+// new one replaces it (replaceByUpload): still this tool's, recognisably.
+func tombstone(extID string) string { return extID + ":replaced" }
+
 // refusesFile reports the refusal, by an instance of the older schema, of
 // a PATCH that carries a file (immutable there: "if provided, will return
 // 400").
@@ -531,10 +549,13 @@ func (a *attempt) replaceByUpload(ctx context.Context, oldID int64, k known) err
 	case err != nil:
 		return a.failed(ctx, err, "")
 	}
-	if old.ExternalMetadata == nil || old.ExternalMetadata.ExternalID != a.extID || !api.InWorkspace(old, r.o.WorkspaceID) {
+	tomb := tombstone(a.extID)
+	if old.ExternalMetadata == nil || !api.InWorkspace(old, r.o.WorkspaceID) ||
+		old.ExternalMetadata.ExternalID != a.extID && old.ExternalMetadata.ExternalID != tomb {
 		return a.end(Failed, fmt.Sprintf("document %d no longer carries this file's identity; left alone", oldID), 0)
 	}
-	tomb := a.extID + ":replaced"
+	// (It may carry its tombstone already: an earlier run that gave it up
+	// was stopped before it was replaced; this one finishes it.)
 	if _, err := r.o.Service.UpdateFile(ctx, oldID, api.FileUpdate{External: &api.ExternalMetadata{ExternalID: tomb}}); err != nil {
 		if isNotFound(err) {
 			return a.send(ctx, 0, known{})
@@ -545,6 +566,12 @@ func (a *attempt) replaceByUpload(ctx context.Context, oldID int64, k known) err
 	tags := retag(old.Tags, k.tags, a.applied)
 	a.carryTags, a.replacing = &tags, oldID
 	err = a.send(ctx, 0, known{})
+	if a.unknown {
+		// The new document may have been stored: the old one keeps its
+		// tombstone (a document of this tool, found and deleted by the
+		// next run once a document carries the identity).
+		return err
+	}
 	if !a.finished || a.res.Outcome != Replaced {
 		// Not uploaded: the old document takes its identity back.
 		if _, rerr := r.o.Service.UpdateFile(ctx, oldID, api.FileUpdate{External: &api.ExternalMetadata{ExternalID: a.extID}}); rerr != nil {
@@ -554,6 +581,8 @@ func (a *attempt) replaceByUpload(ctx context.Context, oldID int64, k known) err
 	}
 	if derr := r.o.Service.DeleteFile(ctx, oldID); derr != nil && !isNotFound(derr) {
 		r.note(fmt.Sprintf("%s: replaced by document %d, but its old document %d could not be deleted (%v)", a.j.e.Key, a.res.DocumentID, oldID, derr))
+	} else if derr == nil {
+		r.removed.Add(1) // (the checkpoint counts it)
 	}
 	return err
 }

@@ -205,6 +205,9 @@ func (r *runner) unchanged(ctx context.Context, gone []doomed) ([]doomed, error)
 	drop := map[int64]bool{}
 	err := api.EachPage(ctx, r.o.Service, api.ListQuery{WorkspaceID: r.o.WorkspaceID, UpdatedAfter: r.pic.at.Add(-margin),
 		Ordering: "created_at", PageSize: 1000}, func(p *api.FilePage) error {
+		if err := r.interrupted(ctx); err != nil {
+			return err
+		}
 		for i := range p.Results {
 			f := &p.Results[i]
 			j, ok := byID[f.ID]
@@ -233,6 +236,9 @@ func (r *runner) confirm(ctx context.Context, gone []doomed) ([]doomed, error) {
 	ok := map[int64]bool{}
 	err := api.EachPage(ctx, r.o.Service, api.ListQuery{WorkspaceID: r.o.WorkspaceID, Ordering: "created_at", PageSize: 1000},
 		func(p *api.FilePage) error {
+			if err := r.interrupted(ctx); err != nil {
+				return err
+			}
 			for i := range p.Results {
 				f := &p.Results[i]
 				if j, in := byID[f.ID]; in && r.provenGone(f, gone[j]) {
@@ -331,6 +337,9 @@ func (r *runner) confirmListed(ctx context.Context, cands []doomed) ([]doomed, e
 	var gone []doomed
 	err := api.EachPage(ctx, r.o.Service, api.ListQuery{WorkspaceID: r.o.WorkspaceID, Ordering: "created_at", PageSize: 1000},
 		func(p *api.FilePage) error {
+			if err := r.interrupted(ctx); err != nil {
+				return err
+			}
 			for i := range p.Results {
 				f := &p.Results[i]
 				d, in := byID[f.ID]

@@ -200,6 +200,16 @@ type runner struct {
 	// res holds the files that wait for the end of the walk: moves and
 	// adoptions (resolve.go).
 	res resolver
+	// relist is set when the next run must list the workspace (no
+	// checkpoint): what this one left undone only a listing finds again.
+	relist atomic.Bool
+	// removed counts the documents the run deleted other than by --delete
+	// (a replacement by a new document deletes the old one).
+	removed atomic.Int64
+	// tombs are documents of this source left with a tombstone by a
+	// replacement a run did not finish (see tombstone), by key, learnt
+	// from the changes (under mu).
+	tombs map[string]int64
 	// noReplace is set once the instance refused to replace content in
 	// place (an older API).
 	noReplace atomic.Bool
@@ -416,6 +426,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if r.maxFailsReached() {
 		r.setStopped(StopMaxFails)
 	}
+	if scanErr == nil && !r.halted() {
+		r.clearTombs(dispatchCtx)
+	}
 	deleted := 0
 	if scanErr == nil && o.Delete && !r.halted() {
 		var err error
@@ -509,15 +522,16 @@ func (r *runner) survey(ctx context.Context) error {
 
 // settleState brings the state file in line with the listing the run
 // read, once the scan is over: a recorded file whose document the service
-// does not hold, and that the scan did not find, is forgotten (there is
-// nothing to delete for it).
+// does not hold, and that this run did not record anew (its file gone, or
+// its upload failed), is forgotten.
 func (r *runner) settleState() error {
 	if r.remote == nil || r.recorded == nil {
 		return nil
 	}
 	var ghosts []string
-	r.recorded.EachUnseen(func(path string, e state.Entry) {
-		if r.o.Shard.Has(path) && !r.remote.has(ExternalID(r.o.Source, path)) {
+	r.recorded.Each(func(path string, e state.Entry) {
+		// (What this run recorded, it did: the listing predates it.)
+		if !e.Fresh && r.o.Shard.Has(path) && !r.remote.has(ExternalID(r.o.Source, path)) {
 			ghosts = append(ghosts, path)
 		}
 	})
@@ -561,7 +575,7 @@ func (r *runner) stop(err error) {
 func (r *runner) maxFailsReached() bool { return int(r.fails.Load()) >= r.o.MaxFails }
 
 // halted reports whether no new upload may start.
-func (r *runner) halted() bool { return r.dispatch.Err() != nil || r.maxFailsReached() }
+func (r *runner) halted() bool { return r.interrupted(r.dispatch) != nil || r.maxFailsReached() }
 
 func (r *runner) setStopped(s StopReason) {
 	r.mu.Lock()
@@ -696,8 +710,10 @@ func (r *runner) remember(e scan.Entry, k known) error {
 	if r.o.State == nil || r.o.DryRun {
 		return nil
 	}
+	// (No time: the document was not changed by this run; the next run
+	// does not expect it among the service's changes.)
 	return r.o.State.RecordKnown(state.Record{Path: e.Key, Size: k.size, ModTime: k.mtime, ExternalID: k.extID,
-		SHA256: k.sha, DocumentID: k.docID, UploadSessionUUID: k.session, Tags: k.tags, At: r.clock.Now().UTC()}, true)
+		SHA256: k.sha, DocumentID: k.docID, UploadSessionUUID: k.session, Tags: k.tags}, true)
 }
 
 // settle finishes a file the scan could decide alone.
@@ -817,6 +833,18 @@ func (r *runner) lookup(ctx context.Context, extID string) ([]api.File, error) {
 		return nil, fmt.Errorf("%w (%s)", ErrAuth, ae.Error())
 	}
 	return files, err
+}
+
+// interrupted returns the context's error once a first interruption came
+// (Stop closed) or ctx is done: a listing checks it at each page, so that
+// it ends at once, not when the goroutine that cancels the dispatch runs.
+func (r *runner) interrupted(ctx context.Context) error {
+	select {
+	case <-r.o.Stop:
+		return context.Canceled
+	default:
+		return ctx.Err()
+	}
 }
 
 // note adds a line to the summary's notes: something the run decided not

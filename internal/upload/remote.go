@@ -41,6 +41,9 @@ type remote struct {
 	repeats, foreign int
 	// date is when the listing began, by the service's clock.
 	date time.Time
+	// tombs are documents of this source that gave up their identity for
+	// a replacement by a new document (attempt.replaceByUpload), by key.
+	tombs map[string]int64
 }
 
 type remoteDoc struct {
@@ -89,6 +92,13 @@ func loadRemote(ctx context.Context, svc Service, workspaceID int64, source stri
 				}
 				key, ok := ours(f.ExternalMetadata, source)
 				if !ok || !shard.Has(key) {
+					continue
+				}
+				if f.ExternalMetadata.ExternalID == tombstone(ExternalID(source, key)) {
+					if r.tombs == nil {
+						r.tombs = map[string]int64{}
+					}
+					r.tombs[key] = f.ID
 					continue
 				}
 				k := knownFromFile(f)
@@ -183,6 +193,12 @@ func (r *remote) find(source, key string) (known, bool) {
 		d.seen = true
 		r.legacy[key] = d
 		return r.known(d, ""), true // carries an identity of version 1: to be adopted
+	}
+	if id, ok := r.tombs[key]; ok {
+		// Only the tombstone of a replacement a run did not finish: it is
+		// the file's document still; the replacement is made again.
+		delete(r.tombs, key)
+		return known{docID: id}, true
 	}
 	return known{}, false
 }

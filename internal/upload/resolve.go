@@ -145,13 +145,22 @@ func (r *runner) resolve(ctx context.Context, queue chan<- job) error {
 			return ctx.Err()
 		}
 	}
-	rest, err := r.moves(ctx, files, send)
+	// What resolve asks of the service stops at a first interruption
+	// (the dispatch's context): the files left then go to the queue,
+	// which ends them as not attempted.
+	ask := r.dispatch
+	rest, err := r.moves(ask, files, send)
 	if err != nil {
-		return err
+		if r.interrupted(ask) == nil {
+			return err
+		}
+		r.setStopped(StopInterrupted)
+		rest = files
 	}
-	rest, err = r.adoptions(ctx, rest, send)
-	if err != nil {
-		return err
+	if r.interrupted(ask) == nil {
+		if rest, err = r.adoptions(ask, rest, send); err != nil {
+			return err
+		}
 	}
 	for _, e := range rest {
 		if err := send(job{e: e, kind: jobUpload}); err != nil {
@@ -285,7 +294,8 @@ func (r *runner) goneOfSizes(sizes map[int64]bool) []doomed {
 	case r.recorded != nil:
 		r.recorded.EachUnseen(func(key string, e state.Entry) {
 			if r.o.Shard.Has(key) && sizes[e.Size] && e.SHA256 != "" {
-				out = append(out, doomed{key: key, docID: e.DocumentID, ext: ExternalID(r.o.Source, key), size: e.Size, sha: e.SHA256})
+				out = append(out, doomed{key: key, docID: e.DocumentID, ext: ExternalID(r.o.Source, key), size: e.Size, sha: e.SHA256,
+					applied: e.Tags})
 			}
 		})
 	}
@@ -345,23 +355,22 @@ func (r *runner) adoptions(ctx context.Context, files []scan.Entry, send func(jo
 	adopted := map[int]bool{}
 	for _, k := range order {
 		g := groups[k]
-		switch {
-		case len(g.docs) == 0:
-			continue
-		case len(g.docs) == 1 && len(g.files) == 1 && r.o.Shard.N <= 1:
-			// One file, one document of its name and size: the same.
-			// (A shard sees only its own files: another shard may hold
-			// a file of the same name and size, so there the content
-			// decides, always.)
-			g.docs[0].claimed = true
-			adopted[g.files[0]] = true
-			if err := send(job{e: files[g.files[0]], kind: jobAdopt, adopt: g.docs[0]}); err != nil {
-				return nil, err
-			}
+		if len(g.docs) == 0 {
 			continue
 		}
-		// Ambiguous by name and size: the content decides.
-		pairs, why := r.byContent(ctx, files, g.files, g.docs)
+		// The content decides, where the service gives it: a document of
+		// the name and size but of other content (the file edited since,
+		// at the same length) is not the file's.
+		pairs, why, _ := r.byContent(ctx, files, g.files, g.docs)
+		if len(pairs) == 0 && len(g.docs) == 1 && len(g.files) == 1 && r.o.Shard.N <= 1 {
+			// One file and one document of its name and size: the same
+			// file — its content replaced if it differs (edited since, at
+			// the same length), or taken as it is where the service does
+			// not give its content. (A shard sees only its own files —
+			// another may hold one of the same name and size — so there
+			// the content must decide.)
+			pairs = map[int]*unownedDoc{g.files[0]: g.docs[0]}
+		}
 		for fi, d := range pairs {
 			d.claimed = true
 			adopted[fi] = true
@@ -371,7 +380,7 @@ func (r *runner) adoptions(ctx context.Context, files []scan.Entry, send func(jo
 		}
 		for _, fi := range g.files {
 			if !adopted[fi] {
-				r.note(fmt.Sprintf("%s: not adopted (%s): uploaded as a new document", files[fi].Key, why))
+				r.note(fmt.Sprintf("%s: not adopted, ambiguous (%s): uploaded as a new document", files[fi].Key, why))
 			}
 		}
 	}
@@ -387,16 +396,16 @@ func (r *runner) adoptions(ctx context.Context, files []scan.Entry, send func(jo
 // byContent pairs files with documents by content: the documents are
 // downloaded and hashed (in a dry run too: it reads). A content held by one
 // file and one document pairs them; anything else is left, and why says so.
-func (r *runner) byContent(ctx context.Context, files []scan.Entry, fis []int, docs []*unownedDoc) (map[int]*unownedDoc, string) {
-	pairs := map[int]*unownedDoc{}
-	names := fmt.Sprintf("%d files and %d documents without identity share its name and size", len(fis), len(docs))
+func (r *runner) byContent(ctx context.Context, files []scan.Entry, fis []int, docs []*unownedDoc) (pairs map[int]*unownedDoc, why string, unread bool) {
+	pairs = map[int]*unownedDoc{}
+	names := fmt.Sprintf("%d file(s) and %d document(s) without identity share its name and size", len(fis), len(docs))
 	for _, d := range docs {
 		if d.sha != "" {
 			continue
 		}
 		sum, err := r.o.Service.ContentHash(ctx, d.id)
 		if err != nil {
-			return pairs, names + fmt.Sprintf(", and the service did not give their content to compare (%v)", err)
+			return pairs, names + fmt.Sprintf(", and the service did not give their content to compare (%v)", err), true
 		}
 		d.sha = sum
 	}
@@ -415,5 +424,41 @@ func (r *runner) byContent(ctx context.Context, files []scan.Entry, fis []int, d
 			pairs[fs[0]] = ds[0]
 		}
 	}
-	return pairs, names + ", and their contents do not pair them one to one"
+	return pairs, names + ", and their contents do not pair them one to one", false
+}
+
+// clearTombs deletes the tombstones (documents that gave up their identity
+// for a replacement by a new document, attempt.replaceByUpload) whose file
+// now has its document: what a stopped replacement left. Each is asked for
+// first: still a tombstone of this source, in this workspace.
+func (r *runner) clearTombs(ctx context.Context) {
+	tombs := map[string]int64{}
+	if r.remote != nil {
+		for k, id := range r.remote.tombs {
+			tombs[k] = id
+		}
+	}
+	r.mu.Lock()
+	for k, id := range r.tombs {
+		tombs[k] = id
+	}
+	r.mu.Unlock()
+	for key, id := range tombs {
+		ext := ExternalID(r.o.Source, key)
+		has := r.remote != nil && r.remote.has(ext)
+		if e, ok := r.recordedDone(key); ok && e.DocumentID != id && e.DocumentID != 0 {
+			has = true
+		}
+		if !has || r.o.DryRun {
+			continue
+		}
+		f, err := r.o.Service.GetFile(ctx, id)
+		if err != nil || !api.InWorkspace(f, r.o.WorkspaceID) || f.ExternalMetadata == nil || f.ExternalMetadata.ExternalID != tombstone(ext) {
+			continue
+		}
+		if err := r.o.Service.DeleteFile(ctx, id); err == nil {
+			r.removed.Add(1)
+			r.note(fmt.Sprintf("%s: deleted document %d, which a replacement by a new document had left behind", key, id))
+		}
+	}
 }

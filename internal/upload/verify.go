@@ -1,8 +1,10 @@
 package upload
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
@@ -94,11 +96,20 @@ func (r *runner) verify(ctx context.Context) (bool, error) {
 
 // learn lists the documents changed since after and brings the state up
 // to date: a document of this source takes its place in the state as the
-// service holds it; a document the state knows whose identity someone
-// changed is forgotten (left alone; its file is uploaded again).
+// service holds it (under the key it now has: another machine may have
+// moved it); a document the state knows whose identity someone changed is
+// forgotten (left alone; its file is uploaded again); and a file the state
+// records as changed by the last run — so changed after after — whose
+// document is not among the changes is forgotten: it was deleted, or the
+// instance restored to before the change, and its file is looked at anew.
 func (r *runner) learn(ctx context.Context, after time.Time) error {
-	// The changed documents the listing does not name as this source's,
-	// by id: their external id, which may still be one the state knows.
+	// The changed documents of this source (by id, with their key's
+	// identity), and the others, by id.
+	type seenDoc struct {
+		id  int64
+		ext [16]byte
+	}
+	var mine []seenDoc
 	other := map[int64]*api.File{}
 	err := api.EachPage(ctx, r.o.Service, api.ListQuery{WorkspaceID: r.o.WorkspaceID, UpdatedAfter: after,
 		Ordering: "created_at", PageSize: 1000}, func(p *api.FilePage) error {
@@ -108,11 +119,24 @@ func (r *runner) learn(ctx context.Context, after time.Time) error {
 				continue
 			}
 			key, ok := ours(f.ExternalMetadata, r.o.Source)
+			if ok && f.ExternalMetadata.ExternalID == tombstone(ExternalID(r.o.Source, key)) {
+				// A replacement a run did not finish: still this file's
+				// document until a new one carries the identity.
+				r.mu.Lock()
+				if r.tombs == nil {
+					r.tombs = map[string]int64{}
+				}
+				r.tombs[key] = f.ID
+				r.mu.Unlock()
+				continue
+			}
 			if !ok || f.ExternalMetadata.ExternalID != ExternalID(r.o.Source, key) {
 				cp := *f
 				other[f.ID] = &cp
 				continue
 			}
+			ext, _ := extBytes(f.ExternalMetadata.ExternalID, "pu2-")
+			mine = append(mine, seenDoc{f.ID, ext})
 			if r.o.Shard.Has(key) {
 				if err := r.learnDoc(key, f); err != nil {
 					return err
@@ -121,19 +145,49 @@ func (r *runner) learn(ctx context.Context, after time.Time) error {
 		}
 		return nil
 	})
-	if err != nil || len(other) == 0 {
+	if err != nil {
 		return err
+	}
+	slices.SortFunc(mine, func(a, b seenDoc) int { return cmp.Compare(a.id, b.id) })
+	find := func(id int64) (seenDoc, bool) {
+		i, ok := slices.BinarySearchFunc(mine, id, func(d seenDoc, id int64) int { return cmp.Compare(d.id, id) })
+		if !ok {
+			return seenDoc{}, false
+		}
+		return mine[i], true
 	}
 	type hit struct {
 		path string
 		f    *api.File
 	}
 	var hits []hit
+	var moved, vanished []string
 	r.recorded.Each(func(path string, e state.Entry) {
 		if f := other[e.DocumentID]; f != nil {
 			hits = append(hits, hit{path, f})
+			return
+		}
+		d, changed := find(e.DocumentID)
+		switch {
+		case changed:
+			if ext, _ := extBytes(ExternalID(r.o.Source, path), "pu2-"); ext != d.ext {
+				moved = append(moved, path) // its document is another key's now
+			}
+		case e.UploadedAt.After(after.Add(margin)) && r.o.Shard.Has(path):
+			vanished = append(vanished, path)
 		}
 	})
+	for _, path := range moved {
+		if err := r.recorded.Forget(path); err != nil {
+			return err
+		}
+	}
+	for _, path := range vanished {
+		r.note(fmt.Sprintf("%s: its document, changed by the last run, is not among the service's changes (deleted, or the instance restored): the file is looked at anew", path))
+		if err := r.recorded.Forget(path); err != nil {
+			return err
+		}
+	}
 	for _, h := range hits {
 		if em := h.f.ExternalMetadata; em != nil && em.ExternalID == ExternalID(r.o.Source, h.path) {
 			// Its identity holds; someone edited the rest of its
@@ -157,7 +211,10 @@ func (r *runner) learn(ctx context.Context, after time.Time) error {
 // same document, and the document is marked stale: the run writes its
 // metadata again.
 func (r *runner) learnDoc(key string, f *api.File) error {
-	if e, ok := r.recorded.Done(key); ok && e.DocumentID != 0 && e.DocumentID != f.ID {
+	r.mu.Lock()
+	tomb := r.tombs[key]
+	r.mu.Unlock()
+	if e, ok := r.recorded.Done(key); ok && e.DocumentID != 0 && e.DocumentID != f.ID && e.DocumentID != tomb {
 		// The state knows another document of this identity, which still
 		// exists (the checkpoint holds: nothing was deleted): someone gave
 		// a second document the identity. The state's is kept; the other
@@ -178,9 +235,12 @@ func (r *runner) learnDoc(key string, f *api.File) error {
 		}
 		r.markStale(key)
 	}
+	// At is when the service last changed it, by its clock: a document
+	// learnt changed is expected among the next run's changes only if it
+	// changed after that run's start.
 	return r.recorded.RecordKnown(state.Record{Path: key, Size: k.size, ModTime: k.mtime, ExternalID: k.extID,
 		SHA256: k.sha, DocumentID: f.ID, UploadSessionUUID: f.UploadSessionUUID, Tags: k.tags,
-		At: r.clock.Now().UTC()}, false)
+		At: f.UpdatedAt.UTC()}, false)
 }
 
 // markStale notes that the document of key carries less of its metadata
@@ -220,11 +280,11 @@ func (r *runner) forgetCheckpoint() error {
 // created before the run's moment must be the start's less those, or
 // someone else deleted some meanwhile, and no checkpoint is recorded.
 func (r *runner) checkpoint(ctx context.Context, deleted int) error {
-	if r.o.State == nil || r.o.DryRun || r.pic.at.IsZero() {
+	if r.o.State == nil || r.o.DryRun || r.pic.at.IsZero() || r.relist.Load() {
 		return nil
 	}
 	count, _, date, err := r.countBefore(ctx, r.pic.at)
-	if err != nil || count != r.pic.count-int64(deleted) {
+	if err != nil || count != r.pic.count-int64(deleted)-r.removed.Load() {
 		return nil // none: the next run lists
 	}
 	// The moment of the checkpoint: now, by the service's clock (a second
