@@ -55,4 +55,3 @@ func exitFor(e ending) error {
 	}
 	return nil
 }
-

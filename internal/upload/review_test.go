@@ -617,4 +617,3 @@ func TestReviewAMoveKeepsTheTagsTheToolApplied(t *testing.T) {
 	assert.Empty(t, d.byKey()["b.txt"][0].tags)
 	assert.Empty(t, d.byKey()["new/a.txt"][0].tags, "--tags none takes back the tag the tool applied")
 }
-
