@@ -196,7 +196,7 @@ func (c *Client) do(req *http.Request, op string, out any, ok ...int) (int, erro
 // doDated is do, which also returns the answer's Date header, read as a
 // time (zero when absent or unreadable): the service's clock.
 func (c *Client) doDated(req *http.Request, op string, out any, ok ...int) (code int, date time.Time, err error) {
-	resp, err := c.http.Do(req)
+	resp, err := c.http.Do(req) //nolint:bodyclose // finish drains and closes it
 	if resp != nil {
 		date, _ = http.ParseTime(resp.Header.Get("Date"))
 	}

@@ -226,7 +226,7 @@ func TestADuplicatedIdentityIsNeverGuessed(t *testing.T) {
 	assert.Equal(t, Failed, sum.Listed[0].Outcome)
 	assert.Contains(t, sum.Listed[0].Reason, fmt.Sprintf("ids %d, %d", a.id, other.id))
 	assert.Len(t, d.history, history, "still nothing replaced, nothing deleted")
-	assert.Equal(t, len(d.byKey()["a.txt"]), 2)
+	assert.Len(t, d.byKey()["a.txt"], 2)
 }
 
 // copyWithSHA copies external metadata, with the hash of content.

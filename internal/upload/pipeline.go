@@ -502,10 +502,8 @@ func (r *runner) survey(ctx context.Context) error {
 		return err
 	}
 	rm, err := loadRemote(ctx, r.o.Service, r.o.WorkspaceID, r.o.Source, r.o.Shard, r.res.addUnowned, counting)
-	if err == nil {
-		err = counting()
-	} else if counted != nil {
-		<-counted
+	if cerr := counting(); err == nil {
+		err = cerr // (else the listing's error says it)
 	}
 	if err != nil {
 		return err

@@ -409,7 +409,7 @@ func (l *lostReplacement) Upload(ctx context.Context, r api.UploadRequest) (*api
 }
 
 func (l *lostReplacement) Lookup(ctx context.Context, ws int64, id string) ([]api.File, error) {
-	if !l.armed.Load() && l.docs.count("FIND") == 0 {
+	if !l.armed.Load() && l.count("FIND") == 0 {
 		_ = l.call("FIND", nil)
 		return nil, &api.Error{StatusCode: http.StatusBadRequest, Kind: "bad_request"}
 	}
@@ -451,7 +451,7 @@ func TestReviewAnUnknownReplacementByUploadMakesNoDuplicate(t *testing.T) {
 // version that says what the service does not hold.
 func TestReviewAnAdoptionByNameAndSizeDoesNotHideOtherContent(t *testing.T) {
 	root := t.TempDir()
-	write(t, root, "report.txt", "Teh report")
+	write(t, root, "report.txt", "Our report")
 	write(t, root, "other.txt", "another file")
 	d := newDocs()
 	d.mu.Lock()
@@ -461,7 +461,7 @@ func TestReviewAnAdoptionByNameAndSizeDoesNotHideOtherContent(t *testing.T) {
 	// (Name and size make it the file's document; its content, read, is
 	// another: it is adopted and its content replaced.)
 	assert.Equal(t, Replaced.String(), out["report.txt"].String(), "adopted, its content replaced")
-	mirrors(t, d, map[string]string{"report.txt": "Teh report", "other.txt": "another file"})
+	mirrors(t, d, map[string]string{"report.txt": "Our report", "other.txt": "another file"})
 	out = outcomesOf(t, d, root, "")
 	assert.Equal(t, AlreadyDone.String(), out["report.txt"].String(), "done, now that the service holds it")
 }
