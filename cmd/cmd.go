@@ -1,8 +1,9 @@
 // Package cmd is the command line of paradigm-upload: flags, configuration
 // precedence (flag > environment > config file > default), the key and TLS
-// settings, signals, and the one place errors become an exit code and a
-// line on stderr. Each command turns its flags into options and calls one
-// function of internal/run, which does the work.
+// settings, and the one place errors become an exit code and a line on
+// stderr. Each command turns its flags into options and calls one function
+// of internal/run, which does the work; Main listens to the signals
+// (internal/signals) and hands them to the commands.
 package cmd
 
 import (
@@ -11,19 +12,17 @@ import (
 	"io"
 	"log"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
 
 	"golang.org/x/term"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/output"
 	"github.com/paradigm-upload/paradigm-upload/internal/run"
+	"github.com/paradigm-upload/paradigm-upload/internal/signals"
 )
 
 // Exit codes (see internal/run).
@@ -129,35 +128,6 @@ func wantsJSON(args []string, getenv func(string) string) bool {
 	return format == "json"
 }
 
-// Signals delivers interruptions to a run: the first closes Stop (no new
-// upload starts), the second — or a grace period after the first — cancels
-// the context (uploads in flight are abandoned) and says so on Abandon.
-// Info receives a request for a progress line (SIGUSR1, and SIGINFO where
-// the system has it).
-type Signals struct {
-	Stop    <-chan struct{}
-	Ctx     context.Context
-	Grace   time.Duration
-	Abandon <-chan string
-	Info    <-chan struct{}
-}
-
-// stopContext returns a context that ends at the first interruption, for
-// the commands that have no uploads in flight to finish.
-func (s Signals) stopContext() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(s.Ctx)
-	if s.Stop != nil {
-		go func() {
-			select {
-			case <-s.Stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-	}
-	return ctx, cancel
-}
-
 // gcPercent is the collector's GOGC unless the environment sets one.
 const gcPercent = 50
 
@@ -188,7 +158,7 @@ func Main() int {
 	}
 	streams.format = &logFormat{}
 	streams.lock()
-	sig, cleanup := notifySignals(30*time.Second, forceExitAfter, func(msg string) {
+	sig, cleanup := signals.Notify(func(msg string) {
 		// Deferred functions do not run: nothing is left half-done that
 		// a rerun cannot mend (the state journal is crash-safe).
 		streams.notices().Notice(msg)
@@ -210,91 +180,9 @@ func Main() int {
 	return Run(sig, os.Args[1:], streams)
 }
 
-// forceExitAfter is how long a run has to end once its context is
-// cancelled before the process exits all the same.
-const forceExitAfter = 5 * time.Second
-
-// notifySignals turns SIGINT/SIGTERM into a two-stage shutdown: the first
-// signal closes Stop; the second, or the grace period after the first,
-// cancels Ctx. Ctrl-C always ends the run: once Ctx is cancelled, a run
-// still going after forceAfter — stuck where no context reaches (a read of
-// standard input or of a named pipe, a hung file system) — or a third
-// signal ends the process through forceExit, with the message to print. It
-// also relays the progress signals (SIGUSR1, SIGINFO).
-func notifySignals(grace, forceAfter time.Duration, forceExit func(msg string)) (Signals, func()) {
-	ch := make(chan os.Signal, 3)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	infoSig := make(chan os.Signal, 1)
-	if sigs := infoSignals(); len(sigs) > 0 {
-		signal.Notify(infoSig, sigs...)
-	}
-	sig, stopRelay := relaySignals(ch, infoSig, grace, forceAfter, forceExit)
-	return sig, func() {
-		signal.Stop(ch)
-		signal.Stop(infoSig)
-		stopRelay()
-	}
-}
-
-// relaySignals is notifySignals' logic, fed by ch (interruptions) and
-// infoSig (progress requests).
-func relaySignals(ch, infoSig <-chan os.Signal, grace, forceAfter time.Duration, forceExit func(msg string)) (Signals, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	stop := make(chan struct{})
-	abandon := make(chan string, 1)
-	info := make(chan struct{}, 1)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-infoSig:
-				select {
-				case info <- struct{}{}:
-				default: // one pending request is enough
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	go func() {
-		select {
-		case <-ch:
-		case <-done:
-			return
-		}
-		close(stop)
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-ch:
-			abandon <- "Second interrupt: abandoning the uploads in flight."
-		case <-t.C:
-			abandon <- fmt.Sprintf("Still running %s after the interrupt: abandoning the uploads in flight.", grace)
-		case <-done:
-			return
-		}
-		cancel()
-		force := time.NewTimer(forceAfter)
-		defer force.Stop()
-		select {
-		case <-ch:
-			forceExit("Third interrupt: exiting now; run the same command again to resume.")
-		case <-force.C:
-			forceExit(fmt.Sprintf("Still running %s after abandoning the uploads: exiting now; run the same command again to resume.",
-				forceAfter))
-		case <-done:
-		}
-	}()
-	return Signals{Stop: stop, Ctx: ctx, Grace: grace, Abandon: abandon, Info: info}, func() {
-		close(done)
-		cancel()
-	}
-}
-
 // Run runs the command with args and returns the exit code. Errors are
 // printed once, on one line, to streams.ErrOut.
-func Run(sig Signals, args []string, streams IOStreams) (code int) {
+func Run(sig signals.Signals, args []string, streams IOStreams) (code int) {
 	if streams.Getenv == nil {
 		streams.Getenv = os.Getenv
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/signals"
 )
 
 func TestTLSFlags(t *testing.T) {
@@ -83,7 +85,7 @@ func TestAPIKeySources(t *testing.T) {
 	assert.Contains(t, errOut, "can be read by other users (mode 0644); run: chmod 600")
 
 	var out, stderr strings.Builder
-	code = Run(Signals{}, append(base, "--api-key-file", "-"), IOStreams{In: strings.NewReader(secretKey + "\n"), Out: &out, ErrOut: &stderr,
+	code = Run(signals.Signals{}, append(base, "--api-key-file", "-"), IOStreams{In: strings.NewReader(secretKey + "\n"), Out: &out, ErrOut: &stderr,
 		Getenv: func(string) string { return "" }})
 	assert.Equal(t, 0, code, stderr.String())
 
@@ -143,7 +145,7 @@ func TestKeyAppearsNowhere(t *testing.T) {
 	run := func(want int, env map[string]string, args ...string) {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		code := Run(Signals{}, args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut,
+		code := Run(signals.Signals{}, args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut,
 			Getenv: func(k string) string { return env[k] }, noBackstop: true})
 		assert.Equal(t, want, code, "%v:\n%s%s", args, out.String(), errOut.String())
 		everything = append(everything, out.String(), errOut.String())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/paradigm-upload/paradigm-upload/internal/devserver"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
+	"github.com/paradigm-upload/paradigm-upload/internal/signals"
 )
 
 type devserverOptions struct {
@@ -45,7 +46,7 @@ type devserverOptions struct {
 	OldPatchSchema bool
 }
 
-func newDevserverCmd(sig Signals, streams IOStreams) *cobra.Command {
+func newDevserverCmd(sig signals.Signals, streams IOStreams) *cobra.Command {
 	o := &devserverOptions{Addr: "127.0.0.1:8765", MaxSize: "25MB", Pace: 500 * time.Millisecond,
 		RetryAfter: time.Second, Seed: 1, OutageMode: "503"}
 	c := &cobra.Command{
@@ -179,7 +180,7 @@ func (o *devserverOptions) config(getenv func(string) string) (devserver.Config,
 	return cfg, nil
 }
 
-func devserverRun(o *devserverOptions, sig Signals, streams IOStreams) error {
+func devserverRun(o *devserverOptions, sig signals.Signals, streams IOStreams) error {
 	cfg, err := o.config(streams.Getenv)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/run"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
+	"github.com/paradigm-upload/paradigm-upload/internal/signals"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
 
@@ -72,7 +73,7 @@ func newUploadOptions() *uploadOptions {
 	}
 }
 
-func newRootCmd(sig Signals, streams IOStreams) *cobra.Command {
+func newRootCmd(sig signals.Signals, streams IOStreams) *cobra.Command {
 	o := newUploadOptions()
 	version, commit, date := buildinfo.Info()
 	c := &cobra.Command{
@@ -286,7 +287,7 @@ func (o *uploadOptions) validate(getenv func(string) string, required bool) (*se
 	return s, nil
 }
 
-func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStreams) error {
+func uploadRun(c *cobra.Command, o *uploadOptions, sig signals.Signals, streams IOStreams) error {
 	err := o.conn.resolve(c, streams)
 	streams.format.json.Store(o.LogFormat == "json")
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/run"
+	"github.com/paradigm-upload/paradigm-upload/internal/signals"
 )
 
 type statusOptions struct {
@@ -13,7 +14,7 @@ type statusOptions struct {
 	Session   string
 }
 
-func newStatusCmd(sig Signals, streams IOStreams) *cobra.Command {
+func newStatusCmd(sig signals.Signals, streams IOStreams) *cobra.Command {
 	o := &statusOptions{}
 	c := &cobra.Command{
 		Use:   "status --state-file FILE [flags]",
@@ -35,7 +36,7 @@ takes no --base-url or --workspace-id.`,
 			}
 			// The state file names the instance.
 			connect := func(base string) (run.Conn, error) { return o.conn.conn(base, 2, streams) }
-			ctx, cancel := sig.stopContext()
+			ctx, cancel := sig.StopContext()
 			defer cancel()
 			return run.Status(ctx, run.StatusOptions{Connect: connect, StateFile: o.StateFile, Session: o.Session,
 				JSON: o.JSON}, streams.run())
@@ -50,7 +51,7 @@ takes no --base-url or --workspace-id.`,
 	return c
 }
 
-func newWorkspacesCmd(sig Signals, streams IOStreams) *cobra.Command {
+func newWorkspacesCmd(sig signals.Signals, streams IOStreams) *cobra.Command {
 	o := &connOptions{}
 	var asJSON bool
 	c := &cobra.Command{
@@ -65,7 +66,7 @@ func newWorkspacesCmd(sig Signals, streams IOStreams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := sig.stopContext()
+			ctx, cancel := sig.StopContext()
 			defer cancel()
 			return run.Workspaces(ctx, conn, asJSON, streams.run())
 		},
