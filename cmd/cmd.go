@@ -9,17 +9,14 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"io"
 	"log"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"sync/atomic"
 
-	"golang.org/x/term"
-
+	"github.com/paradigm-upload/paradigm-upload/internal/iostreams"
 	"github.com/paradigm-upload/paradigm-upload/internal/output"
 	"github.com/paradigm-upload/paradigm-upload/internal/run"
 	"github.com/paradigm-upload/paradigm-upload/internal/signals"
@@ -47,41 +44,21 @@ const exitCodesHelp = `Exit codes:
        finished when --wait-timeout ran out (--wait)
   130  interrupted (Ctrl-C or SIGTERM); run the same command again to resume`
 
-// IOStreams are the command's standard streams, injectable for tests.
-type IOStreams struct {
-	In       io.Reader
-	Out      io.Writer
-	ErrOut   io.Writer
-	ErrIsTTY bool
+// Factory is what every command is built from, as gh's cmdutil.Factory:
+// the invocation's streams, environment and signals. Tests build one on
+// buffers and a map of variables.
+type Factory struct {
+	IOStreams *iostreams.IOStreams
 	// Getenv reads the environment; os.Getenv when nil.
 	Getenv func(string) string
 	// Environ lists the environment, for the PARADIGM_* variables that
 	// match no setting; os.Environ when nil.
 	Environ func() []string
+	// Signals are the process's interruptions and progress requests.
+	Signals signals.Signals
 
-	// Width returns the width of the terminal stderr is on; nil: 80.
-	Width func() int
-
-	// noBackstop turns off the redaction of the key on the output streams,
-	// for the tests that prove the key is never written in the first place.
-	noBackstop bool
-	secrets    *secretSet
 	// format is the invocation's --log-format, once known.
 	format *logFormat
-}
-
-// lock wraps the output streams, once: progress, per-file lines, HTTP lines
-// and messages reach them from several goroutines, and one lock per stream
-// keeps each write whole; the key, once known, is replaced on its way out.
-func (s *IOStreams) lock() {
-	if _, done := s.ErrOut.(*lockedWriter); done {
-		return
-	}
-	if !s.noBackstop {
-		s.secrets = &secretSet{}
-	}
-	s.Out = &lockedWriter{w: s.Out, secrets: s.secrets}
-	s.ErrOut = &lockedWriter{w: s.ErrOut, secrets: s.secrets}
 }
 
 // logFormat says whether stderr takes JSON records: known from the command
@@ -91,24 +68,20 @@ func (s *IOStreams) lock() {
 type logFormat struct{ json atomic.Bool }
 
 // goLog writes the standard logger's lines as notices of the invocation.
-type goLog struct{ s *IOStreams }
+type goLog struct{ f *Factory }
 
 func (g goLog) Write(p []byte) (int, error) {
-	g.s.notices().Warn(strings.TrimRight(string(p), "\n"))
+	g.f.notices().Warn(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
 
-// run returns the streams as internal/run takes them.
-func (s IOStreams) run() run.Streams {
-	return run.Streams{Out: s.Out, ErrOut: s.ErrOut, ErrIsTTY: s.ErrIsTTY, Width: s.Width}
-}
-
 // notices returns the printer of errors and warnings, text or JSON.
-func (s IOStreams) notices() output.Notices {
-	if s.format != nil && s.format.json.Load() {
-		return output.Notices{W: s.ErrOut, Log: output.NewJSONLog(s.ErrOut, false)}
+func (f *Factory) notices() output.Notices {
+	errOut := f.IOStreams.ErrOut
+	if f.format != nil && f.format.json.Load() {
+		return output.Notices{W: errOut, Log: output.NewJSONLog(errOut, false)}
 	}
-	return output.Notices{W: s.ErrOut}
+	return output.Notices{W: errOut}
 }
 
 // wantsJSON reports whether the command line or the environment asks for
@@ -142,92 +115,65 @@ func Main() int {
 		// what the run holds (a million-file state: about a third less).
 		debug.SetGCPercent(gcPercent)
 	}
-	fd := int(os.Stderr.Fd())
-	streams := IOStreams{
-		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		ErrIsTTY: liveConsole(os.Stderr),
-		Getenv:   os.Getenv,
-		Environ:  os.Environ,
-		Width: func() int {
-			w, _, err := term.GetSize(fd)
-			if err != nil {
-				return 0
-			}
-			return w
-		},
-	}
-	streams.format = &logFormat{}
-	streams.lock()
+	f := &Factory{IOStreams: iostreams.System(), Getenv: os.Getenv, Environ: os.Environ, format: &logFormat{}}
+	f.IOStreams.Guard()
 	sig, cleanup := signals.Notify(func(msg string) {
 		// Deferred functions do not run: nothing is left half-done that
 		// a rerun cannot mend (the state journal is crash-safe).
-		streams.notices().Notice(msg)
+		f.notices().Notice(msg)
 		os.Exit(ExitInterrupted)
 	})
+	f.Signals = sig
 	// Go's own packages (net/http's transport among them) log through the
 	// standard logger: its lines go through the same redacting stream, as
 	// JSON records in that format.
 	log.SetFlags(0)
-	log.SetOutput(goLog{&streams})
+	log.SetOutput(goLog{f})
 	defer cleanup()
 	if p := os.Getenv("PARADIGM_UPLOAD_CPUPROFILE"); p != "" {
 		// A developer's aid for `make bench` investigations.
-		if f, err := os.Create(p); err == nil {
-			_ = pprof.StartCPUProfile(f)
-			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		if prof, err := os.Create(p); err == nil {
+			_ = pprof.StartCPUProfile(prof)
+			defer func() { pprof.StopCPUProfile(); prof.Close() }()
 		}
 	}
-	return Run(sig, os.Args[1:], streams)
+	return Run(*f, os.Args[1:])
 }
 
 // Run runs the command with args and returns the exit code. Errors are
-// printed once, on one line, to streams.ErrOut.
-func Run(sig signals.Signals, args []string, streams IOStreams) (code int) {
-	if streams.Getenv == nil {
-		streams.Getenv = os.Getenv
+// printed once, on one line, to f.IOStreams.ErrOut.
+func Run(f Factory, args []string) (code int) {
+	if f.IOStreams == nil {
+		f.IOStreams = iostreams.System()
 	}
-	if streams.Environ == nil {
-		streams.Environ = os.Environ
+	if f.Getenv == nil {
+		f.Getenv = os.Getenv
 	}
-	if sig.Ctx == nil {
-		sig.Ctx = context.Background()
+	if f.Environ == nil {
+		f.Environ = os.Environ
 	}
-	streams.lock()
-	if streams.format == nil {
-		streams.format = &logFormat{}
+	if f.Signals.Ctx == nil {
+		f.Signals.Ctx = context.Background()
 	}
-	streams.format.json.Store(wantsJSON(args, streams.Getenv))
+	f.IOStreams.Guard()
+	if f.format == nil {
+		f.format = &logFormat{}
+	}
+	f.format.json.Store(wantsJSON(args, f.Getenv))
 	defer func() {
 		if r := recover(); r != nil {
 			code = ExitFailures
-			streams.notices().Error(fmt.Sprintf("internal error: %s (please report it)", oneLine(fmt.Sprint(r))), code)
+			f.notices().Error(fmt.Sprintf("internal error: %s (please report it)", oneLine(fmt.Sprint(r))), code)
 		}
 	}()
-	root := newRootCmd(sig, streams)
+	root := newRootCmd(&f)
 	root.SetArgs(args)
-	err := root.ExecuteContext(sig.Ctx)
+	err := root.ExecuteContext(f.Signals.Ctx)
 	code = run.Code(err)
 	if err != nil && !run.Silent(err) {
-		streams.notices().Error(err.Error(), code)
+		f.notices().Error(err.Error(), code)
 	}
 	return code
-}
-
-// lockedWriter serialises writes to w, and replaces any registered secret
-// (the API key) on its way out.
-type lockedWriter struct {
-	mu      sync.Mutex
-	w       io.Writer
-	secrets *secretSet
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, err := l.w.Write(l.secrets.redact(p)); err != nil {
-		return 0, err
-	}
-	return len(p), nil
 }
 
 func usageErrorf(format string, a ...any) error { return run.Exitf(ExitUsage, format, a...) }

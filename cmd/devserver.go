@@ -13,7 +13,6 @@ import (
 
 	"github.com/paradigm-upload/paradigm-upload/internal/devserver"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
-	"github.com/paradigm-upload/paradigm-upload/internal/signals"
 )
 
 type devserverOptions struct {
@@ -46,7 +45,7 @@ type devserverOptions struct {
 	OldPatchSchema bool
 }
 
-func newDevserverCmd(sig signals.Signals, streams IOStreams) *cobra.Command {
+func newDevserverCmd(f *Factory) *cobra.Command {
 	o := &devserverOptions{Addr: "127.0.0.1:8765", MaxSize: "25MB", Pace: 500 * time.Millisecond,
 		RetryAfter: time.Second, Seed: 1, OutageMode: "503"}
 	c := &cobra.Command{
@@ -79,12 +78,12 @@ the id counter back as at the snapshot: later uploads reuse ids).`,
     --outage-mode refuse`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return devserverRun(o, sig, streams)
+			return devserverRun(o, f)
 		},
 	}
-	f := c.Flags()
-	f.SortFlags = false
-	srv, faults := in(f, groupServer), in(f, groupFaults)
+	fs := c.Flags()
+	fs.SortFlags = false
+	srv, faults := in(fs, groupServer), in(fs, groupFaults)
 	srv.String(&o.Addr, "addr", "HOST:PORT", "address to listen on (port 0 picks a free port)")
 	srv.String(&o.AddrFile, "addr-file", "FILE", "write the server's URL to this file once it listens")
 	srv.String(&o.APIKey, "api-key", "KEY", "the key clients must send (or PARADIGM_API_KEY)")
@@ -180,8 +179,8 @@ func (o *devserverOptions) config(getenv func(string) string) (devserver.Config,
 	return cfg, nil
 }
 
-func devserverRun(o *devserverOptions, sig signals.Signals, streams IOStreams) error {
-	cfg, err := o.config(streams.Getenv)
+func devserverRun(o *devserverOptions, f *Factory) error {
+	cfg, err := o.config(f.Getenv)
 	if err != nil {
 		return err
 	}
@@ -197,7 +196,7 @@ func devserverRun(o *devserverOptions, sig signals.Signals, streams IOStreams) e
 		return usageErrorf("devserver: %v", err)
 	}
 	defer func() { _ = srv.Close() }()
-	ln, err := (&net.ListenConfig{}).Listen(sig.Ctx, "tcp", o.Addr)
+	ln, err := (&net.ListenConfig{}).Listen(f.Signals.Ctx, "tcp", o.Addr)
 	if err != nil {
 		return usageErrorf("--addr: %v", err)
 	}
@@ -208,18 +207,18 @@ func devserverRun(o *devserverOptions, sig signals.Signals, streams IOStreams) e
 			return usageErrorf("--addr-file: %v", err)
 		}
 	}
-	fmt.Fprintf(streams.ErrOut, "devserver listening on %s (Ctrl-C to stop)\n", url)
+	fmt.Fprintf(f.IOStreams.ErrOut, "devserver listening on %s (Ctrl-C to stop)\n", url)
 	if q := cfg.Quota; q.PerMinute > 0 {
-		fmt.Fprintf(streams.ErrOut, "quota: %g requests a minute per key\n", q.PerMinute)
+		fmt.Fprintf(f.IOStreams.ErrOut, "quota: %g requests a minute per key\n", q.PerMinute)
 	}
 	for _, out := range cfg.Outages {
-		fmt.Fprintf(streams.ErrOut, "outage: %s for %s from %s after start\n", out.Mode, out.Duration, out.Start)
+		fmt.Fprintf(f.IOStreams.ErrOut, "outage: %s for %s from %s after start\n", out.Mode, out.Duration, out.Start)
 	}
-	ctx, cancel := context.WithCancel(sig.Ctx)
+	ctx, cancel := context.WithCancel(f.Signals.Ctx)
 	defer cancel()
 	go func() {
 		select {
-		case <-sig.Stop:
+		case <-f.Signals.Stop:
 			cancel()
 		case <-ctx.Done():
 		}
@@ -228,6 +227,6 @@ func devserverRun(o *devserverOptions, sig signals.Signals, streams IOStreams) e
 		return err
 	}
 	st := srv.Stats()
-	fmt.Fprintf(streams.ErrOut, "devserver stopped: %d documents, %d bytes received\n", st.Documents, st.Bytes)
+	fmt.Fprintf(f.IOStreams.ErrOut, "devserver stopped: %d documents, %d bytes received\n", st.Documents, st.Bytes)
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/run"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
-	"github.com/paradigm-upload/paradigm-upload/internal/signals"
 	"github.com/paradigm-upload/paradigm-upload/internal/upload"
 )
 
@@ -73,7 +72,7 @@ func newUploadOptions() *uploadOptions {
 	}
 }
 
-func newRootCmd(sig signals.Signals, streams IOStreams) *cobra.Command {
+func newRootCmd(f *Factory) *cobra.Command {
 	o := newUploadOptions()
 	version, commit, date := buildinfo.Info()
 	c := &cobra.Command{
@@ -108,17 +107,17 @@ config file, which wins over the default.
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return uploadRun(c, o, sig, streams)
+			return uploadRun(c, o, f)
 		},
 	}
-	c.SetOut(streams.Out)
-	c.SetErr(streams.ErrOut)
+	c.SetOut(f.IOStreams.Out)
+	c.SetErr(f.IOStreams.ErrOut)
 	c.SetFlagErrorFunc(flagError)
 	c.SetVersionTemplate("paradigm-upload {{.Version}}\n")
 	c.CompletionOptions.DisableDefaultCmd = true
 	o.bind(c.Flags())
-	c.AddCommand(newWorkspacesCmd(sig, streams), newStatusCmd(sig, streams), newConfigCmd(streams),
-		newVersionCmd(streams), newCompletionCmd(streams), newDevserverCmd(sig, streams))
+	c.AddCommand(newWorkspacesCmd(f), newStatusCmd(f), newConfigCmd(f), newVersionCmd(f), newCompletionCmd(f),
+		newDevserverCmd(f))
 	installHelp(c)
 	return c
 }
@@ -287,24 +286,24 @@ func (o *uploadOptions) validate(getenv func(string) string, required bool) (*se
 	return s, nil
 }
 
-func uploadRun(c *cobra.Command, o *uploadOptions, sig signals.Signals, streams IOStreams) error {
-	err := o.conn.resolve(c, streams)
-	streams.format.json.Store(o.LogFormat == "json")
+func uploadRun(c *cobra.Command, o *uploadOptions, f *Factory) error {
+	err := o.conn.resolve(c, f)
+	f.format.json.Store(o.LogFormat == "json")
 	if err != nil {
 		return err
 	}
-	s, err := o.validate(streams.Getenv, true)
+	s, err := o.validate(f.Getenv, true)
 	if err != nil {
 		return err
 	}
-	conn, err := o.conn.conn(o.conn.BaseURL, int(o.BatchSize), streams)
+	conn, err := o.conn.conn(o.conn.BaseURL, int(o.BatchSize), f)
 	if err != nil {
 		return err
 	}
 	pol := pace.DefaultPolicy()
 	pol.Retries = s.retries
 	version, _, _ := buildinfo.Info()
-	return run.Upload(sig.Ctx, run.UploadOptions{
+	return run.Upload(f.Signals.Ctx, run.UploadOptions{
 		Conn: conn,
 		Upload: upload.Options{
 			Root: o.FilesDir, Filter: s.filter, Shard: s.shard, WorkspaceID: o.WorkspaceID, Tags: s.tags,
@@ -316,7 +315,7 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig signals.Signals, streams 
 		StateFile: o.StateFile,
 		Wait:      o.Wait, WaitTimeout: o.WaitTimeout, Report: o.Report, Tool: "paradigm-upload " + version,
 		Quiet: o.Quiet, Verbose: o.Verbose, NoProgress: o.NoProgress, JSONLog: o.LogFormat == "json",
-		ProgressInterval: o.ProgressInterval, Stop: sig.Stop, Grace: sig.Grace, Abandon: sig.Abandon, Info: sig.Info,
+		ProgressInterval: o.ProgressInterval, Stop: f.Signals.Stop, Grace: f.Signals.Grace, Abandon: f.Signals.Abandon, Info: f.Signals.Info,
 		AllowEmpty: o.AllowEmpty,
-	}, streams.run())
+	}, f.IOStreams)
 }

@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/run"
-	"github.com/paradigm-upload/paradigm-upload/internal/signals"
 )
 
 type statusOptions struct {
@@ -14,7 +13,7 @@ type statusOptions struct {
 	Session   string
 }
 
-func newStatusCmd(sig signals.Signals, streams IOStreams) *cobra.Command {
+func newStatusCmd(f *Factory) *cobra.Command {
 	o := &statusOptions{}
 	c := &cobra.Command{
 		Use:   "status --state-file FILE [flags]",
@@ -28,30 +27,30 @@ The instance and the workspace are those the state file belongs to: status
 takes no --base-url or --workspace-id.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.conn.resolve(c, streams); err != nil {
+			if err := o.conn.resolve(c, f); err != nil {
 				return err
 			}
 			if o.StateFile == "" {
 				return usageErrorf("--state-file is required")
 			}
 			// The state file names the instance.
-			connect := func(base string) (run.Conn, error) { return o.conn.conn(base, 2, streams) }
-			ctx, cancel := sig.StopContext()
+			connect := func(base string) (run.Conn, error) { return o.conn.conn(base, 2, f) }
+			ctx, cancel := f.Signals.StopContext()
 			defer cancel()
 			return run.Status(ctx, run.StatusOptions{Connect: connect, StateFile: o.StateFile, Session: o.Session,
-				JSON: o.JSON}, streams.run())
+				JSON: o.JSON}, f.IOStreams)
 		},
 	}
-	f := c.Flags()
-	f.SortFlags = false
-	o.conn.bind(f, false)
-	in(f, groupSelection).String(&o.StateFile, "state-file", "FILE", "the state file of the uploads (required)")
-	in(f, groupSelection).String(&o.Session, "session", "UUID", "only the documents of this upload session")
-	in(f, groupOutput).Bool(&o.JSON, "json", "print JSON instead of text")
+	fs := c.Flags()
+	fs.SortFlags = false
+	o.conn.bind(fs, false)
+	in(fs, groupSelection).String(&o.StateFile, "state-file", "FILE", "the state file of the uploads (required)")
+	in(fs, groupSelection).String(&o.Session, "session", "UUID", "only the documents of this upload session")
+	in(fs, groupOutput).Bool(&o.JSON, "json", "print JSON instead of text")
 	return c
 }
 
-func newWorkspacesCmd(sig signals.Signals, streams IOStreams) *cobra.Command {
+func newWorkspacesCmd(f *Factory) *cobra.Command {
 	o := &connOptions{}
 	var asJSON bool
 	c := &cobra.Command{
@@ -59,16 +58,16 @@ func newWorkspacesCmd(sig signals.Signals, streams IOStreams) *cobra.Command {
 		Short: "List the workspaces the API key can use (to find --workspace-id)",
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.resolve(c, streams); err != nil {
+			if err := o.resolve(c, f); err != nil {
 				return err
 			}
-			conn, err := o.conn(o.BaseURL, 2, streams)
+			conn, err := o.conn(o.BaseURL, 2, f)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := sig.StopContext()
+			ctx, cancel := f.Signals.StopContext()
 			defer cancel()
-			return run.Workspaces(ctx, conn, asJSON, streams.run())
+			return run.Workspaces(ctx, conn, asJSON, f.IOStreams)
 		},
 	}
 	c.Flags().SortFlags = false
