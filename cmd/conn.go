@@ -2,11 +2,9 @@ package cmd
 
 import (
 	"bufio"
-	"crypto/tls"
-	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -163,20 +161,16 @@ func readKeyFile(path string, r io.Reader) (string, error) {
 	return key, nil
 }
 
-// baseURL checks the instance URL: http(s), and plain http only to this
-// machine unless --allow-http.
+// baseURL checks the instance URL (api.InstanceURL): http(s), and plain
+// http only to this machine unless --allow-http.
 func (o *connOptions) baseURL(raw string) (*url.URL, error) {
-	u, err := api.ParseBaseURL(raw)
-	if err != nil {
+	u, err := api.InstanceURL(raw, o.AllowHTTP)
+	var plain *api.PlainHTTPError
+	switch {
+	case errors.As(err, &plain):
+		return nil, usageErrorf("--base-url: %v; use https://, or pass --allow-http", err)
+	case err != nil:
 		return nil, usageErrorf("--base-url: %v", err)
-	}
-	// The API's root, as its documentation writes it, is the instance plus
-	// /api/v3: accept it, since every path the tool sends starts there.
-	if strings.HasSuffix(strings.ToLower(u.Path), "/api/v3") {
-		u.Path = u.Path[:len(u.Path)-len("/api/v3")]
-	}
-	if u.Scheme == "http" && !o.AllowHTTP && !isLoopback(u.Hostname()) {
-		return nil, usageErrorf("--base-url: plain http:// to %s would send the API key unencrypted; use https://, or pass --allow-http", u.Hostname())
 	}
 	return u, nil
 }
@@ -194,41 +188,20 @@ func (o *connOptions) check(base string) (*url.URL, error) {
 	return u, nil
 }
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // transport builds the HTTP transport: sized for the pool, proxies from the
 // standard environment variables, the private CA or the skipped check.
 func (o *connOptions) transport(maxConns int, f *Factory) (*http.Transport, error) {
 	t := api.NewTransport(api.TransportOptions{MaxConns: maxConns})
-	if o.CACert == "" && !o.Insecure {
-		return t, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if o.CACert != "" {
-		pem, err := os.ReadFile(o.CACert)
-		if err != nil {
-			return nil, usageErrorf("--ca-cert: %v", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, usageErrorf("--ca-cert: %s holds no PEM certificate", o.CACert)
-		}
-		cfg.RootCAs = pool
+	cfg, err := api.TLSOptions{CAFile: o.CACert, SkipVerify: o.Insecure}.Config()
+	if err != nil {
+		return nil, usageErrorf("--ca-cert: %v", err)
 	}
 	if o.Insecure {
 		f.notices().Warn("--insecure-skip-verify: the server's certificate is NOT checked; anyone on the network path can read the API key and the documents")
-		cfg.InsecureSkipVerify = true
 	}
-	t.TLSClientConfig = cfg
+	if cfg != nil {
+		t.TLSClientConfig = cfg
+	}
 	return t, nil
 }
 
