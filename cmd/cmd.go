@@ -67,6 +67,26 @@ type Factory struct {
 // from other goroutines (Go's log lines, the last line of a forced exit).
 type logFormat struct{ json atomic.Bool }
 
+// complete fills in what a test may leave out: the process's streams and
+// environment, no signals.
+func (f *Factory) complete() {
+	if f.IOStreams == nil {
+		f.IOStreams = iostreams.System()
+	}
+	if f.Getenv == nil {
+		f.Getenv = os.Getenv
+	}
+	if f.Environ == nil {
+		f.Environ = os.Environ
+	}
+	if f.Signals.Ctx == nil {
+		f.Signals.Ctx = context.Background()
+	}
+	if f.format == nil {
+		f.format = &logFormat{}
+	}
+}
+
 // goLog writes the standard logger's lines as notices of the invocation.
 type goLog struct{ f *Factory }
 
@@ -143,22 +163,8 @@ func Main() int {
 // Run runs the command with args and returns the exit code. Errors are
 // printed once, on one line, to f.IOStreams.ErrOut.
 func Run(f Factory, args []string) (code int) {
-	if f.IOStreams == nil {
-		f.IOStreams = iostreams.System()
-	}
-	if f.Getenv == nil {
-		f.Getenv = os.Getenv
-	}
-	if f.Environ == nil {
-		f.Environ = os.Environ
-	}
-	if f.Signals.Ctx == nil {
-		f.Signals.Ctx = context.Background()
-	}
+	f.complete()
 	f.IOStreams.Guard()
-	if f.format == nil {
-		f.format = &logFormat{}
-	}
 	f.format.json.Store(wantsJSON(args, f.Getenv))
 	defer func() {
 		if r := recover(); r != nil {
@@ -166,7 +172,7 @@ func Run(f Factory, args []string) (code int) {
 			f.notices().Error(fmt.Sprintf("internal error: %s (please report it)", oneLine(fmt.Sprint(r))), code)
 		}
 	}()
-	root := newRootCmd(&f)
+	root := newRootCmd(&f, nil)
 	root.SetArgs(args)
 	err := root.ExecuteContext(f.Signals.Ctx)
 	code = run.Code(err)

@@ -72,7 +72,11 @@ func newUploadOptions() *uploadOptions {
 	}
 }
 
-func newRootCmd(f *Factory) *cobra.Command {
+// newRootCmd is the upload command, the root of the tree. Its flags,
+// environment and config file resolved, it calls runF with the options —
+// a test's seam, as gh's NewCmdX(f, runF) — or, when runF is nil, uploads.
+func newRootCmd(f *Factory, runF func(*uploadOptions) error) *cobra.Command {
+	f.complete()
 	o := newUploadOptions()
 	version, commit, date := buildinfo.Info()
 	c := &cobra.Command{
@@ -107,7 +111,15 @@ config file, which wins over the default.
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return uploadRun(c, o, f)
+			err := o.conn.resolve(c, f)
+			f.format.json.Store(o.LogFormat == "json")
+			switch {
+			case err != nil:
+				return err
+			case runF != nil:
+				return runF(o)
+			}
+			return uploadRun(f, o)
 		},
 	}
 	c.SetOut(f.IOStreams.Out)
@@ -116,7 +128,7 @@ config file, which wins over the default.
 	c.SetVersionTemplate("paradigm-upload {{.Version}}\n")
 	c.CompletionOptions.DisableDefaultCmd = true
 	o.bind(c.Flags())
-	c.AddCommand(newWorkspacesCmd(f), newStatusCmd(f), newConfigCmd(f), newVersionCmd(f), newCompletionCmd(f),
+	c.AddCommand(newWorkspacesCmd(f), newStatusCmd(f, nil), newConfigCmd(f), newVersionCmd(f), newCompletionCmd(f),
 		newDevserverCmd(f))
 	installHelp(c)
 	return c
@@ -286,12 +298,9 @@ func (o *uploadOptions) validate(getenv func(string) string, required bool) (*se
 	return s, nil
 }
 
-func uploadRun(c *cobra.Command, o *uploadOptions, f *Factory) error {
-	err := o.conn.resolve(c, f)
-	f.format.json.Store(o.LogFormat == "json")
-	if err != nil {
-		return err
-	}
+// uploadRun checks the upload's options, resolves the connection and
+// uploads.
+func uploadRun(f *Factory, o *uploadOptions) error {
 	s, err := o.validate(f.Getenv, true)
 	if err != nil {
 		return err

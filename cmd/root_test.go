@@ -277,7 +277,7 @@ func TestBadInputGetsOneLineAndExit2(t *testing.T) {
 func TestPrecedenceFlagOverEnvOverConfigOverDefault(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte("batch-size: 7\nmax-fails: 4\ntags: [3, 4]\nparser: v2.1\n"), 0o600))
-	c := newRootCmd(&Factory{IOStreams: &iostreams.IOStreams{Out: io.Discard, ErrOut: io.Discard}, Getenv: func(string) string { return "" }})
+	c := newRootCmd(&Factory{IOStreams: &iostreams.IOStreams{Out: io.Discard, ErrOut: io.Discard}, Getenv: func(string) string { return "" }}, nil)
 	require.NoError(t, c.ParseFlags([]string{"--batch-size", "9"}))
 	env := map[string]string{"PARADIGM_MAX_FAILS": "6"}
 	src, err := resolveSettings(c.Flags(), cfg, true, func(k string) string { return env[k] }, settingNames(c))

@@ -13,7 +13,10 @@ type statusOptions struct {
 	Session   string
 }
 
-func newStatusCmd(f *Factory) *cobra.Command {
+// newStatusCmd is the status command; runF, when not nil, takes the
+// resolved options in place of the run (see newRootCmd).
+func newStatusCmd(f *Factory, runF func(*statusOptions) error) *cobra.Command {
+	f.complete()
 	o := &statusOptions{}
 	c := &cobra.Command{
 		Use:   "status --state-file FILE [flags]",
@@ -33,12 +36,10 @@ takes no --base-url or --workspace-id.`,
 			if o.StateFile == "" {
 				return usageErrorf("--state-file is required")
 			}
-			// The state file names the instance.
-			connect := func(base string) (run.Conn, error) { return o.conn.conn(base, 2, f) }
-			ctx, cancel := f.Signals.StopContext()
-			defer cancel()
-			return run.Status(ctx, run.StatusOptions{Connect: connect, StateFile: o.StateFile, Session: o.Session,
-				JSON: o.JSON}, f.IOStreams)
+			if runF != nil {
+				return runF(o)
+			}
+			return statusRun(f, o)
 		},
 	}
 	fs := c.Flags()
@@ -48,6 +49,15 @@ takes no --base-url or --workspace-id.`,
 	in(fs, groupSelection).String(&o.Session, "session", "UUID", "only the documents of this upload session")
 	in(fs, groupOutput).Bool(&o.JSON, "json", "print JSON instead of text")
 	return c
+}
+
+// statusRun asks the instance the state file names.
+func statusRun(f *Factory, o *statusOptions) error {
+	connect := func(base string) (run.Conn, error) { return o.conn.conn(base, 2, f) }
+	ctx, cancel := f.Signals.StopContext()
+	defer cancel()
+	return run.Status(ctx, run.StatusOptions{Connect: connect, StateFile: o.StateFile, Session: o.Session,
+		JSON: o.JSON}, f.IOStreams)
 }
 
 func newWorkspacesCmd(f *Factory) *cobra.Command {
