@@ -1,29 +1,25 @@
 // Package cmd is the command line of paradigm-upload: flags, configuration
 // precedence (flag > environment > config file > default), the key and TLS
-// settings, signals, and the one place errors become an exit code and a
-// line on stderr. Each command turns its flags into options and calls one
-// function of internal/run, which does the work.
+// settings, and the one place errors become an exit code and a line on
+// stderr. Each command turns its flags into options and calls one function
+// of internal/run, which does the work; Main listens to the signals
+// (internal/signals) and hands them to the commands.
 package cmd
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"log"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
 
-	"golang.org/x/term"
-
+	"github.com/paradigm-upload/paradigm-upload/internal/iostreams"
 	"github.com/paradigm-upload/paradigm-upload/internal/output"
 	"github.com/paradigm-upload/paradigm-upload/internal/run"
+	"github.com/paradigm-upload/paradigm-upload/internal/signals"
 )
 
 // Exit codes (see internal/run).
@@ -48,41 +44,21 @@ const exitCodesHelp = `Exit codes:
        finished when --wait-timeout ran out (--wait)
   130  interrupted (Ctrl-C or SIGTERM); run the same command again to resume`
 
-// IOStreams are the command's standard streams, injectable for tests.
-type IOStreams struct {
-	In       io.Reader
-	Out      io.Writer
-	ErrOut   io.Writer
-	ErrIsTTY bool
+// Factory is what every command is built from, as gh's cmdutil.Factory:
+// the invocation's streams, environment and signals. Tests build one on
+// buffers and a map of variables.
+type Factory struct {
+	IOStreams *iostreams.IOStreams
 	// Getenv reads the environment; os.Getenv when nil.
 	Getenv func(string) string
 	// Environ lists the environment, for the PARADIGM_* variables that
 	// match no setting; os.Environ when nil.
 	Environ func() []string
+	// Signals are the process's interruptions and progress requests.
+	Signals signals.Signals
 
-	// Width returns the width of the terminal stderr is on; nil: 80.
-	Width func() int
-
-	// noBackstop turns off the redaction of the key on the output streams,
-	// for the tests that prove the key is never written in the first place.
-	noBackstop bool
-	secrets    *secretSet
 	// format is the invocation's --log-format, once known.
 	format *logFormat
-}
-
-// lock wraps the output streams, once: progress, per-file lines, HTTP lines
-// and messages reach them from several goroutines, and one lock per stream
-// keeps each write whole; the key, once known, is replaced on its way out.
-func (s *IOStreams) lock() {
-	if _, done := s.ErrOut.(*lockedWriter); done {
-		return
-	}
-	if !s.noBackstop {
-		s.secrets = &secretSet{}
-	}
-	s.Out = &lockedWriter{w: s.Out, secrets: s.secrets}
-	s.ErrOut = &lockedWriter{w: s.ErrOut, secrets: s.secrets}
 }
 
 // logFormat says whether stderr takes JSON records: known from the command
@@ -91,25 +67,41 @@ func (s *IOStreams) lock() {
 // from other goroutines (Go's log lines, the last line of a forced exit).
 type logFormat struct{ json atomic.Bool }
 
+// complete fills in what a test may leave out: the process's streams and
+// environment, no signals.
+func (f *Factory) complete() {
+	if f.IOStreams == nil {
+		f.IOStreams = iostreams.System()
+	}
+	if f.Getenv == nil {
+		f.Getenv = os.Getenv
+	}
+	if f.Environ == nil {
+		f.Environ = os.Environ
+	}
+	if f.Signals.Ctx == nil {
+		f.Signals.Ctx = context.Background()
+	}
+	if f.format == nil {
+		f.format = &logFormat{}
+	}
+}
+
 // goLog writes the standard logger's lines as notices of the invocation.
-type goLog struct{ s *IOStreams }
+type goLog struct{ f *Factory }
 
 func (g goLog) Write(p []byte) (int, error) {
-	g.s.notices().Warn(strings.TrimRight(string(p), "\n"))
+	g.f.notices().Warn(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
 
-// run returns the streams as internal/run takes them.
-func (s IOStreams) run() run.Streams {
-	return run.Streams{Out: s.Out, ErrOut: s.ErrOut, ErrIsTTY: s.ErrIsTTY, Width: s.Width}
-}
-
 // notices returns the printer of errors and warnings, text or JSON.
-func (s IOStreams) notices() output.Notices {
-	if s.format != nil && s.format.json.Load() {
-		return output.Notices{W: s.ErrOut, Log: output.NewJSONLog(s.ErrOut, false)}
+func (f *Factory) notices() output.Notices {
+	errOut := f.IOStreams.ErrOut
+	if f.format != nil && f.format.json.Load() {
+		return output.Notices{W: errOut, Log: output.NewJSONLog(errOut, false)}
 	}
-	return output.Notices{W: s.ErrOut}
+	return output.Notices{W: errOut}
 }
 
 // wantsJSON reports whether the command line or the environment asks for
@@ -129,35 +121,6 @@ func wantsJSON(args []string, getenv func(string) string) bool {
 	return format == "json"
 }
 
-// Signals delivers interruptions to a run: the first closes Stop (no new
-// upload starts), the second — or a grace period after the first — cancels
-// the context (uploads in flight are abandoned) and says so on Abandon.
-// Info receives a request for a progress line (SIGUSR1, and SIGINFO where
-// the system has it).
-type Signals struct {
-	Stop    <-chan struct{}
-	Ctx     context.Context
-	Grace   time.Duration
-	Abandon <-chan string
-	Info    <-chan struct{}
-}
-
-// stopContext returns a context that ends at the first interruption, for
-// the commands that have no uploads in flight to finish.
-func (s Signals) stopContext() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(s.Ctx)
-	if s.Stop != nil {
-		go func() {
-			select {
-			case <-s.Stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-	}
-	return ctx, cancel
-}
-
 // gcPercent is the collector's GOGC unless the environment sets one.
 const gcPercent = 50
 
@@ -172,174 +135,51 @@ func Main() int {
 		// what the run holds (a million-file state: about a third less).
 		debug.SetGCPercent(gcPercent)
 	}
-	fd := int(os.Stderr.Fd())
-	streams := IOStreams{
-		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		ErrIsTTY: liveConsole(os.Stderr),
-		Getenv:   os.Getenv,
-		Environ:  os.Environ,
-		Width: func() int {
-			w, _, err := term.GetSize(fd)
-			if err != nil {
-				return 0
-			}
-			return w
-		},
-	}
-	streams.format = &logFormat{}
-	streams.lock()
-	sig, cleanup := notifySignals(30*time.Second, forceExitAfter, func(msg string) {
+	f := &Factory{IOStreams: iostreams.System(), Getenv: os.Getenv, Environ: os.Environ, format: &logFormat{}}
+	f.IOStreams.Guard()
+	sig, cleanup := signals.Notify(func(msg string) {
 		// Deferred functions do not run: nothing is left half-done that
 		// a rerun cannot mend (the state journal is crash-safe).
-		streams.notices().Notice(msg)
+		f.notices().Notice(msg)
 		os.Exit(ExitInterrupted)
 	})
+	f.Signals = sig
 	// Go's own packages (net/http's transport among them) log through the
 	// standard logger: its lines go through the same redacting stream, as
 	// JSON records in that format.
 	log.SetFlags(0)
-	log.SetOutput(goLog{&streams})
+	log.SetOutput(goLog{f})
 	defer cleanup()
 	if p := os.Getenv("PARADIGM_UPLOAD_CPUPROFILE"); p != "" {
 		// A developer's aid for `make bench` investigations.
-		if f, err := os.Create(p); err == nil {
-			_ = pprof.StartCPUProfile(f)
-			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		if prof, err := os.Create(p); err == nil {
+			_ = pprof.StartCPUProfile(prof)
+			defer func() { pprof.StopCPUProfile(); prof.Close() }()
 		}
 	}
-	return Run(sig, os.Args[1:], streams)
-}
-
-// forceExitAfter is how long a run has to end once its context is
-// cancelled before the process exits all the same.
-const forceExitAfter = 5 * time.Second
-
-// notifySignals turns SIGINT/SIGTERM into a two-stage shutdown: the first
-// signal closes Stop; the second, or the grace period after the first,
-// cancels Ctx. Ctrl-C always ends the run: once Ctx is cancelled, a run
-// still going after forceAfter — stuck where no context reaches (a read of
-// standard input or of a named pipe, a hung file system) — or a third
-// signal ends the process through forceExit, with the message to print. It
-// also relays the progress signals (SIGUSR1, SIGINFO).
-func notifySignals(grace, forceAfter time.Duration, forceExit func(msg string)) (Signals, func()) {
-	ch := make(chan os.Signal, 3)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	infoSig := make(chan os.Signal, 1)
-	if sigs := infoSignals(); len(sigs) > 0 {
-		signal.Notify(infoSig, sigs...)
-	}
-	sig, stopRelay := relaySignals(ch, infoSig, grace, forceAfter, forceExit)
-	return sig, func() {
-		signal.Stop(ch)
-		signal.Stop(infoSig)
-		stopRelay()
-	}
-}
-
-// relaySignals is notifySignals' logic, fed by ch (interruptions) and
-// infoSig (progress requests).
-func relaySignals(ch, infoSig <-chan os.Signal, grace, forceAfter time.Duration, forceExit func(msg string)) (Signals, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	stop := make(chan struct{})
-	abandon := make(chan string, 1)
-	info := make(chan struct{}, 1)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-infoSig:
-				select {
-				case info <- struct{}{}:
-				default: // one pending request is enough
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	go func() {
-		select {
-		case <-ch:
-		case <-done:
-			return
-		}
-		close(stop)
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-ch:
-			abandon <- "Second interrupt: abandoning the uploads in flight."
-		case <-t.C:
-			abandon <- fmt.Sprintf("Still running %s after the interrupt: abandoning the uploads in flight.", grace)
-		case <-done:
-			return
-		}
-		cancel()
-		force := time.NewTimer(forceAfter)
-		defer force.Stop()
-		select {
-		case <-ch:
-			forceExit("Third interrupt: exiting now; run the same command again to resume.")
-		case <-force.C:
-			forceExit(fmt.Sprintf("Still running %s after abandoning the uploads: exiting now; run the same command again to resume.",
-				forceAfter))
-		case <-done:
-		}
-	}()
-	return Signals{Stop: stop, Ctx: ctx, Grace: grace, Abandon: abandon, Info: info}, func() {
-		close(done)
-		cancel()
-	}
+	return Run(*f, os.Args[1:])
 }
 
 // Run runs the command with args and returns the exit code. Errors are
-// printed once, on one line, to streams.ErrOut.
-func Run(sig Signals, args []string, streams IOStreams) (code int) {
-	if streams.Getenv == nil {
-		streams.Getenv = os.Getenv
-	}
-	if streams.Environ == nil {
-		streams.Environ = os.Environ
-	}
-	if sig.Ctx == nil {
-		sig.Ctx = context.Background()
-	}
-	streams.lock()
-	if streams.format == nil {
-		streams.format = &logFormat{}
-	}
-	streams.format.json.Store(wantsJSON(args, streams.Getenv))
+// printed once, on one line, to f.IOStreams.ErrOut.
+func Run(f Factory, args []string) (code int) {
+	f.complete()
+	f.IOStreams.Guard()
+	f.format.json.Store(wantsJSON(args, f.Getenv))
 	defer func() {
 		if r := recover(); r != nil {
 			code = ExitFailures
-			streams.notices().Error(fmt.Sprintf("internal error: %s (please report it)", oneLine(fmt.Sprint(r))), code)
+			f.notices().Error(fmt.Sprintf("internal error: %s (please report it)", oneLine(fmt.Sprint(r))), code)
 		}
 	}()
-	root := newRootCmd(sig, streams)
+	root := newRootCmd(&f, nil)
 	root.SetArgs(args)
-	err := root.ExecuteContext(sig.Ctx)
+	err := root.ExecuteContext(f.Signals.Ctx)
 	code = run.Code(err)
 	if err != nil && !run.Silent(err) {
-		streams.notices().Error(err.Error(), code)
+		f.notices().Error(err.Error(), code)
 	}
 	return code
-}
-
-// lockedWriter serialises writes to w, and replaces any registered secret
-// (the API key) on its way out.
-type lockedWriter struct {
-	mu      sync.Mutex
-	w       io.Writer
-	secrets *secretSet
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, err := l.w.Write(l.secrets.redact(p)); err != nil {
-		return 0, err
-	}
-	return len(p), nil
 }
 
 func usageErrorf(format string, a ...any) error { return run.Exitf(ExitUsage, format, a...) }

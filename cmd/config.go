@@ -15,7 +15,7 @@ import (
 // newConfigCmd prints the effective settings of an upload and where each
 // came from. It takes the upload's flags, so that
 // `paradigm-upload config --batch-size 20` shows what that run would use.
-func newConfigCmd(streams IOStreams) *cobra.Command {
+func newConfigCmd(f *Factory) *cobra.Command {
 	o := newUploadOptions()
 	var asJSON bool
 	c := &cobra.Command{
@@ -31,11 +31,11 @@ config takes every flag of an upload (see paradigm-upload --help), so that
 'paradigm-upload config --batch-size 20' shows what that upload would use.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.conn.resolve(c, streams); err != nil {
+			if err := o.conn.resolve(c, f); err != nil {
 				return err
 			}
 			// The values an upload would refuse are refused here too.
-			if _, err := o.validate(streams.Getenv, false); err != nil {
+			if _, err := o.validate(f.Getenv, false); err != nil {
 				return err
 			}
 			if _, err := o.conn.check(o.conn.BaseURL); err != nil {
@@ -47,27 +47,27 @@ config takes every flag of an upload (see paradigm-upload --help), so that
 				Source string `json:"source"`
 			}
 			var rows []row
-			c.Flags().VisitAll(func(f *pflag.Flag) {
-				if f.Name == "help" || f.Name == "json" {
+			c.Flags().VisitAll(func(fl *pflag.Flag) {
+				if fl.Name == "help" || fl.Name == "json" {
 					return
 				}
-				v := f.Value.String()
-				if (f.Name == "api-key") && v != "" {
+				v := fl.Value.String()
+				if (fl.Name == "api-key") && v != "" {
 					v = "(set, not shown)"
 				}
-				rows = append(rows, row{f.Name, v, o.conn.sources[f.Name].String()})
+				rows = append(rows, row{fl.Name, v, o.conn.sources[fl.Name].String()})
 			})
 			if asJSON {
-				enc := json.NewEncoder(streams.Out)
+				enc := json.NewEncoder(f.IOStreams.Out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(rows)
 			}
 			cfg := o.conn.Config
 			if cfg == "" {
-				cfg = defaultConfigFile(streams.Getenv) + " (if present)"
+				cfg = defaultConfigFile(f.Getenv) + " (if present)"
 			}
-			fmt.Fprintf(streams.Out, "config file: %s\n", cfg)
-			tw := tabwriter.NewWriter(streams.Out, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(f.IOStreams.Out, "config file: %s\n", cfg)
+			tw := tabwriter.NewWriter(f.IOStreams.Out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "SETTING\tVALUE\tFROM")
 			for _, r := range rows {
 				fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, r.Value, r.Source)
@@ -76,19 +76,19 @@ config takes every flag of an upload (see paradigm-upload --help), so that
 		},
 	}
 	o.bind(c.Flags())
-	c.Flags().VisitAll(func(f *pflag.Flag) { _ = c.Flags().SetAnnotation(f.Name, annUploadFlag, []string{"true"}) })
+	c.Flags().VisitAll(func(fl *pflag.Flag) { _ = c.Flags().SetAnnotation(fl.Name, annUploadFlag, []string{"true"}) })
 	in(c.Flags(), groupOutput).Bool(&asJSON, "json", "print JSON instead of a table")
 	return c
 }
 
-func newVersionCmd(streams IOStreams) *cobra.Command {
+func newVersionCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Args:  noArgs,
 		Short: "Print the version, commit and build date",
 		RunE: func(*cobra.Command, []string) error {
 			v, commit, date := buildinfo.Info()
-			_, err := fmt.Fprintf(streams.Out, "paradigm-upload %s\ncommit %s\nbuilt %s\n%s %s/%s\n", v, commit, date,
+			_, err := fmt.Fprintf(f.IOStreams.Out, "paradigm-upload %s\ncommit %s\nbuilt %s\n%s %s/%s\n", v, commit, date,
 				runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return err
 		},
@@ -96,7 +96,7 @@ func newVersionCmd(streams IOStreams) *cobra.Command {
 }
 
 // newCompletionCmd prints a shell completion script.
-func newCompletionCmd(streams IOStreams) *cobra.Command {
+func newCompletionCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "completion bash|zsh|fish|powershell",
 		Short: "Print a shell completion script",
@@ -117,7 +117,7 @@ flags in bash, zsh, fish or PowerShell.
 		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
 		RunE: func(c *cobra.Command, args []string) error {
-			root, out := c.Root(), streams.Out
+			root, out := c.Root(), f.IOStreams.Out
 			switch args[0] {
 			case "bash":
 				return root.GenBashCompletionV2(out, true)

@@ -2,18 +2,14 @@ package cmd
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/tls"
-	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -60,16 +56,16 @@ func (o *connOptions) bind(f *pflag.FlagSet, withBaseURL bool) {
 }
 
 // resolve applies the precedence rule to every flag of c.
-func (o *connOptions) resolve(c *cobra.Command, streams IOStreams) error {
+func (o *connOptions) resolve(c *cobra.Command, f *Factory) error {
 	cfgFile, explicit := o.Config, o.Config != ""
 	if !explicit {
-		cfgFile = defaultConfigFile(streams.Getenv)
+		cfgFile = defaultConfigFile(f.Getenv)
 	}
 	known := settingNames(c.Root())
-	for _, w := range unknownEnvironment(streams.Environ(), known) {
-		streams.notices().Warn(w)
+	for _, w := range unknownEnvironment(f.Environ(), known) {
+		f.notices().Warn(w)
 	}
-	src, err := resolveSettings(c.Flags(), cfgFile, explicit, streams.Getenv, known)
+	src, err := resolveSettings(c.Flags(), cfgFile, explicit, f.Getenv, known)
 	o.sources = src
 	return err
 }
@@ -90,7 +86,7 @@ func rank(s source) int {
 
 // key returns the API key, from --api-key or --api-key-file, whichever has
 // the stronger source, and registers it for redaction.
-func (o *connOptions) key(streams IOStreams) (string, error) {
+func (o *connOptions) key(f *Factory) (string, error) {
 	keySrc, fileSrc := o.sources["api-key"], o.sources["api-key-file"]
 	useFile := o.APIKeyFile != "" && (o.APIKey == "" || rank(fileSrc) > rank(keySrc))
 	if o.APIKey != "" && o.APIKeyFile != "" && rank(fileSrc) == rank(keySrc) {
@@ -98,7 +94,7 @@ func (o *connOptions) key(streams IOStreams) (string, error) {
 	}
 	var key string
 	if useFile {
-		k, err := readKeyFile(o.APIKeyFile, streams.In)
+		k, err := readKeyFile(o.APIKeyFile, f.IOStreams.In)
 		if err != nil {
 			return "", usageErrorf("--api-key-file: %v", err)
 		}
@@ -106,13 +102,13 @@ func (o *connOptions) key(streams IOStreams) (string, error) {
 	} else {
 		key = strings.TrimSpace(o.APIKey)
 		if key != "" && keySrc.Kind == "flag" {
-			streams.notices().Warn("a key given with --api-key is visible to other users of this machine (ps, shell history); prefer PARADIGM_API_KEY or --api-key-file")
+			f.notices().Warn("a key given with --api-key is visible to other users of this machine (ps, shell history); prefer PARADIGM_API_KEY or --api-key-file")
 		}
 	}
 	if key == "" {
 		return "", usageErrorf("no API key: set PARADIGM_API_KEY, or pass --api-key-file or --api-key (create one at your instance's /settings/api-key)")
 	}
-	streams.secrets.add(key)
+	f.IOStreams.AddSecret(key)
 	if err := api.CheckKey(key); err != nil {
 		return "", usageErrorf("%v (from %s)", err, keySource(useFile, keySrc, fileSrc))
 	}
@@ -165,20 +161,16 @@ func readKeyFile(path string, r io.Reader) (string, error) {
 	return key, nil
 }
 
-// baseURL checks the instance URL: http(s), and plain http only to this
-// machine unless --allow-http.
+// baseURL checks the instance URL (api.InstanceURL): http(s), and plain
+// http only to this machine unless --allow-http.
 func (o *connOptions) baseURL(raw string) (*url.URL, error) {
-	u, err := api.ParseBaseURL(raw)
-	if err != nil {
+	u, err := api.InstanceURL(raw, o.AllowHTTP)
+	var plain *api.PlainHTTPError
+	switch {
+	case errors.As(err, &plain):
+		return nil, usageErrorf("--base-url: %v; use https://, or pass --allow-http", err)
+	case err != nil:
 		return nil, usageErrorf("--base-url: %v", err)
-	}
-	// The API's root, as its documentation writes it, is the instance plus
-	// /api/v3: accept it, since every path the tool sends starts there.
-	if strings.HasSuffix(strings.ToLower(u.Path), "/api/v3") {
-		u.Path = u.Path[:len(u.Path)-len("/api/v3")]
-	}
-	if u.Scheme == "http" && !o.AllowHTTP && !isLoopback(u.Hostname()) {
-		return nil, usageErrorf("--base-url: plain http:// to %s would send the API key unencrypted; use https://, or pass --allow-http", u.Hostname())
 	}
 	return u, nil
 }
@@ -196,88 +188,37 @@ func (o *connOptions) check(base string) (*url.URL, error) {
 	return u, nil
 }
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // transport builds the HTTP transport: sized for the pool, proxies from the
 // standard environment variables, the private CA or the skipped check.
-func (o *connOptions) transport(maxConns int, streams IOStreams) (*http.Transport, error) {
+func (o *connOptions) transport(maxConns int, f *Factory) (*http.Transport, error) {
 	t := api.NewTransport(api.TransportOptions{MaxConns: maxConns})
-	if o.CACert == "" && !o.Insecure {
-		return t, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if o.CACert != "" {
-		pem, err := os.ReadFile(o.CACert)
-		if err != nil {
-			return nil, usageErrorf("--ca-cert: %v", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, usageErrorf("--ca-cert: %s holds no PEM certificate", o.CACert)
-		}
-		cfg.RootCAs = pool
+	cfg, err := api.TLSOptions{CAFile: o.CACert, SkipVerify: o.Insecure}.Config()
+	if err != nil {
+		return nil, usageErrorf("--ca-cert: %v", err)
 	}
 	if o.Insecure {
-		streams.notices().Warn("--insecure-skip-verify: the server's certificate is NOT checked; anyone on the network path can read the API key and the documents")
-		cfg.InsecureSkipVerify = true
+		f.notices().Warn("--insecure-skip-verify: the server's certificate is NOT checked; anyone on the network path can read the API key and the documents")
 	}
-	t.TLSClientConfig = cfg
+	if cfg != nil {
+		t.TLSClientConfig = cfg
+	}
 	return t, nil
 }
 
 // conn resolves how to reach the instance at base: its URL checked, the
 // transport sized for maxConns concurrent requests, and the key.
-func (o *connOptions) conn(base string, maxConns int, streams IOStreams) (run.Conn, error) {
+func (o *connOptions) conn(base string, maxConns int, f *Factory) (run.Conn, error) {
 	u, err := o.check(base)
 	if err != nil {
 		return run.Conn{}, err
 	}
-	t, err := o.transport(maxConns, streams)
+	t, err := o.transport(maxConns, f)
 	if err != nil {
 		return run.Conn{}, err
 	}
-	key, err := o.key(streams)
+	key, err := o.key(f)
 	if err != nil {
 		return run.Conn{}, err
 	}
 	return run.Conn{BaseURL: u.String(), Key: key, Transport: t, UserAgent: buildinfo.UserAgent(), Timeout: o.Timeout}, nil
-}
-
-// secretSet holds what must never be written: output passes through
-// redactingWriter, which replaces it, as a last line of defence.
-type secretSet struct {
-	mu      sync.RWMutex
-	secrets [][]byte
-}
-
-func (s *secretSet) add(v string) {
-	if s == nil || len(v) < 8 { // too short to replace without mangling text
-		return
-	}
-	s.mu.Lock()
-	s.secrets = append(s.secrets, []byte(v))
-	s.mu.Unlock()
-}
-
-func (s *secretSet) redact(p []byte) []byte {
-	if s == nil {
-		return p
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, sec := range s.secrets {
-		if bytes.Contains(p, sec) {
-			p = bytes.ReplaceAll(p, sec, []byte("[REDACTED]"))
-		}
-	}
-	return p
 }

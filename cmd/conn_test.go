@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/iostreams"
 )
 
 func TestTLSFlags(t *testing.T) {
@@ -83,8 +85,8 @@ func TestAPIKeySources(t *testing.T) {
 	assert.Contains(t, errOut, "can be read by other users (mode 0644); run: chmod 600")
 
 	var out, stderr strings.Builder
-	code = Run(Signals{}, append(base, "--api-key-file", "-"), IOStreams{In: strings.NewReader(secretKey + "\n"), Out: &out, ErrOut: &stderr,
-		Getenv: func(string) string { return "" }})
+	code = Run(Factory{IOStreams: &iostreams.IOStreams{In: strings.NewReader(secretKey + "\n"), Out: &out, ErrOut: &stderr},
+		Getenv: func(string) string { return "" }}, append(base, "--api-key-file", "-"))
 	assert.Equal(t, 0, code, stderr.String())
 
 	code, _, errOut = runCmd(t, nil, append(base, "--api-key", secretKey)...)
@@ -103,18 +105,6 @@ func TestAPIKeySources(t *testing.T) {
 	for _, r := range rc.agents() {
 		assert.True(t, strings.HasPrefix(r, "paradigm-upload/"), "User-Agent %q", r)
 	}
-}
-
-func TestRedactionIsALastLineOfDefence(t *testing.T) {
-	var sink strings.Builder
-	s := &secretSet{}
-	s.add(secretKey)
-	s.add("short") // too short to redact safely
-	w := &lockedWriter{w: &sink, secrets: s}
-	n, err := w.Write([]byte("key=" + secretKey + " short"))
-	require.NoError(t, err)
-	assert.Equal(t, len("key="+secretKey+" short"), n)
-	assert.Equal(t, "key=[REDACTED] short", sink.String())
 }
 
 // agents lists the User-Agent of every request the recorder saw.
@@ -143,8 +133,8 @@ func TestKeyAppearsNowhere(t *testing.T) {
 	run := func(want int, env map[string]string, args ...string) {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		code := Run(Signals{}, args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut,
-			Getenv: func(k string) string { return env[k] }, noBackstop: true})
+		code := Run(Factory{IOStreams: &iostreams.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, NoRedaction: true},
+			Getenv: func(k string) string { return env[k] }}, args)
 		assert.Equal(t, want, code, "%v:\n%s%s", args, out.String(), errOut.String())
 		everything = append(everything, out.String(), errOut.String())
 	}

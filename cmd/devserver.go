@@ -1,53 +1,15 @@
 package cmd
 
 import (
-	"context"
-	"fmt"
-	"net"
-	"os"
-	"strconv"
-	"strings"
-	"time"
-
 	"github.com/spf13/cobra"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/devserver"
-	"github.com/paradigm-upload/paradigm-upload/internal/scan"
 )
 
-type devserverOptions struct {
-	Addr        string
-	AddrFile    string
-	APIKey      string
-	MaxSize     string
-	Pace        time.Duration
-	FailPattern string
-	Workspaces  []string
-	Latency     time.Duration
-	Throttle    float64
-	RetryAfter  time.Duration
-	ErrorRate   float64
-	ResetRate   float64
-	Seed        uint64
-	DataDir     string
-	Discard     bool
-	AllowRemote bool
-	Quota       string
-	QuotaBurst  float64
-	Outages     []string
-	OutageMode  string
-	// The adversarial modes (devserver.Config).
-	ListChurn      uint64
-	MaxPageSize    uint64
-	IgnoreWSFilter bool
-	NextLoop       string
-	DropExternal   bool
-	OldPatchSchema bool
-}
-
-func newDevserverCmd(sig Signals, streams IOStreams) *cobra.Command {
-	o := &devserverOptions{Addr: "127.0.0.1:8765", MaxSize: "25MB", Pace: 500 * time.Millisecond,
-		RetryAfter: time.Second, Seed: 1, OutageMode: "503"}
+// newDevserverCmd is the devserver command: its flags bind to
+// devserver.Flags, which runs it.
+func newDevserverCmd(f *Factory) *cobra.Command {
+	o := devserver.DefaultFlags()
 	c := &cobra.Command{
 		Use:   "devserver",
 		Short: "Run a local stand-in for Paradigm's Files API (for trying, testing and benchmarking)",
@@ -78,12 +40,14 @@ the id counter back as at the snapshot: later uploads reuse ids).`,
     --outage-mode refuse`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return devserverRun(o, sig, streams)
+			ctx, cancel := f.Signals.StopContext()
+			defer cancel()
+			return o.ListenAndServe(ctx, f.Getenv, f.IOStreams.ErrOut)
 		},
 	}
-	f := c.Flags()
-	f.SortFlags = false
-	srv, faults := in(f, groupServer), in(f, groupFaults)
+	fs := c.Flags()
+	fs.SortFlags = false
+	srv, faults := in(fs, groupServer), in(fs, groupFaults)
 	srv.String(&o.Addr, "addr", "HOST:PORT", "address to listen on (port 0 picks a free port)")
 	srv.String(&o.AddrFile, "addr-file", "FILE", "write the server's URL to this file once it listens")
 	srv.String(&o.APIKey, "api-key", "KEY", "the key clients must send (or PARADIGM_API_KEY)")
@@ -111,122 +75,4 @@ the id counter back as at the snapshot: later uploads reuse ids).`,
 	faults.Bool(&o.DropExternal, "drop-external-metadata", "store uploads without their external_metadata, and answer without it")
 	faults.Bool(&o.OldPatchSchema, "old-patch-schema", "refuse a PATCH that sends a file with 400, as the older schema does")
 	return c
-}
-
-func (o *devserverOptions) config(getenv func(string) string) (devserver.Config, error) {
-	cfg := devserver.Config{
-		APIKey: o.APIKey, Pace: o.Pace, FailPattern: o.FailPattern, Latency: o.Latency,
-		ThrottleRate: o.Throttle, RetryAfter: o.RetryAfter, ErrorRate: o.ErrorRate, ResetRate: o.ResetRate,
-		Seed: o.Seed, DataDir: o.DataDir, Discard: o.Discard, ListChurn: int(min(o.ListChurn, 1<<20)),
-		MaxPageSize: int(min(o.MaxPageSize, 1<<20)), IgnoreWorkspaceFilter: o.IgnoreWSFilter,
-		DropExternalMetadata: o.DropExternal, OldPatchSchema: o.OldPatchSchema,
-	}
-	if cfg.APIKey == "" {
-		cfg.APIKey = getenv("PARADIGM_API_KEY")
-	}
-	if cfg.APIKey == "" {
-		return cfg, usageErrorf("devserver needs a key: pass --api-key or set PARADIGM_API_KEY")
-	}
-	for name, v := range map[string]float64{"--throttle-rate": o.Throttle, "--error-rate": o.ErrorRate, "--reset-rate": o.ResetRate} {
-		if v < 0 || v > 1 {
-			return cfg, usageErrorf("%s must be between 0 and 1 (got %g)", name, v)
-		}
-	}
-	var err error
-	if cfg.MaxSize, err = scan.ParseSize(o.MaxSize); err != nil {
-		return cfg, usageErrorf("--max-size: %v", err)
-	}
-	if o.Quota != "" {
-		if cfg.Quota.PerMinute, err = devserver.ParseQuota(o.Quota); err != nil {
-			return cfg, usageErrorf("--quota: %v", err)
-		}
-	}
-	if o.QuotaBurst < 0 {
-		return cfg, usageErrorf("--quota-burst must not be negative (got %g)", o.QuotaBurst)
-	}
-	cfg.Quota.Burst = o.QuotaBurst
-	if o.NextLoop != "" {
-		if cfg.NextLoop, err = devserver.ParseNextLoop(o.NextLoop); err != nil {
-			return cfg, usageErrorf("--next-loop: %v", err)
-		}
-	}
-	mode, err := devserver.ParseOutageMode(o.OutageMode)
-	if err != nil {
-		return cfg, usageErrorf("--outage-mode: %v", err)
-	}
-	for _, v := range o.Outages {
-		out, err := devserver.ParseOutage(v, mode)
-		if err != nil {
-			return cfg, usageErrorf("--outage: %v", err)
-		}
-		cfg.Outages = append(cfg.Outages, out)
-	}
-	for _, w := range o.Workspaces {
-		parts := strings.SplitN(w, ":", 3)
-		id, err := strconv.ParseInt(parts[0], 10, 64)
-		if err != nil || id <= 0 || len(parts) < 2 || parts[1] == "" {
-			return cfg, usageErrorf("--workspace: %q is not ID:NAME[:TYPE]", w)
-		}
-		typ := "shared"
-		if len(parts) == 3 {
-			typ = parts[2]
-		}
-		if typ != "shared" && typ != "personal" && typ != "public" {
-			return cfg, usageErrorf("--workspace: %q: the type must be shared, personal or public", w)
-		}
-		cfg.Workspaces = append(cfg.Workspaces, devserver.Workspace{ID: id, Name: parts[1], Type: typ})
-	}
-	return cfg, nil
-}
-
-func devserverRun(o *devserverOptions, sig Signals, streams IOStreams) error {
-	cfg, err := o.config(streams.Getenv)
-	if err != nil {
-		return err
-	}
-	host, _, err := net.SplitHostPort(o.Addr)
-	if err != nil {
-		return usageErrorf("--addr: %q is not host:port", o.Addr)
-	}
-	if ip := net.ParseIP(host); !o.AllowRemote && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return usageErrorf("--addr: %s is not a loopback address; pass --allow-remote to serve beyond this machine", host)
-	}
-	srv, err := devserver.New(cfg)
-	if err != nil {
-		return usageErrorf("devserver: %v", err)
-	}
-	defer func() { _ = srv.Close() }()
-	ln, err := (&net.ListenConfig{}).Listen(sig.Ctx, "tcp", o.Addr)
-	if err != nil {
-		return usageErrorf("--addr: %v", err)
-	}
-	url := "http://" + ln.Addr().String()
-	if o.AddrFile != "" {
-		if err := os.WriteFile(o.AddrFile, []byte(url+"\n"), 0o644); err != nil {
-			_ = ln.Close()
-			return usageErrorf("--addr-file: %v", err)
-		}
-	}
-	fmt.Fprintf(streams.ErrOut, "devserver listening on %s (Ctrl-C to stop)\n", url)
-	if q := cfg.Quota; q.PerMinute > 0 {
-		fmt.Fprintf(streams.ErrOut, "quota: %g requests a minute per key\n", q.PerMinute)
-	}
-	for _, out := range cfg.Outages {
-		fmt.Fprintf(streams.ErrOut, "outage: %s for %s from %s after start\n", out.Mode, out.Duration, out.Start)
-	}
-	ctx, cancel := context.WithCancel(sig.Ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-sig.Stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	if err := devserver.Serve(ctx, ln, srv, devserver.ServeOptions{}); err != nil {
-		return err
-	}
-	st := srv.Stats()
-	fmt.Fprintf(streams.ErrOut, "devserver stopped: %d documents, %d bytes received\n", st.Documents, st.Bytes)
-	return nil
 }

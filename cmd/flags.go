@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,25 +42,30 @@ func (v floatValue) Set(s string) error {
 	return nil
 }
 
-var pflagInvalid = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-\w, )?(--[\w-]+)" flag: (.*)$`)
-
 // flagError turns pflag's parse errors into one line that names the flag,
 // and marks them as usage errors (exit 2) with no usage text.
 func flagError(c *cobra.Command, err error) error {
-	msg := err.Error()
-	if m := pflagInvalid.FindStringSubmatch(msg); m != nil {
-		msg = m[2] + ": " + m[3]
-		if strings.Contains(m[3], "strconv.") {
-			msg = fmt.Sprintf("%s: %q is not valid", m[2], m[1])
+	var (
+		invalid  *pflag.InvalidValueError
+		notExist *pflag.NotExistError
+		num      *strconv.NumError
+	)
+	switch {
+	case errors.As(err, &invalid):
+		name := "--" + invalid.GetFlag().Name
+		// The flag types of pflag (bool, uint64, float64) say only what
+		// strconv says; ours (intValue, floatValue, durations) read well
+		// on their own.
+		if errors.As(invalid, &num) {
+			return usageErrorf("%s: %q is not valid", name, invalid.GetValue())
 		}
+		return usageErrorf("%s: %v", name, errors.Unwrap(invalid))
+	case errors.As(err, &notExist) && notExist.GetSpecifiedShortnames() == "":
+		return unknownFlagError(c, notExist.GetSpecifiedName())
+	case errors.As(err, &notExist):
+		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	}
-	if name, ok := strings.CutPrefix(msg, "unknown flag: --"); ok {
-		return unknownFlagError(c, name)
-	}
-	if strings.HasPrefix(msg, "unknown shorthand flag") {
-		msg += " (see " + c.CommandPath() + " --help)"
-	}
-	return usageErrorf("%s", msg)
+	return usageErrorf("%v", err)
 }
 
 // source says where a setting's value came from.

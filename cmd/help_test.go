@@ -14,13 +14,15 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/iostreams"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 // allCommands lists the command tree, the root first.
 func allCommands() []*cobra.Command {
-	root := newRootCmd(Signals{}, IOStreams{Out: io.Discard, ErrOut: io.Discard})
+	root := newRootCmd(&Factory{IOStreams: &iostreams.IOStreams{Out: io.Discard, ErrOut: io.Discard}}, nil)
 	var all []*cobra.Command
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {

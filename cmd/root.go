@@ -72,7 +72,11 @@ func newUploadOptions() *uploadOptions {
 	}
 }
 
-func newRootCmd(sig Signals, streams IOStreams) *cobra.Command {
+// newRootCmd is the upload command, the root of the tree. Its flags,
+// environment and config file resolved, it calls runF with the options —
+// a test's seam, as gh's NewCmdX(f, runF) — or, when runF is nil, uploads.
+func newRootCmd(f *Factory, runF func(*uploadOptions) error) *cobra.Command {
+	f.complete()
 	o := newUploadOptions()
 	version, commit, date := buildinfo.Info()
 	c := &cobra.Command{
@@ -107,17 +111,25 @@ config file, which wins over the default.
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return uploadRun(c, o, sig, streams)
+			err := o.conn.resolve(c, f)
+			f.format.json.Store(o.LogFormat == "json")
+			switch {
+			case err != nil:
+				return err
+			case runF != nil:
+				return runF(o)
+			}
+			return uploadRun(f, o)
 		},
 	}
-	c.SetOut(streams.Out)
-	c.SetErr(streams.ErrOut)
+	c.SetOut(f.IOStreams.Out)
+	c.SetErr(f.IOStreams.ErrOut)
 	c.SetFlagErrorFunc(flagError)
 	c.SetVersionTemplate("paradigm-upload {{.Version}}\n")
 	c.CompletionOptions.DisableDefaultCmd = true
 	o.bind(c.Flags())
-	c.AddCommand(newWorkspacesCmd(sig, streams), newStatusCmd(sig, streams), newConfigCmd(streams),
-		newVersionCmd(streams), newCompletionCmd(streams), newDevserverCmd(sig, streams))
+	c.AddCommand(newWorkspacesCmd(f), newStatusCmd(f, nil), newConfigCmd(f), newVersionCmd(f), newCompletionCmd(f),
+		newDevserverCmd(f))
 	installHelp(c)
 	return c
 }
@@ -286,24 +298,21 @@ func (o *uploadOptions) validate(getenv func(string) string, required bool) (*se
 	return s, nil
 }
 
-func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStreams) error {
-	err := o.conn.resolve(c, streams)
-	streams.format.json.Store(o.LogFormat == "json")
+// uploadRun checks the upload's options, resolves the connection and
+// uploads.
+func uploadRun(f *Factory, o *uploadOptions) error {
+	s, err := o.validate(f.Getenv, true)
 	if err != nil {
 		return err
 	}
-	s, err := o.validate(streams.Getenv, true)
-	if err != nil {
-		return err
-	}
-	conn, err := o.conn.conn(o.conn.BaseURL, int(o.BatchSize), streams)
+	conn, err := o.conn.conn(o.conn.BaseURL, int(o.BatchSize), f)
 	if err != nil {
 		return err
 	}
 	pol := pace.DefaultPolicy()
 	pol.Retries = s.retries
 	version, _, _ := buildinfo.Info()
-	return run.Upload(sig.Ctx, run.UploadOptions{
+	return run.Upload(f.Signals.Ctx, run.UploadOptions{
 		Conn: conn,
 		Upload: upload.Options{
 			Root: o.FilesDir, Filter: s.filter, Shard: s.shard, WorkspaceID: o.WorkspaceID, Tags: s.tags,
@@ -315,7 +324,7 @@ func uploadRun(c *cobra.Command, o *uploadOptions, sig Signals, streams IOStream
 		StateFile: o.StateFile,
 		Wait:      o.Wait, WaitTimeout: o.WaitTimeout, Report: o.Report, Tool: "paradigm-upload " + version,
 		Quiet: o.Quiet, Verbose: o.Verbose, NoProgress: o.NoProgress, JSONLog: o.LogFormat == "json",
-		ProgressInterval: o.ProgressInterval, Stop: sig.Stop, Grace: sig.Grace, Abandon: sig.Abandon, Info: sig.Info,
+		ProgressInterval: o.ProgressInterval, Stop: f.Signals.Stop, Grace: f.Signals.Grace, Abandon: f.Signals.Abandon, Info: f.Signals.Info,
 		AllowEmpty: o.AllowEmpty,
-	}, streams.run())
+	}, f.IOStreams)
 }

@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/iostreams"
 )
 
 const secretKey = "sk-very-secret-0123456789"
@@ -123,8 +125,8 @@ func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, s
 		sort.Strings(kv)
 		return kv
 	}
-	code := Run(Signals{}, args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, Getenv: getenv,
-		Environ: environ})
+	code := Run(Factory{IOStreams: &iostreams.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
+		Getenv: getenv, Environ: environ}, args)
 	return code, out.String(), errOut.String()
 }
 
@@ -275,7 +277,7 @@ func TestBadInputGetsOneLineAndExit2(t *testing.T) {
 func TestPrecedenceFlagOverEnvOverConfigOverDefault(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte("batch-size: 7\nmax-fails: 4\ntags: [3, 4]\nparser: v2.1\n"), 0o600))
-	c := newRootCmd(Signals{}, IOStreams{Out: io.Discard, ErrOut: io.Discard, Getenv: func(string) string { return "" }})
+	c := newRootCmd(&Factory{IOStreams: &iostreams.IOStreams{Out: io.Discard, ErrOut: io.Discard}, Getenv: func(string) string { return "" }}, nil)
 	require.NoError(t, c.ParseFlags([]string{"--batch-size", "9"}))
 	env := map[string]string{"PARADIGM_MAX_FAILS": "6"}
 	src, err := resolveSettings(c.Flags(), cfg, true, func(k string) string { return env[k] }, settingNames(c))
@@ -321,10 +323,9 @@ func TestNonTerminalStderrGetsPlainLinesWithoutControlCharacters(t *testing.T) {
 	}))
 	defer slow.Close()
 	var out, errOut bytes.Buffer
-	code := Run(Signals{}, []string{"--files-dir", root, "--workspace-id", "42", "--batch-size", "1", "--progress-interval", "100ms"},
-		IOStreams{Out: &out, ErrOut: &errOut, ErrIsTTY: false, Getenv: func(k string) string {
-			return map[string]string{"PARADIGM_API_KEY": secretKey, "PARADIGM_BASE_URL": slow.URL}[k]
-		}})
+	code := Run(Factory{IOStreams: &iostreams.IOStreams{Out: &out, ErrOut: &errOut, ErrIsTTY: false}, Getenv: func(k string) string {
+		return map[string]string{"PARADIGM_API_KEY": secretKey, "PARADIGM_BASE_URL": slow.URL}[k]
+	}}, []string{"--files-dir", root, "--workspace-id", "42", "--batch-size", "1", "--progress-interval", "100ms"})
 	require.Equal(t, 0, code, errOut.String())
 	assert.Contains(t, errOut.String(), "progress: ")
 	assert.Regexp(t, `progress: \d+/8 files \(\d+%\), \d+ B of 48 B sent(, [\d.]+ files/s)?(, ETA \w+)?, uploaded \d+, skipped 0, failed 0`, errOut.String())

@@ -13,7 +13,10 @@ type statusOptions struct {
 	Session   string
 }
 
-func newStatusCmd(sig Signals, streams IOStreams) *cobra.Command {
+// newStatusCmd is the status command; runF, when not nil, takes the
+// resolved options in place of the run (see newRootCmd).
+func newStatusCmd(f *Factory, runF func(*statusOptions) error) *cobra.Command {
+	f.complete()
 	o := &statusOptions{}
 	c := &cobra.Command{
 		Use:   "status --state-file FILE [flags]",
@@ -27,30 +30,37 @@ The instance and the workspace are those the state file belongs to: status
 takes no --base-url or --workspace-id.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.conn.resolve(c, streams); err != nil {
+			if err := o.conn.resolve(c, f); err != nil {
 				return err
 			}
 			if o.StateFile == "" {
 				return usageErrorf("--state-file is required")
 			}
-			// The state file names the instance.
-			connect := func(base string) (run.Conn, error) { return o.conn.conn(base, 2, streams) }
-			ctx, cancel := sig.stopContext()
-			defer cancel()
-			return run.Status(ctx, run.StatusOptions{Connect: connect, StateFile: o.StateFile, Session: o.Session,
-				JSON: o.JSON}, streams.run())
+			if runF != nil {
+				return runF(o)
+			}
+			return statusRun(f, o)
 		},
 	}
-	f := c.Flags()
-	f.SortFlags = false
-	o.conn.bind(f, false)
-	in(f, groupSelection).String(&o.StateFile, "state-file", "FILE", "the state file of the uploads (required)")
-	in(f, groupSelection).String(&o.Session, "session", "UUID", "only the documents of this upload session")
-	in(f, groupOutput).Bool(&o.JSON, "json", "print JSON instead of text")
+	fs := c.Flags()
+	fs.SortFlags = false
+	o.conn.bind(fs, false)
+	in(fs, groupSelection).String(&o.StateFile, "state-file", "FILE", "the state file of the uploads (required)")
+	in(fs, groupSelection).String(&o.Session, "session", "UUID", "only the documents of this upload session")
+	in(fs, groupOutput).Bool(&o.JSON, "json", "print JSON instead of text")
 	return c
 }
 
-func newWorkspacesCmd(sig Signals, streams IOStreams) *cobra.Command {
+// statusRun asks the instance the state file names.
+func statusRun(f *Factory, o *statusOptions) error {
+	connect := func(base string) (run.Conn, error) { return o.conn.conn(base, 2, f) }
+	ctx, cancel := f.Signals.StopContext()
+	defer cancel()
+	return run.Status(ctx, run.StatusOptions{Connect: connect, StateFile: o.StateFile, Session: o.Session,
+		JSON: o.JSON}, f.IOStreams)
+}
+
+func newWorkspacesCmd(f *Factory) *cobra.Command {
 	o := &connOptions{}
 	var asJSON bool
 	c := &cobra.Command{
@@ -58,16 +68,16 @@ func newWorkspacesCmd(sig Signals, streams IOStreams) *cobra.Command {
 		Short: "List the workspaces the API key can use (to find --workspace-id)",
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.resolve(c, streams); err != nil {
+			if err := o.resolve(c, f); err != nil {
 				return err
 			}
-			conn, err := o.conn(o.BaseURL, 2, streams)
+			conn, err := o.conn(o.BaseURL, 2, f)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := sig.stopContext()
+			ctx, cancel := f.Signals.StopContext()
 			defer cancel()
-			return run.Workspaces(ctx, conn, asJSON, streams.run())
+			return run.Workspaces(ctx, conn, asJSON, f.IOStreams)
 		},
 	}
 	c.Flags().SortFlags = false

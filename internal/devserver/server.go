@@ -25,6 +25,8 @@
 //     external metadata dropped, a PATCH that refuses a file;
 //   - what arrived: counters, the current documents, and with DataDir every
 //     version of every file and a manifest of what happened;
+//   - its command's settings (Flags): checked into a Config, listened on
+//     and served (cmd only binds them to flags);
 //   - the /_devserver/ endpoints that tests and benchmarks read and steer:
 //     among them documents made as another client would, and a snapshot
 //     to restore (ids then reused).

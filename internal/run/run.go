@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -76,15 +75,6 @@ func Code(err error) int {
 func Silent(err error) bool {
 	var ee *ExitError
 	return errors.As(err, &ee) && ee.Err == nil
-}
-
-// Streams are the standard streams of a command.
-type Streams struct {
-	Out, ErrOut io.Writer
-	ErrIsTTY    bool
-	// Width returns the terminal's width in columns (stderr's, when it is
-	// a terminal); asked before every frame of a live display.
-	Width func() int
 }
 
 // Conn is how to reach the instance: its URL, the key, and a transport

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/iostreams"
 	"github.com/paradigm-upload/paradigm-upload/internal/output"
 	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
@@ -28,7 +29,7 @@ type StatusOptions struct {
 
 // Status reports how far processing has got for every document a state
 // file records; it exits 3 when processing failed for any.
-func Status(ctx context.Context, o StatusOptions, streams Streams) error {
+func Status(ctx context.Context, o StatusOptions, streams *iostreams.IOStreams) error {
 	snap, err := state.Read(o.StateFile, nil)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Exitf(ExitUsage, "--state-file %s does not exist", o.StateFile)
@@ -95,7 +96,7 @@ func unknownSession(session, stateFile string, recorded map[string]bool) error {
 }
 
 // Workspaces lists the workspaces the key can use.
-func Workspaces(ctx context.Context, conn Conn, asJSON bool, streams Streams) error {
+func Workspaces(ctx context.Context, conn Conn, asJSON bool, streams *iostreams.IOStreams) error {
 	client, retrier, err := conn.retrying()
 	if err != nil {
 		return err

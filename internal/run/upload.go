@@ -16,6 +16,7 @@ import (
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/clock"
+	"github.com/paradigm-upload/paradigm-upload/internal/iostreams"
 	"github.com/paradigm-upload/paradigm-upload/internal/output"
 	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/report"
@@ -62,7 +63,7 @@ type UploadOptions struct {
 
 // Upload uploads a tree, and with Wait follows its processing. The error
 // carries the exit code (see Code).
-func Upload(ctx context.Context, o UploadOptions, streams Streams) error {
+func Upload(ctx context.Context, o UploadOptions, streams *iostreams.IOStreams) error {
 	startedAt := time.Now()
 	var jsonLog *slog.Logger
 	if o.JSONLog {
@@ -412,7 +413,7 @@ func stateFileError(err error) error {
 }
 
 // waitProcessing follows the processing of the documents this run uploaded.
-func waitProcessing(ctx context.Context, o UploadOptions, streams Streams, client track.Service, req track.Request,
+func waitProcessing(ctx context.Context, o UploadOptions, streams *iostreams.IOStreams, client track.Service, req track.Request,
 	jsonLog *slog.Logger, infoLine *atomic.Pointer[func()]) ([]track.Doc, error) {
 	var mu sync.Mutex
 	var latest []track.Doc
@@ -462,7 +463,7 @@ func waitProcessing(ctx context.Context, o UploadOptions, streams Streams, clien
 // lines otherwise, nothing when asked for quiet, for a dry run (whose lines
 // are the output), or with JSON logs (which own stderr). It returns the
 // writer for anything else printed on stderr while it is up.
-func newDisplay(o UploadOptions, streams Streams, m *output.Meter) (io.Writer, func()) {
+func newDisplay(o UploadOptions, streams *iostreams.IOStreams, m *output.Meter) (io.Writer, func()) {
 	switch {
 	case o.Quiet || o.NoProgress || o.Upload.DryRun || o.JSONLog:
 		return streams.ErrOut, func() {}
