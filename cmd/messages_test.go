@@ -179,7 +179,7 @@ func TestABaseURLEndingInAPIV3IsTheInstance(t *testing.T) {
 	for _, line := range rc.seen {
 		assert.NotContains(t, line, "/api/v3/api/v3", "the API root is not doubled")
 	}
-	assert.Len(t, rc.got, 2)
+	assert.Len(t, rc.got, 1, "uploaded once; the second run finds it there")
 }
 
 // webPage answers every request with a web server's page, as a --base-url
