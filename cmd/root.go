@@ -320,7 +320,7 @@ func uploadRun(f *Factory, o *uploadOptions) error {
 			Checksum: o.Checksum, DryRun: o.DryRun, Source: o.Source, Reconcile: o.Reconcile, Delete: o.Delete,
 			MaxDelete: s.maxDelete,
 		},
-		Policy: pol, RateLimit: o.RateLimit, ThrottleBudget: o.ThrottleBudget, OutageBudget: o.OutageBudget,
+		Pace:      pace.Options{Policy: pol, RateLimit: o.RateLimit, ThrottleBudget: o.ThrottleBudget, OutageBudget: o.OutageBudget},
 		StateFile: o.StateFile,
 		Wait:      o.Wait, WaitTimeout: o.WaitTimeout, Report: o.Report, Tool: "paradigm-upload " + version,
 		Quiet: o.Quiet, Verbose: o.Verbose, NoProgress: o.NoProgress, JSONLog: o.LogFormat == "json",

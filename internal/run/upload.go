@@ -31,13 +31,11 @@ type UploadOptions struct {
 	Conn Conn
 	// Upload holds what the uploader takes from the command line; the
 	// service, state, pacer, progress and stop are set here.
-	Upload    upload.Options
-	Policy    pace.Policy
-	RateLimit float64
-	// ThrottleBudget and OutageBudget bound how long the run waits on a
-	// throttling or unavailable service (see pace.Options).
-	ThrottleBudget, OutageBudget time.Duration
-	StateFile                    string
+	Upload upload.Options
+	// Pace is the pacer's policy, ceiling and budgets, as the flags set
+	// them; the pacer built from it is the run's one clock.
+	Pace      pace.Options
+	StateFile string
 	// AllowEmpty accepts a --files-dir that holds no file at all.
 	AllowEmpty bool
 
@@ -62,284 +60,347 @@ type UploadOptions struct {
 }
 
 // Upload uploads a tree, and with Wait follows its processing. The error
-// carries the exit code (see Code).
+// carries the exit code (see Code). It runs in three phases: prepare (the
+// client, the pacer, the local checks, the state file that exists, the
+// preflight started), execute (the uploader, which starts its first upload
+// once the preflight said yes) and finish (the state closed, --wait, the
+// summary, the report, the exit code).
 func Upload(ctx context.Context, o UploadOptions, streams *iostreams.IOStreams) error {
-	startedAt := time.Now()
-	var jsonLog *slog.Logger
-	if o.JSONLog {
-		jsonLog = output.NewJSONLog(streams.ErrOut, o.Verbose)
-	}
-	// Everything written to stderr while a live line is shown goes above
-	// it; errOut follows whichever display is up.
-	errOut := &switchWriter{w: streams.ErrOut}
-	var wrap func(http.RoundTripper) http.RoundTripper
-	if o.Verbose {
-		wrap = func(next http.RoundTripper) http.RoundTripper {
-			return &output.HTTPLog{Next: next, W: errOut, Log: jsonLog}
-		}
-	}
-	pacer := pace.New(clock.Real{}, pace.Options{Policy: o.Policy, RateLimit: o.RateLimit,
-		ThrottleBudget: o.ThrottleBudget, OutageBudget: o.OutageBudget})
-	client, err := o.Conn.client(pacer, wrap)
+	j, err := prepare(ctx, o, streams)
 	if err != nil {
 		return err
 	}
-	// Every request of the run is tried under one policy (internal/retry);
-	// --verbose shows each retry.
+	stopRelay := j.relaySignals()
+	defer stopRelay()
+	sum, runErr, setupErr := j.execute(ctx)
+	if setupErr != nil {
+		// The setup is wrong (or the run was interrupted before anything
+		// was sent): its one line, nothing else.
+		return setupErr
+	}
+	return j.finish(ctx, sum, runErr)
+}
+
+// job is one upload command between its phases.
+type job struct {
+	o         UploadOptions
+	streams   *iostreams.IOStreams
+	startedAt time.Time
+	jsonLog   *slog.Logger
+	// errOut is stderr, or the live display while it is up (everything
+	// written to stderr then goes above the live line).
+	errOut  *switchWriter
+	notices output.Notices
+	pacer   *pace.Pacer
+	svc     *retry.Service
+	baseURL string
+	info    output.RunInfo
+
+	hdr      state.Header
+	existed  bool
+	store    *state.Store
+	recorded upload.Recorded
+	// pre carries the preflight's verdict; nil when none runs.
+	pre chan error
+
+	meter  *output.Meter
+	events *output.Events
+	lines  *bufio.Writer
+	// infoLine is what SIGUSR1 prints: the upload's progress, then --wait's.
+	infoLine     atomic.Pointer[func()]
+	closeDisplay func()
+}
+
+// prepare builds what the run needs and starts the preflight; nothing is
+// sent to the service but the preflight's reads.
+func prepare(ctx context.Context, o UploadOptions, streams *iostreams.IOStreams) (*job, error) {
+	pacer := pace.New(clock.Real{}, o.Pace)
+	j := &job{o: o, streams: streams, pacer: pacer, startedAt: pacer.Clock().Now(),
+		errOut: &switchWriter{w: streams.ErrOut}, closeDisplay: func() {}}
+	if o.JSONLog {
+		j.jsonLog = output.NewJSONLog(streams.ErrOut, o.Verbose)
+	}
+	j.notices = output.Notices{W: j.errOut, Log: j.jsonLog}
+	var wrap func(http.RoundTripper) http.RoundTripper
 	var onRetry func(retry.Retry)
 	if o.Verbose {
-		onRetry = func(rt retry.Retry) { output.LogRetry(errOut, jsonLog, rt.Op, rt.Try, rt.Err, rt.Wait) }
+		// --verbose shows each exchange (every 429 too) and each retry.
+		wrap = func(next http.RoundTripper) http.RoundTripper {
+			return &output.HTTPLog{Next: next, W: j.errOut, Log: j.jsonLog}
+		}
+		onRetry = func(rt retry.Retry) { output.LogRetry(j.errOut, j.jsonLog, rt.Op, rt.Try, rt.Err, rt.Wait) }
 	}
+	client, err := o.Conn.client(pacer, wrap)
+	if err != nil {
+		return nil, err
+	}
+	// Every request of the run is tried under one policy (internal/retry).
 	retrier := retry.New(pacer, retry.Options{OnRetry: onRetry})
-	svc := retry.Wrap(client, retrier)
-	baseURL := client.BaseURL()
+	j.svc = retry.Wrap(client, retrier)
+	j.baseURL = client.BaseURL()
 	if err := checkLocal(ctx, o); err != nil {
-		return err
+		return nil, err
 	}
 	// A state file that exists is opened before the preflight (a damaged
 	// one, or one of another workspace, is found without a request); a new
 	// one only after it, so that a run refused by the preflight leaves
 	// none behind.
-	hdr := state.Header{BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID, Source: o.Upload.Source}
-	var store *state.Store
-	var recorded upload.Recorded
+	j.hdr = state.Header{BaseURL: j.baseURL, WorkspaceID: o.Upload.WorkspaceID, Source: o.Upload.Source}
 	_, statErr := os.Stat(o.StateFile)
-	existed := o.StateFile != "" && statErr == nil
-	if existed || o.Upload.DryRun {
-		if store, recorded, err = openState(o.StateFile, hdr, o.Upload.DryRun); err != nil {
-			return err
+	j.existed = o.StateFile != "" && statErr == nil
+	if j.existed || o.Upload.DryRun {
+		if j.store, j.recorded, err = openState(o.StateFile, j.hdr, o.Upload.DryRun); err != nil {
+			return nil, err
 		}
 	}
 	// A dry run sends nothing — but the listing it needs when no state file
-	// says what the service has: then the setup is checked first, too. The
-	// preflight runs beside the uploader's first reads (what the service
-	// holds): the first upload waits for both, not for one then the other.
-	lists := !o.Upload.NoExternalID && (recorded == nil || recorded.Len() == 0 || o.Upload.Reconcile)
-	var pre chan error
+	// says what the service has: then the setup is checked first, too.
+	lists := !o.Upload.NoExternalID && (j.recorded == nil || j.recorded.Len() == 0 || o.Upload.Reconcile)
 	if !o.Upload.DryRun || lists {
-		pre = make(chan error, 1)
-		// A first interruption during the preflight ends it: nothing has
-		// started.
-		pctx, cancel := context.WithCancel(ctx)
-		go func() {
-			select {
-			case <-o.Stop:
-				cancel()
-			case <-pctx.Done():
-			}
-		}()
-		notify := func(msg string) { output.Notices{W: errOut, Log: jsonLog}.Warn(msg) }
-		if o.Quiet {
-			notify = nil
-		}
-		// Trouble is ridden out for as long as an outage would be in the
-		// run, up to preflightTimeout.
-		window := preflightTimeout
-		if o.OutageBudget > 0 {
-			window = min(window, o.OutageBudget)
-		}
-		go func() {
-			defer cancel()
-			err := preflight(pctx, client, retrier, o.Upload.WorkspaceID, window, notify)
-			if err == nil {
-				err = checkTags(pctx, client, retrier, o.Upload.Tags, window)
-			}
-			pre <- err
-		}()
+		j.pre = j.startPreflight(ctx, client, retrier)
 	}
-	info := output.RunInfo{Tool: o.Tool, BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID, FilesDir: o.Upload.Root,
+	j.info = output.RunInfo{Tool: o.Tool, BaseURL: j.baseURL, WorkspaceID: o.Upload.WorkspaceID, FilesDir: o.Upload.Root,
 		DryRun: o.Upload.DryRun}
-
-	meter := output.NewMeter()
-	meter.Pacing(pacer.Status)
-	closeDisplay := func() {}
-	notices := output.Notices{W: errOut, Log: jsonLog}
+	j.meter = output.NewMeter()
+	j.meter.Pacing(pacer.Status)
 	// A dry run prints a line per file: buffered, or a tree of a million
 	// files costs a million writes.
-	lines := bufio.NewWriterSize(streams.Out, 64<<10)
-	events := &output.Events{Progress: meter, Out: lines, ErrOut: errOut, DryRun: o.Upload.DryRun,
-		Verbose: o.Verbose, Log: jsonLog, Keep: o.Report != "" || o.Wait}
-
-	// What SIGUSR1 prints: the upload's progress, then --wait's.
-	var infoLine atomic.Pointer[func()]
+	j.lines = bufio.NewWriterSize(streams.Out, 64<<10)
+	j.events = &output.Events{Progress: j.meter, Out: j.lines, ErrOut: j.errOut, DryRun: o.Upload.DryRun,
+		Verbose: o.Verbose, Log: j.jsonLog, Keep: o.Report != "" || o.Wait}
 	uploadInfo := func() {
-		if jsonLog != nil {
-			output.LogProgress(jsonLog, meter.Snapshot())
+		if j.jsonLog != nil {
+			output.LogProgress(j.jsonLog, j.meter.Snapshot())
 			return
 		}
-		fmt.Fprintln(errOut, output.PlainLine(meter.Snapshot()))
+		fmt.Fprintln(j.errOut, output.PlainLine(j.meter.Snapshot()))
 	}
-	infoLine.Store(&uploadInfo)
-	finished := make(chan struct{})
-	var signalsDone sync.WaitGroup
-	signalsDone.Add(1)
+	j.infoLine.Store(&uploadInfo)
+	return j, nil
+}
+
+// startPreflight runs the preflight beside the uploader's first reads
+// (what the service holds): the first upload waits for both, not for one
+// then the other. Trouble is ridden out for as long as an outage would be
+// in the run, up to preflightTimeout; a first interruption ends it
+// (nothing has started).
+func (j *job) startPreflight(ctx context.Context, client *api.Client, retrier *retry.Retrier) chan error {
+	pre := make(chan error, 1)
+	pctx, cancel := context.WithCancel(ctx)
 	go func() {
-		defer signalsDone.Done()
-		stop := o.Stop
+		select {
+		case <-j.o.Stop:
+			cancel()
+		case <-pctx.Done():
+		}
+	}()
+	notify := func(msg string) { j.notices.Warn(msg) }
+	if j.o.Quiet {
+		notify = nil
+	}
+	window := preflightTimeout
+	if b := j.o.Pace.OutageBudget; b > 0 {
+		window = min(window, b)
+	}
+	go func() {
+		defer cancel()
+		err := preflight(pctx, client, retrier, j.o.Upload.WorkspaceID, window, notify)
+		if err == nil {
+			err = checkTags(pctx, client, retrier, j.o.Upload.Tags, window)
+		}
+		pre <- err
+	}()
+	return pre
+}
+
+// relaySignals says what an interruption does and answers SIGUSR1 until
+// the returned function is called.
+func (j *job) relaySignals() (stop func()) {
+	finished := make(chan struct{})
+	var done sync.WaitGroup
+	done.Add(1)
+	go func() {
+		defer done.Done()
+		stop := j.o.Stop
 		for {
 			select {
 			case <-stop:
 				stop = nil
-				notices.Notice(fmt.Sprintf("Interrupted: no new uploads; finishing those in flight (up to %s). Interrupt again to abandon them.", o.Grace))
-			case msg := <-o.Abandon:
-				notices.Notice(msg)
-			case <-o.Info:
-				(*infoLine.Load())()
+				j.notices.Notice(fmt.Sprintf("Interrupted: no new uploads; finishing those in flight (up to %s). Interrupt again to abandon them.", j.o.Grace))
+			case msg := <-j.o.Abandon:
+				j.notices.Notice(msg)
+			case <-j.o.Info:
+				(*j.infoLine.Load())()
 			case <-finished:
 				return
 			}
 		}
 	}()
-	defer func() {
+	return func() {
 		close(finished)
-		signalsDone.Wait()
-	}()
+		done.Wait()
+	}
+}
 
-	uo := o.Upload
-	uo.Service, uo.State, uo.Progress, uo.Stop = svc, store, events, o.Stop
-	if recorded != nil {
-		uo.Recorded = recorded
+// execute runs the uploader. setupErr is the preflight's refusal (or a new
+// state file that could not be made): the run sent no upload.
+func (j *job) execute(ctx context.Context) (sum *upload.Summary, runErr, setupErr error) {
+	uo := j.o.Upload
+	uo.Service, uo.State, uo.Progress, uo.Stop = j.svc, j.store, j.events, j.o.Stop
+	if j.recorded != nil {
+		uo.Recorded = j.recorded
 	}
 	// Ready is called by the uploader once it knows what the service
 	// holds, before its first upload: the preflight's verdict, then the
 	// new state file, the start record and the display.
-	var preErr error
 	uo.Ready = func(rctx context.Context) (*state.Store, error) {
-		if pre != nil {
+		if j.pre != nil {
 			select {
-			case preErr = <-pre:
+			case setupErr = <-j.pre:
 			case <-rctx.Done():
 				return nil, rctx.Err()
 			}
-			if preErr != nil {
-				return nil, preErr
+			if setupErr != nil {
+				return nil, setupErr
 			}
 		}
 		var opened *state.Store
-		if store == nil && !existed && !o.Upload.DryRun && o.StateFile != "" {
-			s, _, err := openState(o.StateFile, hdr, false)
+		if j.store == nil && !j.existed && !j.o.Upload.DryRun && j.o.StateFile != "" {
+			s, _, err := openState(j.o.StateFile, j.hdr, false)
 			if err != nil {
-				preErr = err
+				setupErr = err
 				return nil, err
 			}
-			store, opened = s, s
+			j.store, opened = s, s
 		}
-		if jsonLog != nil {
-			output.LogStart(jsonLog, info)
+		if j.jsonLog != nil {
+			output.LogStart(j.jsonLog, j.info)
 		}
-		display, closeD := newDisplay(o, streams, meter)
-		errOut.set(display)
-		closeDisplay = closeD
+		display, closeD := newDisplay(j.o, j.streams, j.meter)
+		j.errOut.set(display)
+		j.closeDisplay = closeD
 		return opened, nil
 	}
-	sum, runErr := upload.Run(ctx, uo)
-	if preErr != nil {
-		// The setup is wrong (or the run was interrupted before anything
-		// was sent): its one line, nothing else.
-		if store != nil {
-			_ = store.Close()
-		}
-		return preErr
+	sum, runErr = upload.Run(ctx, uo)
+	if setupErr != nil && j.store != nil {
+		_ = j.store.Close()
 	}
-	ps := pacer.Status()
-	sum.Pacing = ps
-	closeDisplay()
-	errOut.set(streams.ErrOut)
-	_ = lines.Flush()
-	if store != nil {
-		runErr = closeState(store, runErr, notices)
-	}
-	countUnreached(sum, meter.Snapshot())
-	var final output.Final
+	return sum, runErr, setupErr
+}
 
-	// --wait: follow processing of this run's documents.
+// finish closes the state, follows processing with --wait, prints the
+// summary, writes the report and returns the exit.
+func (j *job) finish(ctx context.Context, sum *upload.Summary, runErr error) error {
+	o := j.o
+	sum.Pacing = j.pacer.Status()
+	j.closeDisplay()
+	j.errOut.set(j.streams.ErrOut)
+	_ = j.lines.Flush()
+	if j.store != nil {
+		runErr = closeState(j.store, runErr, j.notices)
+	}
+	countUnreached(sum, j.meter.Snapshot())
+
 	var docs []track.Doc
 	var waitErr error
 	if o.Wait && runErr == nil && ctx.Err() == nil && sum.Stopped != upload.StopInterrupted {
-		tr := newTrackRequest(o.Upload.WorkspaceID)
-		for _, r := range events.Results() {
-			if r.Outcome.Spec().Sends {
-				tr.add(r.DocumentID, r.Rel, r.UploadSessionUUID)
-			}
-		}
-		if len(tr.req.Paths) > 0 {
-			// A first interruption ends the wait at once: nothing is in
-			// flight that would need finishing.
-			wctx, cancel := context.WithCancel(ctx)
-			stopped := make(chan struct{})
-			go func() {
-				defer close(stopped)
-				select {
-				case <-o.Stop:
-					cancel()
-				case <-wctx.Done():
-				}
-			}()
-			docs, waitErr = waitProcessing(wctx, o, streams, svc, tr.req, jsonLog, &infoLine)
-			cancel()
-			<-stopped
-		}
+		docs, waitErr = j.wait(ctx)
 	}
 	timedOut := errors.Is(waitErr, track.ErrTimeout)
-	final.Docs, final.TimedOut = docs, timedOut
 
 	summaryOpts := output.SummaryOptions{StateFile: o.StateFile != "", Report: o.Report}
 	switch {
-	case jsonLog != nil:
-		output.LogProcessing(jsonLog, docs, timedOut)
+	case j.jsonLog != nil:
+		output.LogProcessing(j.jsonLog, docs, timedOut)
 	case o.Quiet: // one line, below, once the exit code is known
 	default:
-		output.WriteSummary(streams.Out, sum, summaryOpts)
+		output.WriteSummary(j.streams.Out, sum, summaryOpts)
 		if docs != nil || waitErr != nil {
-			output.WriteProcessing(streams.Out, streams.ErrOut, docs, timedOut)
+			output.WriteProcessing(j.streams.Out, j.streams.ErrOut, docs, timedOut)
 		}
 	}
-	processingFailed := len(track.Failed(docs)) > 0 || timedOut
-	var err2 error
-	if o.Report != "" {
-		rep := report.Build(report.Meta{Tool: o.Tool, BaseURL: baseURL, WorkspaceID: o.Upload.WorkspaceID,
-			FilesDir: o.Upload.Root, StartedAt: startedAt}, sum, events.Results(), docs)
-		if err := report.Write(o.Report, rep, o.Conn.Key); err != nil {
-			err2 = Exitf(ExitUsage, "--report: %w", err)
-			if runErr != nil {
-				// What stopped the run (the summary's last line points
-				// at it) is not lost: a full disk takes both files.
-				err2 = Exitf(ExitUsage, "%w; and --report: %w", runErr, err)
-			}
-		}
+	exit := j.writeReport(sum, docs, runErr)
+	if exit == nil {
+		exit = exitFor(ending{runErr: runErr, sum: sum, interrupted: ctx.Err() != nil, waitErr: waitErr,
+			timedOut: timedOut, processingFailed: len(track.Failed(docs)) > 0 || timedOut})
 	}
-	if err2 == nil {
-		err2 = exitFor(ending{runErr: runErr, sum: sum, interrupted: ctx.Err() != nil, waitErr: waitErr,
-			timedOut: timedOut, processingFailed: processingFailed})
-	}
-	if o.Quiet && jsonLog == nil {
+	switch {
+	case o.Quiet && j.jsonLog == nil:
 		// Cron mails whatever is printed: nothing when all went well,
 		// else one line on stderr that says what went wrong — the error
 		// that ended the run included, not on a line of its own.
-		if err2 == nil {
+		if exit == nil {
 			return nil
 		}
-		line := output.OneLineOptions{SummaryOptions: summaryOpts, Docs: docs, TimedOut: timedOut}
-		var ee *ExitError
-		if errors.As(err2, &ee) {
-			line.Err = ee.Err
-		}
-		output.WriteOneLine(streams.ErrOut, sum, line)
-		return Exit(Code(err2), nil)
-	}
-	if jsonLog != nil {
-		final.ExitCode = Code(err2)
-		var ee *ExitError
-		if errors.As(err2, &ee) {
-			final.Err = ee.Err
-		}
-		output.LogSummary(jsonLog, info, sum, final)
-		if err2 != nil {
+		output.WriteOneLine(j.streams.ErrOut, sum, output.OneLineOptions{SummaryOptions: summaryOpts, Docs: docs,
+			TimedOut: timedOut, Err: exitErr(exit)})
+		return Exit(Code(exit), nil)
+	case j.jsonLog != nil:
+		final := output.Final{Docs: docs, TimedOut: timedOut, ExitCode: Code(exit), Err: exitErr(exit)}
+		output.LogSummary(j.jsonLog, j.info, sum, final)
+		if exit != nil {
 			// The summary record carries the error and the exit code.
 			return Exit(final.ExitCode, nil)
 		}
 	}
-	return err2
+	return exit
+}
+
+// exitErr is the error an exit carries to print (nil for none).
+func exitErr(exit error) error {
+	var ee *ExitError
+	if errors.As(exit, &ee) {
+		return ee.Err
+	}
+	return nil
+}
+
+// wait follows the processing of the documents this run sent. A first
+// interruption ends it at once: nothing is in flight that would need
+// finishing.
+func (j *job) wait(ctx context.Context) ([]track.Doc, error) {
+	tr := newTrackRequest(j.o.Upload.WorkspaceID)
+	for _, r := range j.events.Results() {
+		if r.Outcome.Spec().Sends {
+			tr.add(r.DocumentID, r.Rel, r.UploadSessionUUID)
+		}
+	}
+	if len(tr.req.Paths) == 0 {
+		return nil, nil
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-j.o.Stop:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	docs, err := waitProcessing(wctx, j.o, j.streams, j.svc, tr.req, j.jsonLog, &j.infoLine)
+	cancel()
+	<-stopped
+	return docs, err
+}
+
+// writeReport writes --report; its error, when it fails, is the exit (exit
+// 2), with what stopped the run, if anything, not lost: a full disk takes
+// both files.
+func (j *job) writeReport(sum *upload.Summary, docs []track.Doc, runErr error) error {
+	if j.o.Report == "" {
+		return nil
+	}
+	rep := report.Build(report.Meta{Tool: j.o.Tool, BaseURL: j.baseURL, WorkspaceID: j.o.Upload.WorkspaceID,
+		FilesDir: j.o.Upload.Root, StartedAt: j.startedAt}, sum, j.events.Results(), docs)
+	err := report.Write(j.o.Report, rep, j.o.Conn.Key)
+	switch {
+	case err == nil:
+		return nil
+	case runErr != nil:
+		return Exitf(ExitUsage, "%w; and --report: %w", runErr, err)
+	}
+	return Exitf(ExitUsage, "--report: %w", err)
 }
 
 // countUnreached counts, in the summary, the files of the tree that a run

@@ -236,10 +236,14 @@ func TestRunSkipsServiceRefusalsWithoutCountingThem(t *testing.T) {
 		return 0
 	}}
 	o := options(t, f, tree(t, map[string]string{"big.pdf": "x", "odd.txt": "y", "tagged.pdf": "z"}))
-	o.MaxFails = 1
+	// One file at a time (three dispatched at once would all start before
+	// a first skip, counted as a failure, could stop the run).
+	o.MaxFails, o.BatchSize = 1, 1
 	sum, err := Run(context.Background(), o)
 	require.NoError(t, err)
+	assert.Equal(t, StopNone, sum.Stopped, "a skip is not a failure: --max-fails 1 does not stop the run")
 	assert.Equal(t, 0, sum.Count(Failed))
+	assert.Equal(t, 0, sum.Failures())
 	assert.Equal(t, 2, sum.Count(Skipped))
 	assert.Equal(t, map[string]int{"refused by the service as too large": 1, "refused by the service as an unsupported type": 1}, sum.Reasons[Skipped])
 	assert.Equal(t, 1, sum.Count(Uploaded))
