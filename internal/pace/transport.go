@@ -59,7 +59,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			// the setup is wrong, and waiting will not change it.
 			resend = false
 		}
-		t.Pacer.Done(tk, sig, retryAfter)
+		hold := t.Pacer.Done(tk, sig, retryAfter)
 		if !resend || !replayable || req.Context().Err() != nil {
 			return resp, err
 		}
@@ -76,6 +76,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		discard(resp)
+		if hold > 0 {
+			// A refusal that does not depend on the rate: this request
+			// alone waits for its Retry-After.
+			if err := t.Pacer.clock.Sleep(req.Context(), hold); err != nil {
+				return nil, err
+			}
+		}
 	}
 }
 

@@ -171,3 +171,22 @@ func TestARequestGivenUpDoesNotEndAnOutage(t *testing.T) {
 	tk := wait(t, p)
 	assert.True(t, tk.probe, "the next request probes")
 }
+
+// Once the pacer takes the refusals for ones that do not follow the rate,
+// a refused request waits for its Retry-After by itself, in the transport:
+// the pool is not paused, and the request is sent again after that wait.
+func TestARefusalIndependentOfTheRateHoldsOnlyItsRequest(t *testing.T) {
+	s := &script{codes: []int{429}}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	clk := clocktest.New(time.Unix(1000, 0))
+	tr, p := newTransport(clk)
+	p.mu.Lock()
+	p.shedding, p.shedSince, p.shedBaseN, p.shedBaseK = true, clk.Now(), 40, 10
+	p.mu.Unlock()
+	assert.Equal(t, 201, post(t, tr, srv.URL, true))
+	assert.Len(t, s.bodies, 2)
+	assert.Contains(t, clk.Slept(), 3*time.Second, "the refused request waited for its Retry-After")
+	assert.False(t, p.PausedUntil().After(clk.Now().Add(-3*time.Second)), "the pool was not paused")
+	assert.Equal(t, 0.0, p.Status().Rate, "nor slowed")
+}
