@@ -209,8 +209,7 @@ func (c *Client) do(req *http.Request, op string, out any, ok ...int) (int, erro
 				return resp.StatusCode, nil
 			}
 			if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
-				var se *StallError
-				if errors.Is(err, io.ErrUnexpectedEOF) || isNetErr(err) || errors.As(err, &se) {
+				if errors.Is(err, io.ErrUnexpectedEOF) || isNetErr(err) || isCut(err) {
 					return resp.StatusCode, &TransportError{Op: op, Err: err, Sent: true}
 				}
 				return resp.StatusCode, &AnswerError{Op: op, StatusCode: resp.StatusCode, Msg: "the body is not the expected JSON: " + err.Error()}
@@ -219,7 +218,8 @@ func (c *Client) do(req *http.Request, op string, out any, ok ...int) (int, erro
 		}
 	}
 	b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	if rerr != nil && len(b) == 0 && resp.StatusCode >= 500 {
+	if rerr != nil && (len(b) == 0 && resp.StatusCode >= 500 || isCut(rerr)) {
+		// No answer to act on: the body did not come, or came too slowly.
 		return resp.StatusCode, &TransportError{Op: op, Err: rerr, Sent: true}
 	}
 	return resp.StatusCode, fmt.Errorf("%s: %w", op, c.redact(newError(resp, b, c.now())))
@@ -245,6 +245,14 @@ func (c *Client) redactString(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, c.key, "[REDACTED]")
+}
+
+// isCut reports a request the stall watchdog abandoned: silent, or an
+// answer that did not arrive within its deadline.
+func isCut(err error) bool {
+	var se *StallError
+	var sa *SlowAnswerError
+	return errors.As(err, &se) || errors.As(err, &sa)
 }
 
 func isNetErr(err error) bool {
