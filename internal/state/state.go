@@ -147,6 +147,8 @@ type Options struct {
 	// and the journal it appends to, rename replaces os.Rename.
 	wrap   func(*os.File) journal
 	rename func(oldpath, newpath string) error
+	// Sizes of the tables, made small by tests (0: the defaults).
+	mergeMin, segMax int
 }
 
 // journal is the open state file as the store appends to it: an *os.File,
@@ -610,6 +612,14 @@ func (s *Store) applyRecord(r Record) {
 func (s *Store) initTables(expected func(string) string) {
 	ss, tags := newSessions(), newSessions()
 	s.done, s.started = newTable(ss, tags, expected), newTable(ss, tags, expected)
+	for _, t := range []*table{s.done, s.started} {
+		if s.opts.mergeMin > 0 {
+			t.mergeMin = s.opts.mergeMin
+		}
+		if s.opts.segMax > 0 {
+			t.segMax = s.opts.segMax
+		}
+	}
 }
 
 // rewrite writes the whole state compactly to a temporary file in the
