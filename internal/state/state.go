@@ -225,7 +225,8 @@ type Store struct {
 	werr    error  // first write error; the store is unusable after it
 	closed  bool
 
-	kick    chan struct{}
+	kick    chan struct{} // records are pending
+	urgent  chan struct{} // Flush or Close waits for them
 	stopped chan struct{}
 }
 
@@ -255,7 +256,7 @@ func Open(path string, want Header, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		path: path, real: file, opts: opts, lock: lock,
-		kick: make(chan struct{}, 1), stopped: make(chan struct{}),
+		kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}
 	s.cond = sync.NewCond(&s.mu)
 	s.initTables(opts.ExternalID)
@@ -895,7 +896,7 @@ func (s *Store) Flush() error {
 		return s.err()
 	}
 	select {
-	case s.kick <- struct{}{}:
+	case s.urgent <- struct{}{}:
 	default:
 	}
 	return s.waitDurable(b)
@@ -907,17 +908,38 @@ func (s *Store) err() error {
 	return s.werr
 }
 
+// groupEvery is the least time between two groups of records (two fsyncs)
+// unless a Flush or Close waits: a pool of 50 uploads records two lines an
+// upload, and an fsync for each group as soon as the last one ended made
+// thousands a minute (28,000 in a run of 200,000 files), whose time on a
+// shared disk was the spread of the run's speed with a state file.
+const groupEvery = 50 * time.Millisecond
+
 // writer writes pending records in groups: whatever accumulated while the
-// previous group was being written goes out in one write and one fsync.
+// previous group was being written, and for groupEvery after it, goes out
+// in one write and one fsync.
 func (s *Store) writer() {
 	defer close(s.stopped)
 	t := time.NewTicker(s.opts.FlushInterval)
 	defer t.Stop()
+	wait := time.NewTimer(time.Hour)
+	defer wait.Stop()
+	every := min(groupEvery, s.opts.FlushInterval)
+	var last time.Time
 	for {
 		select {
 		case <-s.kick:
+			if d := time.Until(last.Add(every)); d > 0 {
+				wait.Reset(d)
+				select {
+				case <-wait.C:
+				case <-s.urgent:
+				}
+			}
+		case <-s.urgent:
 		case <-t.C:
 		}
+		last = time.Now()
 		if s.writeBatch() {
 			return
 		}
@@ -967,7 +989,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	select {
-	case s.kick <- struct{}{}:
+	case s.urgent <- struct{}{}:
 	default:
 	}
 	<-s.stopped
