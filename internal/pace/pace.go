@@ -448,6 +448,9 @@ func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) time.Duration
 		}
 		if p.shedding {
 			p.noteShed(false) // a rise is acted on at the next refusal
+			if p.learned > 0 && p.rateAt(now) > 4*p.recentAt(now)+1 {
+				p.learned = 0 // past what the pool sends: full speed
+			}
 		}
 	case Throttled:
 		// An answer: whatever outage there was is over; the service is

@@ -416,3 +416,20 @@ func TestA429EndsAnOutage(t *testing.T) {
 	assert.False(t, p.Outage())
 	assert.Greater(t, clk.Now().Sub(time.Unix(1000, 0)), 5*time.Minute, "longer than the outage budget")
 }
+
+// Once refusals are taken to be independent of the rate, the rate doubles
+// each second; past what the pool sends, the pacer goes to full speed
+// rather than report a rate of millions a minute (which the progress line
+// showed).
+func TestSheddingGoesToFullSpeedPastWhatThePoolSends(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: DefaultPolicy()})
+	p.mu.Lock()
+	p.learned, p.shedding, p.shedSince, p.shedBaseN, p.shedBaseK = 2, true, clk.Now(), 40, 10
+	p.mu.Unlock()
+	for range 20 { // 2 a second for 10 s: the rate doubled ten times meanwhile
+		p.Done(wait(t, p), OK, 0)
+		clk.Advance(500 * time.Millisecond)
+	}
+	assert.Equal(t, 0.0, p.Status().Rate, "full speed")
+}
