@@ -16,7 +16,9 @@ import (
 // --wait alike — and tells it what each answer says. It sends again, itself,
 // what the service refused without acting on it: a 429 (throttling never
 // reaches the caller, never uses up its retries, and is bounded only by the
-// throttle budget), a 503 or a refused connection (during an outage without
+// throttle budget; the request waits in Pacer.Wait with the whole pool, or,
+// for a refusal the pacer finds independent of the rate, alone for the wait
+// Pacer.Done returns), a 503 or a refused connection (during an outage without
 // limit but the outage budget; otherwise up to the policy's retries). A
 // request whose body cannot be produced again (no GetBody) is sent once.
 type Transport struct {
