@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,7 +67,7 @@ func quotaShards(work, bin, baseline string) {
 		}))
 		sdks = append(sdks, runJob("SDK-paced 200/min × 3", func(url string, k int) (string, []string) {
 			// The baseline has no shards: each client takes a third of
-			// the tree's folders.
+			// the files.
 			sub := filepath.Join(work, fmt.Sprintf("quota-third-%d", k))
 			linkThird(dir, sub, k)
 			return baseline, []string{"-dir", sub, "-url", url, "-key", key, "-concurrency", "10", "-rate", strconv.Itoa(quotaPerMinute / 3)}
@@ -97,14 +98,24 @@ func quotaShards(work, bin, baseline string) {
 	)
 }
 
-// linkThird hard-links into sub (once) the folders of dir whose index is
-// k-1 mod 3.
+// linkThird hard-links into sub (once) a third of the files of dir: those
+// whose place in the sorted list is k-1 mod 3.
 func linkThird(dir, sub string, k int) {
 	if _, err := os.Stat(sub); err == nil {
 		return
 	}
-	run("sh", "-c", fmt.Sprintf(`mkdir -p %q && cd %q && i=0; for d in */; do if [ $((i %% 3)) -eq %d ]; then cp -al "$d" %q/; fi; i=$((i+1)); done`,
-		sub, dir, k-1, sub))
+	check(os.MkdirAll(sub, 0o755))
+	var files []string
+	check(filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return err
+	}))
+	slices.Sort(files)
+	for i := k - 1; i < len(files); i += 3 {
+		check(os.Link(files[i], filepath.Join(sub, fmt.Sprintf("%06d-%s", i, filepath.Base(files[i])))))
+	}
 }
 
 func share(st devStats) float64 {
