@@ -105,18 +105,21 @@ const (
 // that grows is found — but never beyond twice what the service has
 // recently accepted, so that a pool with little to send does not run the
 // rate up without evidence. The probe adds probeGrowth of the largest rate
-// learned in the run every second: a step of the same size for every run
-// that shares a quota (Kubernetes shards on one key), so that their shares
-// even out, and one that brings a run cut far below the quota (another
-// shard held most of it, and has finished) back within seconds. Each 429
-// also holds the whole pool for its Retry-After (the floor), after which
-// the slots of the pacing start anew.
+// learned in the run every second — a step of the same size for runs that
+// share a quota (Kubernetes shards on one key) and learned alike, so that
+// their shares even out — or, when that is more, doubles the rate every
+// probeDouble (every 10 round trips at least): a run that learned little
+// (it started after the others had spent the burst) or was left with
+// little (another shard held most of the quota, and has finished) climbs
+// back within seconds. Each 429 also holds the whole pool for its
+// Retry-After (the floor), after which the slots of the pacing start anew.
 const (
 	learnMargin = 0.98
 	maxCut      = 0.5 // one episode at most halves the rate
 	minWindow   = time.Second
 	holdFor     = 10 * time.Second
 	probeGrowth = 0.08
+	probeDouble = 5 * time.Second
 	demandSpan  = 2 * time.Second // the time constant of the recent accepted rate
 	minRate     = 1.0 / 60
 	// The probe's step is at most rttGrowth of the rate each round trip,
@@ -308,7 +311,8 @@ func (p *Pacer) rateAt(now time.Time) float64 {
 		if p.rtt > 0 {
 			slope = min(slope, max(probeGrowth*p.learned, rttGrowth*p.learned/p.rtt))
 		}
-		r += slope * now.Sub(p.holdUntil).Seconds()
+		dt := now.Sub(p.holdUntil).Seconds()
+		r = max(r+slope*dt, r*math.Exp2(dt/max(probeDouble.Seconds(), 10*p.rtt)))
 		r = min(r, max(p.learned, 2*p.recentAt(now)))
 	}
 	if c := p.o.RateLimit; c > 0 && (r == 0 || r > c) {
