@@ -51,7 +51,7 @@ func (o *connOptions) bind(f *pflag.FlagSet, withBaseURL bool) {
 	if o.Timeout == 0 {
 		o.Timeout = time.Minute
 	}
-	g.Duration(&o.Timeout, "timeout", "abandon and retry a request when no byte moves either way this long")
+	g.Duration(&o.Timeout, "timeout", "abandon and retry a request when no byte moves either way this long, or when its answer keeps trickling past twice this plus a second per 64 KiB of it")
 	g.String(&o.Config, "config", "FILE", "config file (default $XDG_CONFIG_HOME/paradigm-upload/config.yaml when present)")
 }
 

@@ -228,8 +228,7 @@ func (c *Client) finish(req *http.Request, resp *http.Response, err error, op st
 				return resp.StatusCode, nil
 			}
 			if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
-				var se *StallError
-				if errors.Is(err, io.ErrUnexpectedEOF) || isNetErr(err) || errors.As(err, &se) {
+				if errors.Is(err, io.ErrUnexpectedEOF) || isNetErr(err) || isCut(err) {
 					return resp.StatusCode, &TransportError{Op: op, Err: err, Sent: true}
 				}
 				return resp.StatusCode, &AnswerError{Op: op, StatusCode: resp.StatusCode, Msg: "the body is not the expected JSON: " + err.Error()}
@@ -238,7 +237,8 @@ func (c *Client) finish(req *http.Request, resp *http.Response, err error, op st
 		}
 	}
 	b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	if rerr != nil && len(b) == 0 && resp.StatusCode >= 500 {
+	if rerr != nil && (len(b) == 0 && resp.StatusCode >= 500 || isCut(rerr)) {
+		// No answer to act on: the body did not come, or came too slowly.
 		return resp.StatusCode, &TransportError{Op: op, Err: rerr, Sent: true}
 	}
 	return resp.StatusCode, fmt.Errorf("%s: %w", op, c.redact(newError(resp, b, c.now())))
@@ -275,6 +275,14 @@ func IsDialError(err error) bool {
 	}
 	var dns *net.DNSError
 	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// isCut reports a request the stall watchdog abandoned: silent, or an
+// answer that did not arrive within its deadline.
+func isCut(err error) bool {
+	var se *StallError
+	var sa *SlowAnswerError
+	return errors.As(err, &se) || errors.As(err, &sa)
 }
 
 func isNetErr(err error) bool {

@@ -196,6 +196,42 @@ func TestHeadersThenASilentBodyIsAbandoned(t *testing.T) {
 	})
 }
 
+// An answer that trickles — headers, then a byte every 30 ms, never silent
+// for the stall timeout of 100 ms — is cut at its deadline (200 ms and a
+// little after the request), and the caller sees a transient failure, a
+// *TransportError, which it retries; a lookup and a listing page alike.
+func TestATricklingAnswerIsCutAndIsATransientFailure(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(200)
+		for _, err := w.Write([]byte(" ")); err == nil; _, err = w.Write([]byte(" ")) {
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(30 * time.Millisecond):
+			}
+		}
+	}))
+	defer srv.Close()
+	c := stallClient(t, srv.URL, 100*time.Millisecond)
+	for name, call := range map[string]func() error{
+		"get": func() error { _, err := c.GetFile(context.Background(), 1); return err },
+		"list": func() error {
+			return c.ListFiles(context.Background(), ListQuery{WorkspaceID: 1}, func([]File) error { return nil })
+		},
+	} {
+		within(t, 20*time.Second, func() {
+			err := call()
+			var te *TransportError
+			require.ErrorAs(t, err, &te, name)
+			var sa *SlowAnswerError
+			require.ErrorAs(t, err, &sa, name)
+			assert.Contains(t, err.Error(), "did not arrive whole within", name)
+		})
+	}
+}
+
 // An upload that keeps moving is never cut, however long it takes: here it
 // takes several times the stall timeout, its bytes trickling in.
 func TestASlowUploadThatKeepsMovingIsNeverCut(t *testing.T) {

@@ -28,6 +28,33 @@ func (e *StallError) Error() string {
 	return fmt.Sprintf("no byte sent or received for %s (--timeout)", e.After)
 }
 
+// SlowAnswerError is a request abandoned because its answer, though it kept
+// coming, did not arrive whole within its bound: twice the stall timeout
+// after the request was sent, plus a second for every answerRate bytes of
+// the answer (announced, or read so far). A server that trickles an answer
+// a byte every few seconds would otherwise hold the request for ever.
+type SlowAnswerError struct {
+	After time.Duration // the bound that ran out
+	Bytes int64         // the bytes of the answer it allowed for
+}
+
+// Timeout reports that this is a timeout, as net.Error does.
+func (e *SlowAnswerError) Timeout() bool { return true }
+
+func (e *SlowAnswerError) Error() string {
+	return fmt.Sprintf("the answer did not arrive whole within %s of the request (--timeout: twice it, plus a second per 64 KiB of answer)", e.After.Round(time.Millisecond))
+}
+
+// answerRate is the slowest an answer may arrive, on average, past the
+// first two stall timeouts: 64 KiB a second.
+const answerRate = 64 << 10
+
+// answerBound is how long after its request an answer of n bytes may take
+// to arrive whole.
+func answerBound(timeout time.Duration, n int64) time.Duration {
+	return 2*timeout + time.Duration(n)*time.Second/answerRate
+}
+
 // WithStallTimeout wraps next so that a request is abandoned when no byte
 // of it moves for d, either way. On connections made by NewTransport every
 // byte the socket takes or gives counts (writes go out in pieces of at most
@@ -37,31 +64,54 @@ func (e *StallError) Error() string {
 // connections, reads of the request and answer bodies count. A slow upload
 // that keeps moving is never cut, however long it takes; one the peer stops
 // taking is cut after d, or 2d when it stops with its end still buffered.
+//
+// The answer has a deadline besides: once the request is sent whole (or
+// its answer begins, if sooner), the answer must arrive whole within
+// answerBound(d, n) — 2d, plus a second per 64 KiB of the answer — or the
+// request is abandoned with a *SlowAnswerError: an answer that trickles a
+// byte every few seconds never looks stalled.
 func WithStallTimeout(next http.RoundTripper, d time.Duration) http.RoundTripper {
 	if d <= 0 {
 		return next
 	}
-	return &stallTransport{next: next, timeout: d}
+	return &stallTransport{next: next, timeout: d, now: time.Now}
 }
 
 type stallTransport struct {
 	next    http.RoundTripper
 	timeout time.Duration
+	now     func() time.Time
 }
 
-// errStalled is the cause a watchdog cancels its request with.
-var errStalled = errors.New("stalled")
+// The causes a watchdog cancels its request with.
+var (
+	errStalled  = errors.New("stalled")
+	errDeadline = errors.New("the answer's deadline passed")
+)
 
 func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
-	w := newWatchdog(t.timeout, cancel)
+	w := newWatchdog(t.timeout, cancel, t.now)
 	var conn *activeConn
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 		if conn = asActive(info.Conn); conn != nil {
 			conn.watch(w)
 			w.conn.Store(conn)
 		}
-	}})
+	}, WroteRequest: func(httptrace.WroteRequestInfo) { w.sent() }})
+	cause := func() error {
+		if req.Context().Err() != nil {
+			return nil // the caller gave up
+		}
+		switch c := context.Cause(ctx); {
+		case errors.Is(c, errStalled):
+			return &StallError{After: t.timeout}
+		case errors.Is(c, errDeadline):
+			n := w.answerSize()
+			return &SlowAnswerError{After: answerBound(t.timeout, n), Bytes: n}
+		}
+		return nil
+	}
 	release := func() {
 		if conn != nil {
 			conn.unwatch(w)
@@ -84,26 +134,28 @@ func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		w.stop()
 		release()
-		cancel(nil)
-		if errors.Is(context.Cause(ctx), errStalled) && req.Context().Err() == nil {
-			return nil, &StallError{After: t.timeout}
+		if ce := cause(); ce != nil {
+			cancel(nil)
+			return nil, ce
 		}
+		cancel(nil)
 		return nil, err
 	}
 	w.kick()
-	resp.Body = &watchedBody{ReadCloser: resp.Body, w: w, done: func() { release(); cancel(nil) }, stalled: func() error {
-		if errors.Is(context.Cause(ctx), errStalled) && req.Context().Err() == nil {
-			return &StallError{After: t.timeout}
-		}
-		return nil
-	}}
+	w.answering(resp.ContentLength)
+	resp.Body = &watchedBody{ReadCloser: resp.Body, w: w, answer: true, done: func() { release(); cancel(nil) }, stalled: cause}
 	return resp, nil
 }
 
-// watchdog cancels its request once no byte has moved for its timeout.
+// watchdog cancels its request once no byte has moved for its timeout, or
+// once its answer's deadline has passed.
 type watchdog struct {
 	timeout time.Duration
+	now     func() time.Time
 	last    atomic.Int64 // unix nanoseconds of the last byte moved
+	from    atomic.Int64 // unix nanoseconds the answer's deadline counts from; 0: not yet
+	size    atomic.Int64 // the answer's announced length; 0: unknown
+	got     atomic.Int64 // the answer's bytes read
 	conn    atomic.Pointer[activeConn]
 	cancel  context.CancelCauseFunc
 	mu      sync.Mutex
@@ -111,16 +163,28 @@ type watchdog struct {
 	stopped bool
 }
 
-func newWatchdog(d time.Duration, cancel context.CancelCauseFunc) *watchdog {
-	w := &watchdog{timeout: d, cancel: cancel}
-	w.last.Store(time.Now().UnixNano())
+func newWatchdog(d time.Duration, cancel context.CancelCauseFunc, now func() time.Time) *watchdog {
+	w := &watchdog{timeout: d, cancel: cancel, now: now}
+	w.last.Store(now().UnixNano())
 	w.timer = time.AfterFunc(d, w.check)
 	return w
 }
 
 // kick notes that bytes moved. It is called on every read, so it only
 // stores a time; the timer checks it when it fires.
-func (w *watchdog) kick() { w.last.Store(time.Now().UnixNano()) }
+func (w *watchdog) kick() { w.last.Store(w.now().UnixNano()) }
+
+// sent starts the answer's deadline, if it has not started.
+func (w *watchdog) sent() { w.from.CompareAndSwap(0, w.now().UnixNano()) }
+
+// answering notes that the answer began, announcing n bytes (-1: unknown).
+func (w *watchdog) answering(n int64) {
+	w.sent() // an early answer, before the request was sent whole
+	w.size.Store(max(n, 0))
+}
+
+// answerSize is the size of the answer its deadline allows for.
+func (w *watchdog) answerSize() int64 { return max(w.size.Load(), w.got.Load()) }
 
 func (w *watchdog) check() {
 	w.mu.Lock()
@@ -128,17 +192,27 @@ func (w *watchdog) check() {
 	if w.stopped {
 		return
 	}
-	idle := time.Since(time.Unix(0, w.last.Load()))
+	next, cause := w.judge(w.now())
+	if cause != nil {
+		w.stopped = true
+		w.cancel(cause)
+		return
+	}
+	w.timer.Reset(next)
+}
+
+// judge returns when to look again after now, or why the request must be
+// abandoned now.
+func (w *watchdog) judge(now time.Time) (time.Duration, error) {
+	idle := now.Sub(time.Unix(0, w.last.Load()))
 	c := w.conn.Load()
 	if c != nil && c.draining() {
 		// The link took written bytes since the last look.
-		w.kick()
+		w.last.Store(now.UnixNano())
 		idle = 0
 	}
 	if idle >= w.timeout {
-		w.stopped = true
-		w.cancel(errStalled)
-		return
+		return 0, errStalled
 	}
 	next := w.timeout - idle
 	if c != nil {
@@ -146,7 +220,14 @@ func (w *watchdog) check() {
 		// its draining is known to within a quarter of one.
 		next = min(next, w.timeout/4)
 	}
-	w.timer.Reset(next)
+	if from := w.from.Load(); from != 0 {
+		left := time.Unix(0, from).Add(answerBound(w.timeout, w.answerSize())).Sub(now)
+		if left <= 0 {
+			return 0, errDeadline
+		}
+		next = min(next, left)
+	}
+	return next, nil
 }
 
 func (w *watchdog) stop() {
@@ -160,6 +241,7 @@ func (w *watchdog) stop() {
 type watchedBody struct {
 	io.ReadCloser
 	w       *watchdog
+	answer  bool         // the answer's body: its bytes count toward its deadline
 	done    func()       // on Close: release the request's context
 	stalled func() error // the error to report when the watchdog fired
 }
@@ -168,6 +250,9 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
 		b.w.kick()
+		if b.answer {
+			b.w.got.Add(int64(n))
+		}
 	}
 	if err != nil && err != io.EOF && b.stalled != nil {
 		if se := b.stalled(); se != nil {

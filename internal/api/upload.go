@@ -204,6 +204,11 @@ type multipartBody struct {
 	h           hash.Hash
 	hashAt      int // where the hash goes in post; -1: nowhere
 
+	// ahead reads and hashes a large file on a goroutine of its own,
+	// beside the send; nil for a small one (read and hashed as it is
+	// sent).
+	ahead *readAhead
+
 	// mu guards what follows: net/http reads the body in a goroutine of
 	// its own, which may still be at it when an early answer has the
 	// request sent again.
@@ -213,6 +218,35 @@ type multipartBody struct {
 	err      error // why reading the file failed, if it did
 	digest   string
 	closed   bool
+}
+
+// Files of aheadMin bytes or more are read and hashed ahead of the send,
+// aheadChunks chunks of aheadChunk bytes at most (512 KiB an upload).
+const (
+	aheadMin    = 4 << 20
+	aheadChunk  = 128 << 10
+	aheadChunks = 4
+)
+
+// readAhead is the goroutine that reads a large file ahead of the send and
+// hashes it as it goes, so that the sha256 (about 2 GB/s on one core) no
+// longer adds its time to the send's: each chunk read goes to the sender
+// in full; the last carries the hash, or why the file cannot be sent as it
+// was opened (finishFile's checks, made there).
+type readAhead struct {
+	full chan chunk  // read and hashed, in order
+	free chan []byte // to read into
+	stop chan struct{}
+	once sync.Once
+	cur  chunk // the chunk the sender copies from
+	pos  int
+}
+
+type chunk struct {
+	b      []byte
+	last   bool   // the file's last
+	err    error  // on the last: why the file cannot be sent
+	digest string // on the last, without err: the file's sha256
 }
 
 // errAbandoned is what a body still being read returns once it is given up.
@@ -300,10 +334,67 @@ func newMultipartBody(r UploadRequest, f *os.File, info os.FileInfo, boundary st
 	post = append(post, "--"...)
 	post = append(post, boundary...)
 	post = append(post, "--\r\n"...)
-	return &multipartBody{
+	b := &multipartBody{
 		pre: pre, post: post, f: f, size: info.Size(), mtime: info.ModTime(), sent: r.Sent,
 		contentType: "multipart/form-data; boundary=" + boundary, h: sha256.New(), hashAt: hashAt,
-	}, nil
+	}
+	if b.size >= aheadMin {
+		b.ahead = &readAhead{full: make(chan chunk, aheadChunks), free: make(chan []byte, aheadChunks), stop: make(chan struct{})}
+		for range aheadChunks {
+			b.ahead.free <- make([]byte, aheadChunk)
+		}
+		go b.readAhead()
+	}
+	return b, nil
+}
+
+// readAhead reads the file into free chunks and hands them over, hashed,
+// until its end, where it makes finishFile's checks; it stops when the
+// body is given up.
+func (b *multipartBody) readAhead() {
+	a := b.ahead
+	put := func(c chunk) bool {
+		select {
+		case a.full <- c:
+			return true
+		case <-a.stop:
+			return false
+		}
+	}
+	for left := b.size; ; {
+		var buf []byte
+		select {
+		case buf = <-a.free:
+		case <-a.stop:
+			return
+		}
+		n, err := io.ReadFull(b.f, buf[:min(int64(len(buf)), left)])
+		b.h.Write(buf[:n])
+		left -= int64(n)
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			put(chunk{b: buf[:n], last: true, err: ErrFileChanged}) // shorter than at open
+			return
+		case err != nil:
+			put(chunk{b: buf[:n], last: true, err: fmt.Errorf("read %s: %w", filepath.Base(b.f.Name()), err)})
+			return
+		case left > 0:
+			if !put(chunk{b: buf[:n]}) {
+				return
+			}
+			continue
+		}
+		// The last byte: the file must end here, and be as it was opened.
+		c := chunk{b: buf[:n], last: true}
+		var one [1]byte
+		if m, _ := b.f.Read(one[:]); m > 0 {
+			c.err = ErrFileChanged
+		} else if c.err = b.checkFile(); c.err == nil {
+			c.digest = hex.EncodeToString(b.h.Sum(nil))
+		}
+		put(c)
+		return
+	}
 }
 
 // appendJSON encodes the metadata. The usual case — string values only — is
@@ -386,7 +477,7 @@ func (b *multipartBody) Read(p []byte) (int, error) {
 	}
 	n := 0
 	for n < len(p) {
-		m, err := b.readPart(p[n:])
+		m, err := b.readPart(p[n:], n == 0)
 		n += m
 		if err != nil {
 			if err == io.EOF && n > 0 {
@@ -401,8 +492,9 @@ func (b *multipartBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// readPart reads from the part the body is in.
-func (b *multipartBody) readPart(p []byte) (int, error) {
+// readPart reads from the part the body is in. When wait is false, it
+// returns 0 rather than wait for the file to be read.
+func (b *multipartBody) readPart(p []byte, wait bool) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
@@ -417,6 +509,8 @@ func (b *multipartBody) readPart(p []byte) (int, error) {
 			}
 		}
 		return n, nil
+	case b.off < pre+b.size && b.ahead != nil:
+		return b.readAheadPart(p, wait)
 	case b.off < pre+b.size:
 		left := pre + b.size - b.off
 		// Ask for one byte more than is left when p has room: a regular
@@ -476,20 +570,74 @@ func (b *multipartBody) readPart(p []byte) (int, error) {
 // of its closing boundary — the service stores nothing of a mixed content.
 // Otherwise the hash takes its place in the fields that follow.
 func (b *multipartBody) finishFile() error {
+	if b.err = b.checkFile(); b.err != nil {
+		return b.err
+	}
+	b.setDigest(hex.EncodeToString(b.h.Sum(nil)))
+	return nil
+}
+
+// checkFile reports a file whose size or time is no longer what they were
+// when it was opened.
+func (b *multipartBody) checkFile() error {
 	info, err := b.f.Stat()
 	if err != nil {
-		b.err = fmt.Errorf("read %s: %w", filepath.Base(b.f.Name()), err)
-		return b.err
+		return fmt.Errorf("read %s: %w", filepath.Base(b.f.Name()), err)
 	}
 	if info.Size() != b.size || !info.ModTime().Equal(b.mtime) {
-		b.err = ErrFileChanged
-		return b.err
+		return ErrFileChanged
 	}
-	b.digest = hex.EncodeToString(b.h.Sum(nil))
+	return nil
+}
+
+// setDigest records the hash and puts it in its place in the fields that
+// follow the file.
+func (b *multipartBody) setDigest(d string) {
+	b.digest = d
 	if b.hashAt >= 0 {
 		copy(b.post[b.hashAt:], b.digest)
 	}
-	return nil
+}
+
+// readAheadPart copies into p what the read-ahead has read of the file.
+// The last chunk carries the hash (set before anything after the file
+// goes) or why the request must end short of its closing boundary.
+func (b *multipartBody) readAheadPart(p []byte, wait bool) (int, error) {
+	a := b.ahead
+	if a.pos == len(a.cur.b) && !a.cur.last {
+		if a.cur.b != nil {
+			a.free <- a.cur.b[:cap(a.cur.b)]
+			a.cur, a.pos = chunk{}, 0
+		}
+		select {
+		case a.cur = <-a.full:
+		default:
+			if !wait {
+				return 0, nil
+			}
+			select {
+			case a.cur = <-a.full:
+			case <-a.stop:
+				return 0, errAbandoned
+			}
+		}
+		a.pos = 0
+		if a.cur.last {
+			if a.cur.err != nil {
+				b.err = a.cur.err
+				return 0, b.err
+			}
+			b.setDigest(a.cur.digest)
+		}
+	}
+	n := copy(p, a.cur.b[a.pos:])
+	a.pos += n
+	b.off += int64(n)
+	b.sentFile += int64(n)
+	if n > 0 && b.sent != nil {
+		b.sent(int64(n))
+	}
+	return n, nil
 }
 
 // outcome returns the hex sha256 of the file sent, and why reading the file
@@ -503,6 +651,7 @@ func (b *multipartBody) outcome() (string, error) {
 // abandon closes the body for good and returns how many bytes of the file
 // it had read.
 func (b *multipartBody) abandon() int64 {
+	b.stopAhead() // first: a Read waiting for the read-ahead returns
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	_ = b.close()
@@ -512,6 +661,7 @@ func (b *multipartBody) abandon() int64 {
 // Close closes the file. The transport closes a request's body when it is
 // done with it; Upload closes it in any case.
 func (b *multipartBody) Close() error {
+	b.stopAhead()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.close()
@@ -522,5 +672,13 @@ func (b *multipartBody) close() error {
 		return nil
 	}
 	b.closed = true
+	b.stopAhead()
 	return b.f.Close()
+}
+
+// stopAhead stops the read-ahead, if any.
+func (b *multipartBody) stopAhead() {
+	if b.ahead != nil {
+		b.ahead.once.Do(func() { close(b.ahead.stop) })
+	}
 }

@@ -100,20 +100,36 @@ const (
 // flight). At each episode the pacer learns a rate: the requests the
 // service accepted since the last episode, over the time since, is the rate
 // it sustains (a token bucket is empty at both ends of that interval,
-// whatever pauses came between). The pacer runs just under it (learnMargin), holds it for
-// holdFor, then probes upward (probeGrowth a second, compounding) so that a
-// quota that grows is found — but never beyond twice what the service has
+// whatever pauses came between). The pacer runs just under it
+// (learnMargin), holds it for holdFor, then probes upward so that a quota
+// that grows is found — but never beyond twice what the service has
 // recently accepted, so that a pool with little to send does not run the
-// rate up without evidence. Each 429 also holds the whole pool for its
+// rate up without evidence. The probe adds probeGrowth of the largest rate
+// learned in the run every second — a step of the same size for runs that
+// share a quota (Kubernetes shards on one key) and learned alike, so that
+// their shares even out — or, when that is more, doubles the rate every
+// probeDouble (every 10 round trips at least): a run that learned little
+// (it started after the others had spent the burst) or was left with
+// little (another shard held most of the quota, and has finished) climbs
+// back within seconds. Each 429 also holds the whole pool for its
 // Retry-After (the floor), after which the slots of the pacing start anew.
 const (
 	learnMargin = 0.98
 	maxCut      = 0.5 // one episode at most halves the rate
 	minWindow   = time.Second
-	holdFor     = 15 * time.Second
+	holdFor     = 10 * time.Second
 	probeGrowth = 0.08
+	probeDouble = 5 * time.Second
 	demandSpan  = 2 * time.Second // the time constant of the recent accepted rate
 	minRate     = 1.0 / 60
+	// The probe's step is at most rttGrowth of the rate each round trip,
+	// so that what it sends past the quota before the first refusal comes
+	// back stays small (a pool of long requests hears late).
+	rttGrowth = 0.1
+	// A request waiting for its slot of the pacing reserves it only when it
+	// is this close: a pool of many workers at a low rate would otherwise
+	// hold slots far ahead, and keep that rate long after it rose.
+	reserveAhead = 200 * time.Millisecond
 	// An outage is declared after outageAfter unavailable answers in a
 	// row; then one request at a time probes, firstProbe after, doubling
 	// up to maxProbe.
@@ -121,6 +137,37 @@ const (
 	firstProbe  = 2 * time.Second
 	maxProbe    = 10 * time.Second
 	probePoll   = 100 * time.Millisecond
+)
+
+// Refusals that do not follow the rate (a concurrency limit, a load
+// shedder, a proxy that refuses a share of requests whatever their pace)
+// are told from a quota by what slowing down does to them. After each pause
+// of the pool for a Retry-After, the first requests (as many as the learned
+// rate sends in half the pause, at least one) are guarded: a quota that is
+// this run's alone accepts them, the pause being the service's own word for
+// when a request may go again. The pacer remembers the last 2·shedAfter
+// episodes. When, from the older half to the newer, the rate went down by
+// half or more (or to the Retry-After floor), yet the share of refusals
+// among the answers stayed the same (within shedSame standard deviations:
+// neither rarer, as under a quota once the rate is below it, nor more
+// common, as under a quota shared with other runs that took what this one
+// left), between shedShare and shedMax, and a guarded request was refused
+// among the newer, slowing down did not help: the refusals are taken to be
+// independent of the rate. The pacer then stops slowing the pool: no
+// refusal pauses it or cuts the rate, only the request refused waits for
+// its Retry-After, and the rate doubles every second from where it was. It
+// judges every shedWindow answers after that: a window whose share of
+// refusals is more than chance allows at the share found (shedRise over it,
+// or half as much again) means a quota came on top, or other runs share
+// one: the next refusal is an episode again, and the evidence needed to
+// stop slowing down doubles.
+const (
+	shedAfter  = 4
+	shedShare  = 0.1
+	shedMax    = 0.5
+	shedSame   = 2.0
+	shedWindow = 64
+	shedRise   = 0.15
 )
 
 // ErrBudget is wrapped by the error Wait returns when the service has
@@ -148,9 +195,22 @@ func (e *BudgetError) Unwrap() error { return ErrBudget }
 // Ticket is a permission to send one request; hand it back to Done.
 type Ticket struct {
 	probe bool
+	// guarded: one of the first requests given after a pause of the
+	// pool, which a quota accepts.
+	guarded bool
 	// at is when it was given: the refusal of a request sent before the
 	// last refusal that set the rate says nothing new of the quota.
 	at time.Time
+}
+
+// episode is what the pacer remembers of one: the rate in force when it
+// came (0: full speed), the answers to requests sent since the episode
+// before (this refusal included), and whether the request refused was
+// guarded.
+type episode struct {
+	rate    float64
+	answers int64
+	guarded bool
 }
 
 // Status is what the pacer is doing, for displays and reports.
@@ -179,18 +239,34 @@ type Pacer struct {
 
 	mu    sync.Mutex
 	until time.Time // no request goes before this moment
-	next  time.Time // the next free slot of the pacing
+	next  time.Time // no slot of the pacing before this moment (the end of the last pause)
+	slot  time.Time // the last slot of the pacing reserved
 	gen   uint64    // counts the pauses: a slot reserved before one is void
 
 	// learning
 	learned   float64   // 0: full speed
+	peak      float64   // the largest rate learned in the run: the scale of the probe
+	rtt       float64   // seconds from a request's permission to its answer, averaged
 	reacted   time.Time // when the last episode began: refusals of requests sent before belong to it
 	accepted  int64     // requests accepted since
 	granted   int64     // requests let go since
+	fresh     int64     // answers since to requests sent since
 	holdUntil time.Time
 	refusedAt time.Time // the first 429 since the last answer, zero if none
 	recent    float64   // the recent accepted rate, decaying over demandSpan
 	recentT   time.Time // when recent was last updated
+
+	// refusals that do not follow the rate
+	episodes  []episode // the last ones, oldest first
+	guard     int       // requests still to be given after a pause that are guarded
+	shedding  bool      // refusals are taken to be independent of the rate
+	shedSince time.Time // since then
+	shedNeed  int       // episodes of evidence needed to take them so
+	shedBaseN int       // answers, and refusals among them, found then and since
+	shedBaseK int       // (but the window being counted)
+	shedN     int       // answers of the window being counted, and refusals
+	shedK     int       // among them
+	shedRose  bool      // the last window had more refusals than chance allows
 
 	// outage
 	answered  bool // the service has answered (anything) in this run
@@ -216,7 +292,7 @@ func New(c clock.Clock, o Options) *Pacer {
 		o.OutageBudget = 5 * time.Minute
 	}
 	now := c.Now()
-	return &Pacer{clock: c, o: o, start: now, reacted: now}
+	return &Pacer{clock: c, o: o, start: now, reacted: now, shedNeed: shedAfter}
 }
 
 // Policy returns the retry schedule.
@@ -226,8 +302,17 @@ func (p *Pacer) Policy() Policy { return p.o.Policy }
 // p.mu must be held.
 func (p *Pacer) rateAt(now time.Time) float64 {
 	r := p.learned
-	if r > 0 && now.After(p.holdUntil) {
-		r *= math.Pow(1+probeGrowth, now.Sub(p.holdUntil).Seconds())
+	if r > 0 && p.shedding {
+		// Refusals independent of the rate: the rate doubles each second
+		// (soon past what the pool sends), which shows whether they stay so.
+		r *= math.Exp2(now.Sub(p.shedSince).Seconds())
+	} else if r > 0 && now.After(p.holdUntil) {
+		slope := probeGrowth * max(p.learned, p.peak)
+		if p.rtt > 0 {
+			slope = min(slope, max(probeGrowth*p.learned, rttGrowth*p.learned/p.rtt))
+		}
+		dt := now.Sub(p.holdUntil).Seconds()
+		r = max(r+slope*dt, r*math.Exp2(dt/max(probeDouble.Seconds(), 10*p.rtt)))
 		r = min(r, max(p.learned, 2*p.recentAt(now)))
 	}
 	if c := p.o.RateLimit; c > 0 && (r == 0 || r > c) {
@@ -266,12 +351,15 @@ func (p *Pacer) Wait(ctx context.Context) (Ticket, error) {
 			t.probe = true
 		case !reserved:
 			if r := p.rateAt(now); r > 0 {
-				slot := p.next
-				if slot.Before(now) {
-					slot = now
+				// The next slot is one interval at the rate now after the
+				// last one reserved.
+				slot := p.slot.Add(time.Duration(float64(time.Second) / r))
+				slot = later(slot, later(p.next, now))
+				if d = slot.Sub(now); d > reserveAhead {
+					d = reserveAhead // look again then: the rate may have risen
+					break
 				}
-				p.next = slot.Add(time.Duration(float64(time.Second) / r))
-				d = slot.Sub(now)
+				p.slot = slot
 				reserved, gen = true, p.gen
 			}
 		}
@@ -288,6 +376,10 @@ func (p *Pacer) Wait(ctx context.Context) (Ticket, error) {
 			p.st.Requests++
 			p.granted++
 			t.at = now
+			if p.guard > 0 {
+				t.guarded = true
+				p.guard--
+			}
 			p.mu.Unlock()
 			return t, nil
 		}
@@ -296,6 +388,13 @@ func (p *Pacer) Wait(ctx context.Context) (Ticket, error) {
 			return Ticket{}, err
 		}
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // overBudget returns the error of a budget run out. p.mu must be held.
@@ -310,8 +409,11 @@ func (p *Pacer) overBudget(now time.Time) error {
 }
 
 // Done reports the answer to a request sent with t: what it says about the
-// service's capacity, and the Retry-After it carried (0: none).
-func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) {
+// service's capacity, and the Retry-After it carried (0: none). It returns
+// how long that request must wait before it is sent again, on top of what
+// Wait imposes on every request: 0, but for a refusal that does not depend
+// on the rate (see shedAfter), which the request refused waits out alone.
+func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.Now()
@@ -319,25 +421,40 @@ func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) {
 		p.probing = false
 	}
 	if s == None {
-		return
+		return 0
 	}
 	if s == Unreachable {
 		if !p.answered {
-			return
+			return 0
 		}
 		s = Unavailable
 	} else {
 		p.answered = true
 	}
+	fresh := !t.at.Before(p.reacted)
 	switch s {
 	case OK:
 		p.accepted++
+		if fresh {
+			p.fresh++
+		}
+		if d := now.Sub(t.at).Seconds(); p.rtt == 0 {
+			p.rtt = d
+		} else {
+			p.rtt += (d - p.rtt) / 8 // over the last answers or so
+		}
 		p.noteAccepted(now)
 		p.streak = 0
 		p.refusedAt = time.Time{}
 		if p.outage {
 			p.st.Waited += now.Sub(p.since)
 			p.outage = false
+		}
+		if p.shedding {
+			p.noteShed(false) // a rise is acted on at the next refusal
+			if p.learned > 0 && p.rateAt(now) > 4*p.recentAt(now)+1 {
+				p.learned = 0 // past what the pool sends: full speed
+			}
 		}
 	case Throttled:
 		// An answer: whatever outage there was is over; the service is
@@ -355,10 +472,22 @@ func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) {
 		if pause <= 0 {
 			pause = p.o.Policy.Delay(1, 0) + 500*time.Millisecond
 		}
+		if p.shedding {
+			if !p.noteShed(true) {
+				return pause // only this request waits
+			}
+			// More refusals than the rate-independent share: a quota
+			// came on top. This refusal is an episode.
+			p.stopShedding()
+			fresh = true
+		}
 		// A refusal of a request sent before the pacer last reacted (one of
 		// many in flight, a long upload refused once its body was read)
 		// belongs to that episode: the rate is not cut again for it.
-		if p.learned == 0 || !t.at.Before(p.reacted) {
+		if p.learned == 0 || fresh {
+			if p.episode(now, t, retryAfter) {
+				return pause
+			}
 			p.learn(now, retryAfter)
 		}
 		p.pauseUntil(now.Add(pause))
@@ -378,30 +507,117 @@ func (p *Pacer) Done(t Ticket, s Signal, retryAfter time.Duration) {
 			p.nextProbe = now.Add(firstProbe)
 		}
 	}
+	return 0
+}
+
+// episode notes an episode, and reports whether the refusals so far are
+// independent of the rate (see shedAfter), in which case the pacer has
+// stopped slowing the pool. p.mu must be held.
+func (p *Pacer) episode(now time.Time, t Ticket, retryAfter time.Duration) bool {
+	e := episode{rate: p.rateAt(now), answers: p.fresh + 1, guarded: t.guarded}
+	if len(p.episodes) >= 2*p.shedNeed {
+		p.episodes = p.episodes[1:]
+	}
+	p.episodes = append(p.episodes, e)
+	if len(p.episodes) < 2*p.shedNeed {
+		return false
+	}
+	// The older half, and the newer: the rate went down from one to the
+	// other, and the share of refusals stayed the same — neither rarer
+	// (a quota, once the rate is under it) nor more common (a quota shared
+	// with other runs, which took what this one left).
+	older, newer := p.episodes[:p.shedNeed], p.episodes[p.shedNeed:]
+	last := newer[len(newer)-1]
+	floor := retryAfter > 0 && last.rate <= 1.05/retryAfter.Seconds()
+	slowed := floor || older[0].rate == 0 || last.rate <= maxCut*older[0].rate
+	count := func(es []episode) (answers, refused int, guarded bool) {
+		for _, e := range es {
+			answers += int(e.answers)
+			guarded = guarded || e.guarded
+		}
+		return answers, len(es), guarded
+	}
+	n0, k0, _ := count(older)
+	n1, k1, guarded := count(newer)
+	share := float64(k1) / float64(n1)
+	if !slowed || !guarded || share < shedShare || share > shedMax || math.Abs(shareZ(k0, n0, k1, n1)) > shedSame {
+		return false
+	}
+	// Slowing down did not help: the pool speeds up again.
+	p.shedding, p.shedSince = true, now
+	p.shedBaseN, p.shedBaseK = n0+n1, k0+k1
+	p.shedN, p.shedK, p.shedRose = 0, 0, false
+	p.episodes, p.guard = p.episodes[:0], 0
+	if p.until.After(now) {
+		p.until, p.next, p.gen = now, now, p.gen+1
+	}
+	p.reacted, p.accepted, p.granted, p.fresh = now, 0, 0, 0
+	return true
+}
+
+// noteShed records an answer while shedding, and reports whether the
+// refusals rose past the share found independent of the rate: once every
+// shedWindow answers, their share of refusals is compared with that of the
+// evidence found when shedding began and of every answer since; more than
+// shedRise over it, or half as much again, is more than chance allows.
+// p.mu must be held.
+func (p *Pacer) noteShed(refused bool) bool {
+	p.shedN++
+	if refused {
+		p.shedK++
+	}
+	if p.shedN < shedWindow {
+		return p.shedRose
+	}
+	base := float64(p.shedBaseK) / float64(p.shedBaseN)
+	share := float64(p.shedK) / float64(p.shedN)
+	p.shedRose = share > max(base+shedRise, 1.5*base)
+	p.shedBaseN, p.shedBaseK = p.shedBaseN+p.shedN, p.shedBaseK+p.shedK
+	p.shedN, p.shedK = 0, 0
+	return p.shedRose
+}
+
+// shareZ is how many standard deviations the share of refusals k1 of n1
+// lies above k0 of n0 (the two-proportion z statistic).
+func shareZ(k0, n0, k1, n1 int) float64 {
+	p := float64(k0+k1) / float64(n0+n1)
+	sd := math.Sqrt(p * (1 - p) * (1/float64(n0) + 1/float64(n1)))
+	if sd == 0 {
+		return 0
+	}
+	return (float64(k1)/float64(n1) - float64(k0)/float64(n0)) / sd
+}
+
+// stopShedding goes back to taking refusals for a quota, and doubles the
+// evidence needed to stop slowing down again. p.mu must be held.
+func (p *Pacer) stopShedding() {
+	p.shedding = false
+	p.shedNeed *= 2
+	p.episodes = p.episodes[:0]
 }
 
 // learn sets the rate at an episode: the requests the service accepted
 // since the last episode, over the time since (at least minWindow). The
 // first episode's window starts with the run, and the service's burst in
-// it makes its measure high: the next one corrects it; when no acceptance
-// has been answered yet (a pool whose answers all come at once), half the
-// rate the requests went at stands in. One episode at most halves the
-// rate. p.mu must be held.
+// it makes its measure high: the next one corrects it. At the first, the
+// answers of a pool come in any order — a refusal, answered at once, can
+// come before the acceptances of requests sent with it — so half the rate
+// the requests went at is the least it takes (the next episode corrects
+// that too). One episode at most halves the rate. p.mu must be held.
 func (p *Pacer) learn(now time.Time, retryAfter time.Duration) {
 	before := p.rateAt(now)
 	window := max(now.Sub(p.reacted), minWindow).Seconds()
 	measured := learnMargin * float64(p.accepted) / window
-	switch {
-	case p.learned > 0:
+	if p.learned > 0 {
 		measured = max(measured, maxCut*before)
-	case p.accepted == 0:
-		measured = maxCut * float64(p.granted) / window
+	} else {
+		measured = max(measured, maxCut*float64(p.granted)/window)
 	}
-	// Refusals that come whatever the rate (a proxy, or a service that
-	// throttles at random) would cut it episode after episode down to
-	// nothing. The service's own Retry-After is a floor: it says a request
-	// may go after that long, so one request each Retry-After is within
-	// what it allows (a quota's token comes back within it).
+	// Refusals that come whatever the rate would cut it episode after
+	// episode down to nothing until they are told from a quota (see
+	// shedAfter). The service's own Retry-After is a floor: it says a
+	// request may go after that long, so one request each Retry-After is
+	// within what it allows (a quota's token comes back within it).
 	if retryAfter > 0 {
 		measured = max(measured, 1/retryAfter.Seconds())
 	}
@@ -410,7 +626,8 @@ func (p *Pacer) learn(now time.Time, retryAfter time.Duration) {
 		p.learned = min(p.learned, c)
 	}
 	p.learned = max(p.learned, minRate)
-	p.reacted, p.accepted, p.granted = now, 0, 0
+	p.peak = max(p.peak, p.learned)
+	p.reacted, p.accepted, p.granted, p.fresh = now, 0, 0, 0
 	p.holdUntil = now.Add(holdFor)
 	if before > 0 && p.learned > 1.05*before {
 		// The quota grew (the measure spans the time before it did, so it
@@ -446,6 +663,8 @@ func (p *Pacer) pauseUntil(t time.Time) {
 			p.st.Waited += t.Sub(from) // the outage's time is counted whole when it ends
 		}
 		p.until = t
+		// The first requests after it are guarded (see shedAfter).
+		p.guard = max(1, int(p.learned*t.Sub(p.clock.Now()).Seconds()/2))
 	}
 }
 

@@ -2,7 +2,9 @@ package pace
 
 import (
 	"context"
+	"errors"
 	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,7 +178,7 @@ func TestRateLimitIsACeiling(t *testing.T) {
 // outage; the budget ends the run.
 func TestAnOutageIsProbedOneRequestAtATime(t *testing.T) {
 	start := time.Unix(1000, 0)
-	clk := clocktest.New(start)
+	clk := &heldClock{Fake: clocktest.New(start)}
 	p := New(clk, Options{Policy: DefaultPolicy(), OutageBudget: time.Minute})
 	for i := 0; i < outageAfter; i++ {
 		p.Done(wait(t, p), Unavailable, 0)
@@ -190,14 +192,18 @@ func TestAnOutageIsProbedOneRequestAtATime(t *testing.T) {
 		p.Done(tk, Unavailable, 0)
 	}
 	assert.Equal(t, []time.Duration{2, 6, 14, 24, 34}, seconds(probes), "probes after 2, 4, 8, 10, 10 s")
-	// While a probe is out, nobody else goes: a request waits (here its
-	// context is already done, so the wait returns at once with that).
+	// While a probe is out, nobody else goes: a request waits (here the
+	// clock ends its wait at once, with errHeld), and gets no ticket.
 	tk := wait(t, p)
 	require.True(t, tk.probe)
+	clk.hold.Store(true)
+	_, err := p.Wait(context.Background())
+	clk.hold.Store(false)
+	require.ErrorIs(t, err, errHeld, "held while the probe is out")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := p.Wait(ctx)
-	require.ErrorIs(t, err, context.Canceled, "held while the probe is out")
+	_, err = p.Wait(ctx)
+	require.ErrorIs(t, err, context.Canceled, "a request given up while it waits")
 	p.Done(tk, OK, 0) // the service is back
 	assert.False(t, p.Outage())
 	other := wait(t, p)
@@ -219,6 +225,66 @@ func TestAnOutageIsProbedOneRequestAtATime(t *testing.T) {
 	assert.ErrorIs(t, err, ErrBudget)
 	assert.Contains(t, err.Error(), "unavailable for")
 	assert.Contains(t, err.Error(), "--outage-budget")
+}
+
+// heldClock is a fake clock whose sleeps, while hold is set, end at once
+// with errHeld: a test sees that a request would have waited, and that it
+// was given nothing.
+type heldClock struct {
+	*clocktest.Fake
+	hold atomic.Bool
+}
+
+var errHeld = errors.New("held")
+
+func (c *heldClock) Sleep(ctx context.Context, d time.Duration) error {
+	if c.hold.Load() && d > 0 {
+		return errHeld
+	}
+	return c.Fake.Sleep(ctx, d)
+}
+
+// A 503 that carries a Retry-After holds every request of the pool until
+// then, at full speed too (nothing is paced yet: only the pause holds).
+func TestARetryAfterOfAn503HoldsThePool(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: DefaultPolicy()})
+	p.Done(wait(t, p), OK, 0)
+	p.Done(wait(t, p), Unavailable, 5*time.Second)
+	start := clk.Now()
+	p.Done(wait(t, p), OK, 0)
+	assert.Equal(t, 5*time.Second, clk.Now().Sub(start), "the next request waited for the Retry-After")
+	assert.Equal(t, 0.0, p.Status().Rate, "and nothing was learned: still full speed")
+}
+
+// One episode at most halves the rate: a refusal after a long quiet spell
+// (one request accepted in 5 s: a pool with little to send) does not take
+// that for the service's rate.
+func TestOneEpisodeAtMostHalvesTheRate(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: Policy{Retries: 5, Base: time.Second, Max: time.Minute, Rand: func() float64 { return 0 }}})
+	for range 200 { // 10 a second for 20 s
+		p.Done(wait(t, p), OK, 0)
+		clk.Advance(100 * time.Millisecond)
+	}
+	p.Done(wait(t, p), Throttled, time.Second)
+	learned := p.Status().Rate
+	require.InDelta(t, 0.98*200/20, learned, 0.2, "the first measure: what was accepted, over the time")
+	clk.Advance(5 * time.Second)
+	p.Done(wait(t, p), OK, 0)
+	p.Done(wait(t, p), Throttled, 0) // no Retry-After: no floor from it
+	assert.InDelta(t, learned/2, p.Status().Rate, 0.01, "halved, not 0.98 × 1/5 s")
+
+	// The first episode of a pool that heard no acceptance yet (a refusal
+	// answered before them): half the rate its requests went at.
+	p = New(clk, Options{Policy: DefaultPolicy()})
+	var tks []Ticket
+	for range 40 {
+		tks = append(tks, wait(t, p))
+	}
+	p.Done(tks[0], OK, 0)
+	p.Done(tks[1], Throttled, 0)
+	assert.InDelta(t, 20, p.Status().Rate, 0.01, "half of 40 requests in the minimum window of 1 s")
 }
 
 func seconds(ds []time.Duration) []time.Duration {
@@ -349,4 +415,21 @@ func TestA429EndsAnOutage(t *testing.T) {
 	}
 	assert.False(t, p.Outage())
 	assert.Greater(t, clk.Now().Sub(time.Unix(1000, 0)), 5*time.Minute, "longer than the outage budget")
+}
+
+// Once refusals are taken to be independent of the rate, the rate doubles
+// each second; past what the pool sends, the pacer goes to full speed
+// rather than report a rate of millions a minute (which the progress line
+// showed).
+func TestSheddingGoesToFullSpeedPastWhatThePoolSends(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: DefaultPolicy()})
+	p.mu.Lock()
+	p.learned, p.shedding, p.shedSince, p.shedBaseN, p.shedBaseK = 2, true, clk.Now(), 40, 10
+	p.mu.Unlock()
+	for range 20 { // 2 a second for 10 s: the rate doubled ten times meanwhile
+		p.Done(wait(t, p), OK, 0)
+		clk.Advance(500 * time.Millisecond)
+	}
+	assert.Equal(t, 0.0, p.Status().Rate, "full speed")
 }

@@ -155,3 +155,27 @@ func TestARequestGivenUpDoesNotEndAnOutage(t *testing.T) {
 	tk := wait(t, p)
 	assert.True(t, tk.probe, "the next request probes")
 }
+
+// Once the pacer takes the refusals for ones that do not follow the rate,
+// a refused request waits for its Retry-After by itself, in the transport:
+// the pool is not paused, and the request is sent again after that wait.
+func TestARefusalIndependentOfTheRateHoldsOnlyItsRequest(t *testing.T) {
+	s := &script{codes: []int{429}}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	clk := clocktest.New(time.Unix(1000, 0))
+	tr, p := newTransport(clk)
+	p.mu.Lock()
+	p.shedding, p.shedSince, p.shedBaseN, p.shedBaseK = true, clk.Now(), 40, 10
+	p.mu.Unlock()
+	// The refused request comes back to its caller (the retrier, which
+	// waits its Retry-After alone: internal/retry)...
+	assert.Equal(t, 429, post(t, tr, srv.URL, true))
+	assert.False(t, p.PausedUntil().After(clk.Now()), "the pool was not paused")
+	assert.Equal(t, 0.0, p.Status().Rate, "nor slowed")
+	// ...and the next request of the pool goes at once.
+	before := clk.Now()
+	assert.Equal(t, 201, post(t, tr, srv.URL, true))
+	assert.Equal(t, before, clk.Now(), "no wait for the pool")
+	assert.Len(t, s.bodies, 2)
+}

@@ -4,17 +4,24 @@ import (
 	"bytes"
 	"encoding/hex"
 	"slices"
+	"sort"
 	"time"
 )
 
 // table holds the entries of one kind (uploaded, or started) compactly, so
 // that a state of a million files stays near a hundred bytes an entry:
 //
-//   - what a run loads is kept sorted by path in one slice, the paths back to
-//     back in one byte arena (no string, no map slot per entry); a lookup is
-//     a binary search;
-//   - what a run adds lives in a map beside it, as do all the entries of a
-//     table that is never loaded in bulk (the started uploads);
+//   - the sorted part is a row of segments, each up to segMax slots sorted
+//     by path with the paths back to back in a byte arena (no string, no
+//     map slot per entry); a lookup is a binary search over the segments'
+//     first paths, then within one;
+//   - what a run adds lives in a map beside it until it holds mergeMin
+//     entries, then is merged into the segments its paths fall in: only
+//     those are rewritten (a run's new paths come in the walk's order, so
+//     mostly the last), and never the whole part at once, which would hold
+//     it twice in memory for the time of the copy;
+//   - the entries of a table never loaded in bulk (the started uploads)
+//     mostly stay in the map;
 //   - an entry is times and ids as integers, the time of the record in
 //     seconds, the content hash as its first 16 bytes, the upload session
 //     and the tags as indexes into shared lists, the external id as one bit
@@ -22,20 +29,37 @@ import (
 //     uncommon fields (an external id or a hash of another form) in a side
 //     map that is empty unless they are used.
 type table struct {
-	m      map[string]compact // entries not in the sorted part
-	keys   []byte             // the paths of the sorted part, back to back
-	sorted []slot             // by path
-	dead   int                // slots of sorted deleted since
-	load   *loader            // while a bulk load runs, nil otherwise
+	m     map[string]compact // entries not in the sorted part
+	segs  []segment          // the sorted part
+	slots int                // slots in segs, deleted ones included
+	dead  int                // slots of segs deleted since they were written
+	load  *loader            // while a bulk load runs, nil otherwise
 
 	rare     map[string]rare
 	sessions *sessions
 	tags     *sessions
 	// expected returns the external id a path implies; nil: none.
 	expected func(path string) string
-	mergeMin int // see merge
-	hint     int // the slot find found last
+	mergeMin int      // see merge
+	segMax   int      // see segment
+	hint     position // the slot find found last
 }
+
+// segment is a piece of a table's sorted part: its slots, sorted by path,
+// and the arena their paths are in (the segments of a load share the
+// load's). Merges write segments of segMax slots at most.
+type segment struct {
+	slots []slot
+	keys  []byte
+	dead  int // slots deleted since the segment was written
+}
+
+// segMax is the size of the segments a merge writes: about 1.5 MiB with
+// their paths.
+const segMax = 1 << 14
+
+// position is a slot's place in the sorted part.
+type position struct{ seg, i int }
 
 // maxSlotKey is the longest path a slot holds; longer ones (no file system
 // makes them) stay in the map.
@@ -143,35 +167,61 @@ func (t *table) endLoad() {
 	if cap(sorted) > n+n/8 {
 		sorted = slices.Clone(sorted)
 	}
-	t.keys, t.sorted, t.dead, t.hint = keys, sorted, 0, 0
+	// Cut into segments without a copy: they share the load's slots and
+	// arena (each ends at its own capacity, so none grows into the next).
+	t.segs = t.segs[:0]
+	for i := 0; i < len(sorted); i += t.segMax {
+		j := min(i+t.segMax, len(sorted))
+		t.segs = append(t.segs, segment{slots: sorted[i:j:j], keys: keys})
+	}
+	t.slots, t.dead, t.hint = len(sorted), 0, position{}
 }
 
-// find returns the index of path's slot in the sorted part, if it has one.
-// A run looks paths up in the order of its walk, which is mostly the
-// sorted order: the slot last found, and the one after it, are tried
-// before a binary search.
-func (t *table) find(path string) (int, bool) {
-	for _, i := range [2]int{t.hint, t.hint + 1} {
-		if i < len(t.sorted) && compareKey(t.keyAt(i), path) == 0 {
-			t.hint = i
-			return i, t.sorted[i].c.flags&deleted == 0
+// find returns the position of path's slot in the sorted part, and
+// whether it has one, not deleted. A run looks paths up in the order of its
+// walk, which is mostly the sorted order: the slot last found, and the one
+// after it, are tried before a binary search.
+func (t *table) find(path string) (position, bool) {
+	h := t.hint
+	for _, p := range [2]position{h, t.next(h)} {
+		if p.seg < len(t.segs) && p.i < len(t.segs[p.seg].slots) && compareKey(t.keyAt(p), path) == 0 {
+			t.hint = p
+			return p, t.slotAt(p).c.flags&deleted == 0
 		}
 	}
-	i, ok := slices.BinarySearchFunc(t.sorted, path, func(s slot, p string) int {
-		return compareKey(t.keys[s.off:s.off+uint32(s.n)], p)
-	})
-	if ok {
-		t.hint = i
+	// The last segment whose first path is not after path.
+	seg := sort.Search(len(t.segs), func(k int) bool {
+		return compareKey(t.keyAt(position{k, 0}), path) > 0
+	}) - 1
+	if seg < 0 {
+		return position{}, false
 	}
-	return i, ok && t.sorted[i].c.flags&deleted == 0
+	g := &t.segs[seg]
+	i, ok := slices.BinarySearchFunc(g.slots, path, func(s slot, p string) int {
+		return compareKey(g.keys[s.off:s.off+uint32(s.n)], p)
+	})
+	if !ok {
+		return position{}, false
+	}
+	t.hint = position{seg, i}
+	return t.hint, g.slots[i].c.flags&deleted == 0
 }
 
-func (t *table) keyAt(i int) []byte {
-	s := t.sorted[i]
-	return t.keys[s.off : s.off+uint32(s.n)]
+// next is the position after p.
+func (t *table) next(p position) position {
+	if p.seg < len(t.segs) && p.i+1 >= len(t.segs[p.seg].slots) {
+		return position{p.seg + 1, 0}
+	}
+	return position{p.seg, p.i + 1}
 }
 
-func (t *table) slotKey(s slot) string { return string(t.keys[s.off : s.off+uint32(s.n)]) }
+func (t *table) slotAt(p position) *slot { return &t.segs[p.seg].slots[p.i] }
+
+func (t *table) keyAt(p position) []byte {
+	g := &t.segs[p.seg]
+	s := g.slots[p.i]
+	return g.keys[s.off : s.off+uint32(s.n)]
+}
 
 // compareKey compares a path held as bytes with one held as a string,
 // without making either into the other.
@@ -208,7 +258,8 @@ func (s *sessions) id(v string) uint32 {
 }
 
 func newTable(s, tags *sessions, expected func(string) string) *table {
-	return &table{m: map[string]compact{}, rare: map[string]rare{}, sessions: s, tags: tags, expected: expected, mergeMin: mergeMin}
+	return &table{m: map[string]compact{}, rare: map[string]rare{}, sessions: s, tags: tags, expected: expected,
+		mergeMin: mergeMin, segMax: segMax}
 }
 
 // parseHex decodes exactly len(dst)*2 lower-case hex digits of s (or the
@@ -282,63 +333,100 @@ func (t *table) put(path string, e Entry) {
 		l.keys = append(l.keys, path...)
 		return
 	}
-	if i, ok := t.find(path); ok {
-		c.flags |= t.sorted[i].c.flags & seen
-		t.sorted[i].c = c
+	if p, ok := t.find(path); ok {
+		s := t.slotAt(p)
+		c.flags |= s.c.flags & seen
+		s.c = c
 		return
 	}
 	if old, ok := t.m[path]; ok {
 		c.flags |= old.flags & seen
 	}
 	t.m[path] = c
-	if len(t.m) >= max(t.mergeMin, (len(t.sorted)-t.dead)/4) {
+	if len(t.m) >= t.mergeMin {
 		t.merge()
 	}
 }
 
 // mergeMin is the number of entries the map holds before they are merged
-// into the sorted part (table.mergeMin); past it, a quarter of the sorted
-// part's.
+// into the sorted part (table.mergeMin).
 const mergeMin = 1 << 16
 
-// merge moves the map's entries into the sorted part (which drops its
-// deleted slots): a run that records a million uploads keeps them near a
-// hundred bytes each, where a map holds them at about 160. The merges
-// grow the sorted part by a quarter at a time, so their copying costs a
-// few times its size over a whole run.
+// merge moves the map's entries into the sorted part: each segment that
+// new paths fall in (those from its first path to the next segment's) is
+// written anew with them, without its deleted slots, cut at segMax; the
+// others stay as they are. A run that records a million uploads keeps them
+// near a hundred bytes each, where a map holds them at about 160, and at
+// no time holds the sorted part twice.
 func (t *table) merge() {
 	paths := make([]string, 0, len(t.m))
-	size := 0
 	for p := range t.m {
 		if len(p) <= maxSlotKey {
 			paths = append(paths, p)
-			size += len(p)
 		}
 	}
 	if len(paths) == 0 {
 		return
 	}
 	slices.Sort(paths)
-	for _, s := range t.sorted {
+	out := make([]segment, 0, len(t.segs)+len(paths)/t.segMax+2)
+	if len(t.segs) == 0 {
+		out = t.write(out, segment{}, paths)
+	}
+	for k := range t.segs {
+		g := t.segs[k]
+		n := len(paths) // the new paths before the next segment's first
+		if k+1 < len(t.segs) {
+			first := t.keyAt(position{k + 1, 0})
+			n = sort.Search(len(paths), func(j int) bool { return compareKey(first, paths[j]) <= 0 })
+		}
+		if n == 0 {
+			out = append(out, g)
+			continue
+		}
+		out = t.write(out, g, paths[:n])
+		paths = paths[n:]
+	}
+	rest := map[string]compact{} // a map never shrinks: a new one
+	for p, c := range t.m {
+		if len(p) > maxSlotKey {
+			rest[p] = c
+		}
+	}
+	t.m, t.segs, t.hint = rest, out, position{}
+	t.slots, t.dead = 0, 0
+	for _, g := range out {
+		t.slots, t.dead = t.slots+len(g.slots), t.dead+g.dead
+	}
+}
+
+// write appends to out the segment g merged with the map's entries of
+// paths (sorted, none in g), without g's deleted slots, cut at segMax.
+func (t *table) write(out []segment, g segment, paths []string) []segment {
+	size := 0
+	for _, p := range paths {
+		size += len(p)
+	}
+	for _, s := range g.slots {
 		if s.c.flags&deleted == 0 {
 			size += int(s.n)
 		}
 	}
 	keys := make([]byte, 0, size)
-	sorted := make([]slot, 0, len(t.sorted)-t.dead+len(paths))
+	slots := make([]slot, 0, len(g.slots)-g.dead+len(paths))
 	add := func(k []byte, c compact) {
-		sorted = append(sorted, slot{off: uint32(len(keys)), n: uint16(len(k)), c: c})
+		slots = append(slots, slot{off: uint32(len(keys)), n: uint16(len(k)), c: c})
 		keys = append(keys, k...)
 	}
 	addPath := func(p string, c compact) {
-		sorted = append(sorted, slot{off: uint32(len(keys)), n: uint16(len(p)), c: c})
+		slots = append(slots, slot{off: uint32(len(keys)), n: uint16(len(p)), c: c})
 		keys = append(keys, p...)
 	}
 	i := 0
 	for _, p := range paths {
-		for ; i < len(t.sorted); i++ {
-			s := t.sorted[i]
-			k := t.keys[s.off : s.off+uint32(s.n)]
+		for ; i < len(g.slots); i++ {
+			s := g.slots[i]
+			k := g.keys[s.off : s.off+uint32(s.n)]
 			if compareKey(k, p) > 0 {
 				break
 			}
@@ -348,18 +436,16 @@ func (t *table) merge() {
 		}
 		addPath(p, t.m[p])
 	}
-	for ; i < len(t.sorted); i++ {
-		if s := t.sorted[i]; s.c.flags&deleted == 0 {
-			add(t.keys[s.off:s.off+uint32(s.n)], s.c)
+	for ; i < len(g.slots); i++ {
+		if s := g.slots[i]; s.c.flags&deleted == 0 {
+			add(g.keys[s.off:s.off+uint32(s.n)], s.c)
 		}
 	}
-	rest := map[string]compact{} // a map never shrinks: a new one
-	for p, c := range t.m {
-		if len(p) > maxSlotKey {
-			rest[p] = c
-		}
+	for i := 0; i < len(slots); i += t.segMax {
+		j := min(i+t.segMax, len(slots))
+		out = append(out, segment{slots: slots[i:j:j], keys: keys})
 	}
-	t.m, t.keys, t.sorted, t.dead, t.hint = rest, keys, sorted, 0, 0
+	return out
 }
 
 // lookup returns path's compact entry.
@@ -367,8 +453,8 @@ func (t *table) lookup(path string) (compact, bool) {
 	if c, ok := t.m[path]; ok {
 		return c, true
 	}
-	if i, ok := t.find(path); ok {
-		return t.sorted[i].c, true
+	if p, ok := t.find(path); ok {
+		return t.slotAt(p).c, true
 	}
 	return compact{}, false
 }
@@ -424,8 +510,9 @@ func (t *table) del(path string) {
 		return
 	}
 	delete(t.m, path)
-	if i, ok := t.find(path); ok {
-		t.sorted[i].c.flags |= deleted
+	if p, ok := t.find(path); ok {
+		t.slotAt(p).c.flags |= deleted
+		t.segs[p.seg].dead++
 		t.dead++
 	}
 	if len(t.rare) > 0 {
@@ -433,7 +520,7 @@ func (t *table) del(path string) {
 	}
 }
 
-func (t *table) len() int { return len(t.m) + len(t.sorted) - t.dead }
+func (t *table) len() int { return len(t.m) + t.slots - t.dead }
 
 // mark sets flags on path's entry; it reports whether the table has it.
 func (t *table) mark(path string, f uint8) bool {
@@ -444,8 +531,8 @@ func (t *table) mark(path string, f uint8) bool {
 		}
 		return true
 	}
-	if i, ok := t.find(path); ok {
-		t.sorted[i].c.flags |= f
+	if p, ok := t.find(path); ok {
+		t.slotAt(p).c.flags |= f
 		return true
 	}
 	return false
@@ -453,13 +540,20 @@ func (t *table) mark(path string, f uint8) bool {
 
 // each calls fn for every entry, the sorted part in order, then the rest.
 func (t *table) each(fn func(path string, c compact)) {
-	for _, s := range t.sorted {
-		if s.c.flags&deleted == 0 {
-			fn(t.slotKey(s), s.c)
-		}
-	}
+	t.eachSlot(fn)
 	for p, c := range t.m {
 		fn(p, c)
+	}
+}
+
+// eachSlot calls fn for every entry of the sorted part, in order.
+func (t *table) eachSlot(fn func(path string, c compact)) {
+	for _, g := range t.segs {
+		for _, s := range g.slots {
+			if s.c.flags&deleted == 0 {
+				fn(string(g.keys[s.off:s.off+uint32(s.n)]), s.c)
+			}
+		}
 	}
 }
 
@@ -482,11 +576,7 @@ func (t *table) eachSorted(fn func(path string, c compact)) {
 	if len(t.m) > 0 {
 		t.merge()
 	}
-	for _, s := range t.sorted {
-		if s.c.flags&deleted == 0 {
-			fn(t.slotKey(s), s.c)
-		}
-	}
+	t.eachSlot(fn)
 	long := make([]string, 0, len(t.m))
 	for p := range t.m {
 		long = append(long, p)

@@ -10,8 +10,10 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -431,13 +433,14 @@ func TestFarOffTimesAreRecordedReadably(t *testing.T) {
 
 // A run that records more uploads than the map holds before a merge (and
 // re-records, deletes and sees some of them, before and after merges) finds
-// each entry as it left it, in memory and after a reopen.
+// each entry as it left it, in memory and after a reopen, with the sorted
+// part in many segments (of 64 slots here, instead of 16384).
 func TestEntriesSurviveTheMergesOfALongRun(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state.json")
 	const small = 500 // merges every 500 entries or so, instead of 65536
-	s, err := Open(p, hdr, Options{NoSync: true})
+	opts := Options{NoSync: true, mergeMin: small, segMax: 64}
+	s, err := Open(p, hdr, opts)
 	require.NoError(t, err)
-	s.done.mergeMin = small
 	const n = 30 * small
 	want := map[string]int64{}
 	path := func(i int) string { return fmt.Sprintf("d%03d/f-%06d.pdf", (i*7919)%500, i) } // not in sorted order
@@ -480,9 +483,9 @@ func TestEntriesSurviveTheMergesOfALongRun(t *testing.T) {
 
 	// Reopened: loaded entries are seen (some), then new ones recorded
 	// through several merges; the marks stay.
-	s, err = Open(p, hdr, Options{NoSync: true})
+	s, err = Open(p, hdr, opts)
 	require.NoError(t, err)
-	s.done.mergeMin = small
+	require.Greater(t, len(s.done.segs), n/64/2, "loaded in segments")
 	check(s, "reopened")
 	unseenWant := map[string]bool{}
 	for p := range want {
@@ -502,7 +505,7 @@ func TestEntriesSurviveTheMergesOfALongRun(t *testing.T) {
 	require.Less(t, len(s.done.m), n/2, "the map was merged")
 	check(s, "after more merges")
 	require.NoError(t, s.Close())
-	s, err = Open(p, hdr, Options{NoSync: true})
+	s, err = Open(p, hdr, opts)
 	require.NoError(t, err)
 	check(s, "reopened again")
 	require.NoError(t, s.Close())
@@ -549,4 +552,73 @@ func TestALargeFileLoadsInOrderAndNamesItsDamagedLine(t *testing.T) {
 	snap, err := Read(p, nil)
 	require.NoError(t, err)
 	assert.Equal(t, n, snap.Len())
+}
+
+// A run's new paths come in the order of its walk: merging them into the
+// sorted part writes anew only the end they fall in, never the whole part
+// (which would then be held twice: a first upload of a million files peaked
+// at 255 MiB with the state's merges). The allocations of the merge of
+// 65,536 new paths into a table of 200,000 stay well under the size of the
+// whole.
+func TestAMergeWritesOnlyWhereTheNewPathsFall(t *testing.T) {
+	tbl := newTable(newSessions(), newSessions(), nil)
+	path := func(i int) string { return fmt.Sprintf("d%04d/doc-%07d.txt", i/250, i) }
+	e := Entry{Size: 100, ModTime: time.Unix(1700000000, 0), DocumentID: 1, SHA256: strings.Repeat("ab", 32)}
+	n := 0
+	for ; n < 200_000 || len(tbl.m) < mergeMin-1; n++ { // then the map one short of a merge
+		tbl.put(path(n), e)
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	tbl.put(path(n), e) // the merge
+	runtime.ReadMemStats(&m1)
+	require.Zero(t, len(tbl.m), "merged")
+	whole := uint64(tbl.len()) * (uint64(unsafe.Sizeof(slot{})) + uint64(len(path(0))))
+	t.Logf("the merge allocated %d KiB; the whole sorted part is %d KiB", (m1.TotalAlloc-m0.TotalAlloc)>>10, whole>>10)
+	assert.Less(t, m1.TotalAlloc-m0.TotalAlloc, whole/2)
+	for _, i := range []int{0, 200_000, n - mergeMin, n} {
+		_, ok := tbl.get(path(i))
+		assert.True(t, ok, path(i))
+	}
+	assert.Equal(t, n+1, tbl.len())
+}
+
+// syncCounter is a journal that counts its fsyncs.
+type syncCounter struct {
+	*os.File
+	syncs atomic.Int64
+}
+
+func (c *syncCounter) Sync() error {
+	c.syncs.Add(1)
+	return c.File.Sync()
+}
+
+// Records arriving without pause (a pool of uploads records two a file) go
+// to disk in groups at most every 50 ms, one fsync each, and a Flush still
+// waits for its records at once. (An fsync followed each group as soon as
+// the last had ended: a run of 200,000 files made 28,000 of them.)
+func TestRecordsGoToDiskInGroupsOfFiftyMilliseconds(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	var j *syncCounter
+	s, err := Open(p, hdr, Options{wrap: func(f *os.File) journal { j = &syncCounter{File: f}; return j }})
+	require.NoError(t, err)
+	before := j.syncs.Load()
+	start := time.Now()
+	n := 0
+	for time.Since(start) < 500*time.Millisecond {
+		require.NoError(t, s.RecordDone(rec(fmt.Sprintf("f%06d", n), int64(n+1))))
+		n++
+		time.Sleep(50 * time.Microsecond)
+	}
+	took := time.Since(start)
+	syncs := j.syncs.Load() - before
+	t.Logf("%d records in %s: %d fsyncs", n, took.Round(time.Millisecond), syncs)
+	assert.LessOrEqual(t, syncs, int64(took/groupEvery)+2, "at most one fsync each 50 ms")
+	require.NoError(t, s.RecordDone(rec("last", 1)))
+	require.NoError(t, s.Flush())
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"path":"last"`, "flushed")
+	require.NoError(t, s.Close())
 }
