@@ -77,6 +77,12 @@ type UploadResult struct {
 // request was cut before its end, so the service stored nothing of it.
 var ErrFileChanged = errors.New("the file changed while it was being uploaded")
 
+// ErrMisread reports a file that does not read as its size says, though
+// neither its size nor its time changed: a file of /proc or /sys (size 0,
+// or 4096, whatever it holds). Nothing of it is stored: what it reads
+// changes with every read, and is not a document.
+var ErrMisread = errors.New("reads differently from its size (a file of /proc or /sys?)")
+
 // ErrNotRegular reports that what is at a path is no longer a regular file.
 var ErrNotRegular = errors.New("not a regular file (it changed since the scan)")
 
@@ -373,7 +379,7 @@ func (b *multipartBody) readAhead() {
 		left -= int64(n)
 		switch {
 		case err == io.EOF || err == io.ErrUnexpectedEOF:
-			put(chunk{b: buf[:n], last: true, err: ErrFileChanged}) // shorter than at open
+			put(chunk{b: buf[:n], last: true, err: b.misread()}) // shorter than its size
 			return
 		case err != nil:
 			put(chunk{b: buf[:n], last: true, err: fmt.Errorf("read %s: %w", filepath.Base(b.f.Name()), err)})
@@ -388,7 +394,7 @@ func (b *multipartBody) readAhead() {
 		c := chunk{b: buf[:n], last: true}
 		var one [1]byte
 		if m, _ := b.f.Read(one[:]); m > 0 {
-			c.err = ErrFileChanged
+			c.err = b.misread()
 		} else if c.err = b.checkFile(); c.err == nil {
 			c.digest = hex.EncodeToString(b.h.Sum(nil))
 		}
@@ -504,6 +510,12 @@ func (b *multipartBody) readPart(p []byte, wait bool) (int, error) {
 		n := copy(p, b.pre[b.off:])
 		b.off += int64(n)
 		if b.off == pre && b.size == 0 {
+			// An empty file must read empty: one byte proves it.
+			var one [1]byte
+			if m, _ := b.f.Read(one[:]); m > 0 {
+				b.err = b.misread()
+				return n, b.err
+			}
 			if err := b.finishFile(); err != nil {
 				return n, err
 			}
@@ -522,7 +534,7 @@ func (b *multipartBody) readPart(p []byte, wait bool) (int, error) {
 		}
 		n, err := b.f.Read(want)
 		if int64(n) > left {
-			b.err = ErrFileChanged
+			b.err = b.misread()
 			return 0, b.err
 		}
 		b.off += int64(n)
@@ -533,7 +545,7 @@ func (b *multipartBody) readPart(p []byte, wait bool) (int, error) {
 		}
 		switch {
 		case err == io.EOF && b.off < pre+b.size:
-			b.err = ErrFileChanged
+			b.err = b.misread()
 			return n, b.err
 		case err != nil && err != io.EOF:
 			b.err = fmt.Errorf("read %s: %w", filepath.Base(b.f.Name()), err)
@@ -544,7 +556,7 @@ func (b *multipartBody) readPart(p []byte, wait bool) (int, error) {
 				// The buffer had no room for the proof: read it separately.
 				var one [1]byte
 				if m, _ := b.f.Read(one[:]); m > 0 {
-					b.err = ErrFileChanged
+					b.err = b.misread()
 					return n, b.err
 				}
 			}
@@ -588,6 +600,16 @@ func (b *multipartBody) checkFile() error {
 		return ErrFileChanged
 	}
 	return nil
+}
+
+// misread returns why the file did not read as its size said: it changed
+// (ErrFileChanged), or, its size and time still those of the open, it
+// never reads as its size says (ErrMisread).
+func (b *multipartBody) misread() error {
+	if err := b.checkFile(); err != nil {
+		return err
+	}
+	return ErrMisread
 }
 
 // setDigest records the hash and puts it in its place in the fields that

@@ -777,6 +777,8 @@ func classify(err error) verdict {
 		return verdict{kind: verdictFail, reason: "the file kept changing while it was being uploaded"}
 	case errors.Is(err, api.ErrNotRegular):
 		return verdict{kind: verdictSkip, reason: api.ErrNotRegular.Error()}
+	case errors.Is(err, api.ErrMisread):
+		return verdict{kind: verdictSkip, reason: api.ErrMisread.Error()}
 	case errors.Is(err, fs.ErrNotExist) && !isTransport(err):
 		return verdict{kind: verdictVanished, reason: "gone since the scan"}
 	case isTransport(err):
