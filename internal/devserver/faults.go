@@ -26,7 +26,12 @@ func (s *Server) decide(key string, upload bool) fault {
 	s.mu.Lock()
 	n := s.seen[key]
 	s.seen[key] = n + 1
+	s.counted++
+	every := c.ThrottleEvery > 0 && s.counted%c.ThrottleEvery == 0
 	s.mu.Unlock()
+	if every {
+		return fault{throttle: true}
+	}
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%d\x00%s\x00%d", c.Seed, key, n)
 	rng := mrand.New(mrand.NewPCG(h.Sum64(), c.Seed))
@@ -45,7 +50,7 @@ func (s *Server) decide(key string, upload bool) fault {
 // faulty reports whether any fault may be injected into such a request.
 func (s *Server) faulty(upload bool) bool {
 	c := s.cfg
-	return c.ThrottleRate > 0 || c.ErrorRate > 0 || upload && c.ResetRate > 0
+	return c.ThrottleRate > 0 || c.ThrottleEvery > 0 || c.ErrorRate > 0 || upload && c.ResetRate > 0
 }
 
 // refuse answers a throttled or unavailable request; it reports whether it

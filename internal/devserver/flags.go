@@ -27,6 +27,7 @@ type Flags struct {
 	Workspaces  []string
 	Latency     time.Duration
 	Throttle    float64
+	ThrottleN   uint64
 	RetryAfter  time.Duration
 	ErrorRate   float64
 	ResetRate   float64
@@ -58,7 +59,7 @@ func DefaultFlags() Flags {
 func (o Flags) Config(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		APIKey: o.APIKey, Pace: o.Pace, FailPattern: o.FailPattern, Latency: o.Latency,
-		ThrottleRate: o.Throttle, RetryAfter: o.RetryAfter, ErrorRate: o.ErrorRate, ResetRate: o.ResetRate,
+		ThrottleRate: o.Throttle, ThrottleEvery: int(min(o.ThrottleN, 1<<20)), RetryAfter: o.RetryAfter, ErrorRate: o.ErrorRate, ResetRate: o.ResetRate,
 		Seed: o.Seed, DataDir: o.DataDir, Discard: o.Discard, ListChurn: int(min(o.ListChurn, 1<<20)),
 		MaxPageSize: int(min(o.MaxPageSize, 1<<20)), IgnoreWorkspaceFilter: o.IgnoreWSFilter,
 		DropExternalMetadata: o.DropExternal, OldPatchSchema: o.OldPatchSchema,

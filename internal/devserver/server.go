@@ -84,10 +84,13 @@ type Config struct {
 
 	Latency      time.Duration // added to every API request
 	ThrottleRate float64       // share of requests answered 429
-	RetryAfter   time.Duration // Retry-After of a random 429; 1 s when zero
-	ErrorRate    float64       // share of requests answered 503
-	ResetRate    float64       // share of uploads whose connection is dropped
-	Seed         uint64
+	// ThrottleEvery answers 429 to every nth API request, whatever the
+	// pace (a load shedder that counts): 0, none.
+	ThrottleEvery int
+	RetryAfter    time.Duration // Retry-After of a random 429; 1 s when zero
+	ErrorRate     float64       // share of requests answered 503
+	ResetRate     float64       // share of uploads whose connection is dropped
+	Seed          uint64
 
 	// The stand-in as a shared or faulty instance (adversary.go):
 	//
@@ -167,6 +170,7 @@ type Server struct {
 	names       map[nameKey]struct{}   // stored file names in use
 	sessions    map[int64]*session
 	seen        map[string]int // how often each request was seen, for fault draws
+	counted     int            // API requests seen, for ThrottleEvery
 	tagDocs     map[int64]int  // live documents carrying each tag
 	lastCreated int64          // creation times never go back, so id order is time order
 	caches      map[cacheKey]*sortCache

@@ -437,3 +437,25 @@ func TestLargeBodyIsStreamedNotBuffered(t *testing.T) {
 	assert.Equal(t, int64(32<<20), s.Stats().Bytes)
 	assert.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json"))
 }
+
+// --throttle-every N: a load shedder that counts. Every Nth request —
+// uploads and reads alike — is refused with the Retry-After, whatever the
+// pace; the others are served.
+func TestThrottleEveryRefusesEveryNthRequest(t *testing.T) {
+	srv, _ := start(t, Config{ThrottleEvery: 4, RetryAfter: 2 * time.Second})
+	var codes []int
+	for i := range 12 {
+		if i%2 == 0 {
+			code, _ := get(t, srv.URL+"/api/v3/workspaces")
+			codes = append(codes, code)
+			continue
+		}
+		code, body, h := post(t, srv.URL, key, upl{fields: [][2]string{{"workspace_id", "42"}}, filename: fmt.Sprintf("f%d.pdf", i), content: []byte("x")})
+		if code == 429 {
+			assert.Equal(t, "2", h.Get("Retry-After"))
+			assertErrorShape(t, body, "rate_limited")
+		}
+		codes = append(codes, code)
+	}
+	assert.Equal(t, []int{200, 201, 200, 429, 200, 201, 200, 429, 200, 201, 200, 429}, codes)
+}

@@ -162,7 +162,7 @@ const (
 // one: the next refusal is an episode again, and the evidence needed to
 // stop slowing down doubles.
 const (
-	shedAfter  = 4
+	shedAfter  = 3
 	shedShare  = 0.1
 	shedMax    = 0.5
 	shedSame   = 2.0
@@ -540,7 +540,7 @@ func (p *Pacer) episode(now time.Time, t Ticket, retryAfter time.Duration) bool 
 	n0, k0, _ := count(older)
 	n1, k1, guarded := count(newer)
 	share := float64(k1) / float64(n1)
-	if !slowed || !guarded || share < shedShare || share > shedMax || math.Abs(shareZ(k0, n0, k1, n1)) > shedSame {
+	if !slowed || !(guarded || floor) || share < shedShare || share > shedMax || math.Abs(shareZ(k0, n0, k1, n1)) > shedSame {
 		return false
 	}
 	// Slowing down did not help: the pool speeds up again.
@@ -571,7 +571,7 @@ func (p *Pacer) noteShed(refused bool) bool {
 	}
 	base := float64(p.shedBaseK) / float64(p.shedBaseN)
 	share := float64(p.shedK) / float64(p.shedN)
-	p.shedRose = share > max(base+shedRise, 1.5*base)
+	p.shedRose = share > max(base+shedRise, 1.5*base) && shareZ(p.shedBaseK, p.shedBaseN, p.shedK, p.shedN) > 3
 	p.shedBaseN, p.shedBaseK = p.shedBaseN+p.shedN, p.shedBaseK+p.shedK
 	p.shedN, p.shedK = 0, 0
 	return p.shedRose

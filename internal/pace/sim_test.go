@@ -454,3 +454,36 @@ func TestAQuotaAfterRefusalsIndependentOfTheRateIsLearned(t *testing.T) {
 	assert.InDelta(t, 600, float64(a), 0.1*600, "at the quota: 600 a minute")
 	assert.Less(t, float64(r)/float64(a+r), 0.05, "refused")
 }
+
+// everyNth refuses every nth request it is asked, whatever the rate (a load
+// shedder that counts): unlike a random share, the pattern lines up with
+// what the pacer does after a pause.
+type everyNth struct {
+	n, count int
+	after    time.Duration
+}
+
+func (e *everyNth) take(time.Time) (bool, time.Duration) {
+	e.count++
+	return e.count%e.n != 0, e.after
+}
+
+// Every fourth (or third) request refused, exactly (Retry-After 1 s), the
+// issue's case: the pacer tells it from a quota as it does a random share.
+// The first request after a pause is then never refused, so that cannot be
+// the only evidence it takes: a rate at the Retry-After's floor whose
+// refusals stay as common is evidence too (a quota accepts one request each
+// Retry-After).
+func TestEveryNthRequestRefusedDoesNotSlowThePool(t *testing.T) {
+	for _, c := range []struct{ n, workers, files int }{{4, 10, 1000}, {4, 50, 5000}, {3, 10, 1000}, {4, 3, 1000}} {
+		q := &everyNth{n: c.n, after: time.Second}
+		took, acc, ref := uploadFiles(q, 1, 1, c.workers, c.files, 20*time.Millisecond, false)
+		rate := float64(acc) / took.Seconds()
+		// Each refusal holds its worker for the Retry-After: at most
+		// workers / (0.02 s + 1/(n-1) × 1.02 s) accepted a second.
+		best := float64(c.workers) / (0.02 + 1.02/float64(c.n-1))
+		t.Logf("every %dth refused, pool of %d: %d files in %s: %.1f/s (at most %.1f), %d refused", c.n, c.workers, c.files,
+			took.Round(100*time.Millisecond), rate, best, ref)
+		assert.GreaterOrEqual(t, rate, 0.4*best, "every %dth refused, pool of %d", c.n, c.workers)
+	}
+}
