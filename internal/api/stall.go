@@ -65,8 +65,9 @@ func answerBound(timeout time.Duration, n int64) time.Duration {
 // that keeps moving is never cut, however long it takes; one the peer stops
 // taking is cut after d, or 2d when it stops with its end still buffered.
 //
-// The answer has a deadline besides: once the request is sent whole (or
-// its answer begins, if sooner), the answer must arrive whole within
+// The answer has a deadline besides: once the request is sent whole — its
+// last byte written, and, where the socket tells, acknowledged by the peer
+// — or its answer begins, if sooner, the answer must arrive whole within
 // answerBound(d, n) — 2d, plus a second per 64 KiB of the answer — or the
 // request is abandoned with a *SlowAnswerError: an answer that trickles a
 // byte every few seconds never looks stalled.
@@ -154,6 +155,7 @@ type watchdog struct {
 	now     func() time.Time
 	last    atomic.Int64 // unix nanoseconds of the last byte moved
 	from    atomic.Int64 // unix nanoseconds the answer's deadline counts from; 0: not yet
+	began   atomic.Bool  // the answer began
 	size    atomic.Int64 // the answer's announced length; 0: unknown
 	got     atomic.Int64 // the answer's bytes read
 	conn    atomic.Pointer[activeConn]
@@ -180,6 +182,7 @@ func (w *watchdog) sent() { w.from.CompareAndSwap(0, w.now().UnixNano()) }
 // answering notes that the answer began, announcing n bytes (-1: unknown).
 func (w *watchdog) answering(n int64) {
 	w.sent() // an early answer, before the request was sent whole
+	w.began.Store(true)
 	w.size.Store(max(n, 0))
 }
 
@@ -207,9 +210,15 @@ func (w *watchdog) judge(now time.Time) (time.Duration, error) {
 	idle := now.Sub(time.Unix(0, w.last.Load()))
 	c := w.conn.Load()
 	if c != nil && c.draining() {
-		// The link took written bytes since the last look.
+		// The link took written bytes since the last look: the request is
+		// still going out (its end was in the socket's buffer when the
+		// transport said it was written), and no answer is due before it
+		// arrived.
 		w.last.Store(now.UnixNano())
 		idle = 0
+		if !w.began.Load() && w.from.Load() != 0 {
+			w.from.Store(now.UnixNano())
+		}
 	}
 	if idle >= w.timeout {
 		return 0, errStalled
@@ -292,6 +301,18 @@ type activeConn struct {
 	// queued is how many written bytes the peer had not acknowledged when
 	// last looked at; -1 when something was written since.
 	queued int
+	// queue, when set, says how many written bytes the peer has not
+	// acknowledged in place of the socket (tests).
+	queue func() (int, bool)
+}
+
+// unsent returns how many written bytes the peer has not acknowledged, and
+// whether that can be told.
+func (c *activeConn) unsent() (int, bool) {
+	if c.queue != nil {
+		return c.queue()
+	}
+	return unsent(c.Conn)
 }
 
 // draining reports whether the peer acknowledged written bytes since the
@@ -301,7 +322,7 @@ type activeConn struct {
 // written whole and then left unanswered is cut within a quarter of a
 // timeout past its timeout.
 func (c *activeConn) draining() bool {
-	n, ok := unsent(c.Conn)
+	n, ok := c.unsent()
 	if !ok {
 		return false
 	}

@@ -63,6 +63,39 @@ func TestWritesToTheConnectionKeepTheWatchdogQuiet(t *testing.T) {
 	keptQuiet(t, w, clk, func() error { _, err := c.Write([]byte("x")); return err })
 }
 
+// A request whose end sits in the socket's buffer when the transport says
+// it is written — a slow link draining it — is not yet sent whole: its
+// answer's deadline (2 min here) starts when the peer has taken the last
+// byte, however long the draining takes, not when the last write returned.
+func TestTheAnswersDeadlineWaitsForTheRequestToDrain(t *testing.T) {
+	w, clk := fakeWatchdog(t, time.Minute)
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	queued := 10 << 20
+	c := &activeConn{Conn: a, queued: -1, queue: func() (int, bool) { return queued, true }}
+	c.watch(w)
+	w.conn.Store(c)
+	w.sent() // the last write returned: 10 MiB still queued
+	start := clk.Now()
+	for queued > 0 {
+		clk.Advance(15 * time.Second)
+		queued = max(queued-(256<<10), 0) // the link takes 256 KiB every 15 s
+		_, err := w.judge(clk.Now())
+		require.NoError(t, err, "%s after the last write, %d bytes still queued", clk.Now().Sub(start), queued)
+	}
+	drained := clk.Now()
+	require.GreaterOrEqual(t, drained.Sub(start), 10*time.Minute, "the draining took five times the deadline")
+	// Drained, and no answer: the deadline runs from then (silence is cut
+	// after the stall timeout first).
+	clk.Advance(59 * time.Second)
+	_, err := w.judge(clk.Now())
+	require.NoError(t, err)
+	clk.Advance(2 * time.Second)
+	_, err = w.judge(clk.Now())
+	assert.ErrorIs(t, err, errStalled)
+}
+
 // An answer that trickles — a byte every 3 s, never silent for the stall
 // timeout of a minute — is cut once its deadline passes: twice the timeout
 // after the request was sent, plus a second per 64 KiB of the answer.
