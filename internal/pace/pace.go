@@ -540,7 +540,7 @@ func (p *Pacer) episode(now time.Time, t Ticket, retryAfter time.Duration) bool 
 	n0, k0, _ := count(older)
 	n1, k1, guarded := count(newer)
 	share := float64(k1) / float64(n1)
-	if !slowed || !(guarded || floor) || share < shedShare || share > shedMax || math.Abs(shareZ(k0, n0, k1, n1)) > shedSame {
+	if !slowed || !guarded && !floor || share < shedShare || share > shedMax || math.Abs(shareZ(k0, n0, k1, n1)) > shedSame {
 		return false
 	}
 	// Slowing down did not help: the pool speeds up again.

@@ -172,7 +172,7 @@ func TestARefusalIndependentOfTheRateHoldsOnlyItsRequest(t *testing.T) {
 	// waits its Retry-After alone: internal/retry)...
 	assert.Equal(t, 429, post(t, tr, srv.URL, true))
 	assert.False(t, p.PausedUntil().After(clk.Now()), "the pool was not paused")
-	assert.Equal(t, 0.0, p.Status().Rate, "nor slowed")
+	assert.Zero(t, p.Status().Rate, "nor slowed")
 	// ...and the next request of the pool goes at once.
 	before := clk.Now()
 	assert.Equal(t, 201, post(t, tr, srv.URL, true))

@@ -99,7 +99,7 @@ type job struct {
 	hdr      state.Header
 	existed  bool
 	store    *state.Store
-	recorded upload.Recorded
+	snapshot *state.Snapshot // a dry run's state file, read without lock
 	// pre carries the preflight's verdict; nil when none runs.
 	pre chan error
 
@@ -149,13 +149,13 @@ func prepare(ctx context.Context, o UploadOptions, streams *iostreams.IOStreams)
 	_, statErr := os.Stat(o.StateFile)
 	j.existed = o.StateFile != "" && statErr == nil
 	if j.existed || o.Upload.DryRun {
-		if j.store, j.recorded, err = openState(o.StateFile, j.hdr, o.Upload.DryRun); err != nil {
+		if j.store, j.snapshot, err = openState(o.StateFile, j.hdr, o.Upload.DryRun); err != nil {
 			return nil, err
 		}
 	}
 	// A dry run sends nothing — but the listing it needs when no state file
 	// says what the service has: then the setup is checked first, too.
-	lists := !o.Upload.NoExternalID && (j.recorded == nil || j.recorded.Len() == 0 || o.Upload.Reconcile)
+	lists := !o.Upload.NoExternalID && (j.snapshot == nil || j.snapshot.Len() == 0 || o.Upload.Reconcile)
 	if !o.Upload.DryRun || lists {
 		j.pre = j.startPreflight(ctx, client, retrier)
 	}
@@ -246,9 +246,14 @@ func (j *job) relaySignals() (stop func()) {
 // state file that could not be made): the run sent no upload.
 func (j *job) execute(ctx context.Context) (sum *upload.Summary, runErr, setupErr error) {
 	uo := j.o.Upload
-	uo.Service, uo.State, uo.Progress, uo.Stop = j.svc, j.store, j.events, j.o.Stop
-	if j.recorded != nil {
-		uo.Recorded = j.recorded
+	uo.Service, uo.Progress, uo.Stop = j.svc, j.events, j.o.Stop
+	// One handle on the state file: the store, or a dry run's snapshot (an
+	// interface holds no nil pointer).
+	switch {
+	case j.store != nil:
+		uo.State = j.store
+	case j.snapshot != nil:
+		uo.State = j.snapshot
 	}
 	// Ready is called by the uploader once it knows what the service
 	// holds, before its first upload: the preflight's verdict, then the
@@ -439,7 +444,7 @@ func (s *switchWriter) Write(p []byte) (int, error) {
 
 // openState opens the state file for the run: locked for writing, or, for a
 // dry run, read without lock as a snapshot (nil when it does not exist).
-func openState(path string, hdr state.Header, dryRun bool) (*state.Store, upload.Recorded, error) {
+func openState(path string, hdr state.Header, dryRun bool) (*state.Store, *state.Snapshot, error) {
 	if path == "" {
 		return nil, nil, nil
 	}

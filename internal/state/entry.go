@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/compact"
 )
 
 // table holds the entries of one kind (uploaded, or started) compactly, so
@@ -29,15 +31,15 @@ import (
 //     uncommon fields (an external id or a hash of another form) in a side
 //     map that is empty unless they are used.
 type table struct {
-	m     map[string]compact // entries not in the sorted part
-	segs  []segment          // the sorted part
-	slots int                // slots in segs, deleted ones included
-	dead  int                // slots of segs deleted since they were written
-	load  *loader            // while a bulk load runs, nil otherwise
+	m     map[string]packed // entries not in the sorted part
+	segs  []segment         // the sorted part
+	slots int               // slots in segs, deleted ones included
+	dead  int               // slots of segs deleted since they were written
+	load  *loader           // while a bulk load runs, nil otherwise
 
 	rare     map[string]rare
-	sessions *sessions
-	tags     *sessions
+	sessions *compact.Strings
+	tags     *compact.Strings
 	// expected returns the external id a path implies; nil: none.
 	expected func(path string) string
 	mergeMin int      // see merge
@@ -69,10 +71,10 @@ const maxSlotKey = 1<<16 - 1
 type slot struct {
 	off uint32 // of its path in keys
 	n   uint16 // length of its path
-	c   compact
+	c   packed
 }
 
-type compact struct {
+type packed struct {
 	size, mtime, docID int64
 	sha                [16]byte
 	session, tags      uint32 // indexes into sessions and tags; 0 is none
@@ -90,7 +92,7 @@ const (
 	deleted                      // (a slot) deleted since the load
 )
 
-// atEpoch is the origin of compact.at.
+// atEpoch is the origin of packed.at.
 var atEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 
 type rare struct {
@@ -238,60 +240,9 @@ func compareKey(b []byte, s string) int {
 	return len(b) - len(s)
 }
 
-// sessions interns upload session ids: a run has a handful for millions of
-// files.
-type sessions struct {
-	list []string
-	idx  map[string]uint32
-}
-
-func newSessions() *sessions { return &sessions{list: []string{""}, idx: map[string]uint32{"": 0}} }
-
-func (s *sessions) id(v string) uint32 {
-	if i, ok := s.idx[v]; ok {
-		return i
-	}
-	i := uint32(len(s.list))
-	s.list = append(s.list, v)
-	s.idx[v] = i
-	return i
-}
-
-func newTable(s, tags *sessions, expected func(string) string) *table {
-	return &table{m: map[string]compact{}, rare: map[string]rare{}, sessions: s, tags: tags, expected: expected,
+func newTable(s, tags *compact.Strings, expected func(string) string) *table {
+	return &table{m: map[string]packed{}, rare: map[string]rare{}, sessions: s, tags: tags, expected: expected,
 		mergeMin: mergeMin, segMax: segMax}
-}
-
-// parseHex decodes exactly len(dst)*2 lower-case hex digits of s (or the
-// whole of s when it is longer: a sha256 keeps its first 16 bytes).
-func parseHex(dst []byte, s string) bool {
-	if len(s) < len(dst)*2 {
-		return false
-	}
-	for i := range dst {
-		hi, ok1 := hexDigit(s[2*i])
-		lo, ok2 := hexDigit(s[2*i+1])
-		if !ok1 || !ok2 {
-			return false
-		}
-		dst[i] = hi<<4 | lo
-	}
-	for i := len(dst) * 2; i < len(s); i++ {
-		if _, ok := hexDigit(s[i]); !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func hexDigit(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
 }
 
 // SameContent compares two content hashes as the state keeps them: a
@@ -302,8 +253,8 @@ func SameContent(a, b string) bool {
 }
 
 func (t *table) put(path string, e Entry) {
-	c := compact{size: e.Size, mtime: unixNano(e.ModTime), docID: e.DocumentID,
-		session: t.sessions.id(e.UploadSessionUUID), tags: t.tags.id(e.Tags)}
+	c := packed{size: e.Size, mtime: compact.UnixNano(e.ModTime), docID: e.DocumentID,
+		session: t.sessions.ID(e.UploadSessionUUID), tags: t.tags.ID(e.Tags)}
 	if at := e.UploadedAt.Unix() - atEpoch; !e.UploadedAt.IsZero() && at > 0 && at < 1<<32 {
 		c.at = uint32(at)
 	}
@@ -316,7 +267,7 @@ func (t *table) put(path string, e Entry) {
 		r.extOther = e.ExternalID
 	}
 	if e.SHA256 != "" {
-		if len(e.SHA256) <= 64 && parseHex(c.sha[:], e.SHA256) {
+		if len(e.SHA256) <= 64 && compact.ParseHex(c.sha[:], e.SHA256) {
 			c.flags |= hasSHA
 		} else {
 			r.sha = e.SHA256
@@ -387,7 +338,7 @@ func (t *table) merge() {
 		out = t.write(out, g, paths[:n])
 		paths = paths[n:]
 	}
-	rest := map[string]compact{} // a map never shrinks: a new one
+	rest := map[string]packed{} // a map never shrinks: a new one
 	for p, c := range t.m {
 		if len(p) > maxSlotKey {
 			rest[p] = c
@@ -414,11 +365,11 @@ func (t *table) write(out []segment, g segment, paths []string) []segment {
 	}
 	keys := make([]byte, 0, size)
 	slots := make([]slot, 0, len(g.slots)-g.dead+len(paths))
-	add := func(k []byte, c compact) {
+	add := func(k []byte, c packed) {
 		slots = append(slots, slot{off: uint32(len(keys)), n: uint16(len(k)), c: c})
 		keys = append(keys, k...)
 	}
-	addPath := func(p string, c compact) {
+	addPath := func(p string, c packed) {
 		slots = append(slots, slot{off: uint32(len(keys)), n: uint16(len(p)), c: c})
 		keys = append(keys, p...)
 	}
@@ -449,14 +400,14 @@ func (t *table) write(out []segment, g segment, paths []string) []segment {
 }
 
 // lookup returns path's compact entry.
-func (t *table) lookup(path string) (compact, bool) {
+func (t *table) lookup(path string) (packed, bool) {
 	if c, ok := t.m[path]; ok {
 		return c, true
 	}
 	if p, ok := t.find(path); ok {
 		return t.slotAt(p).c, true
 	}
-	return compact{}, false
+	return packed{}, false
 }
 
 func (t *table) get(path string) (Entry, bool) {
@@ -467,9 +418,9 @@ func (t *table) get(path string) (Entry, bool) {
 	return t.entry(path, c), true
 }
 
-func (t *table) entry(path string, c compact) Entry {
-	e := Entry{Size: c.size, ModTime: fromUnixNano(c.mtime), DocumentID: c.docID,
-		UploadSessionUUID: t.sessions.list[c.session], Tags: t.tags.list[c.tags], Fresh: c.flags&fresh != 0}
+func (t *table) entry(path string, c packed) Entry {
+	e := Entry{Size: c.size, ModTime: compact.Time(c.mtime), DocumentID: c.docID,
+		UploadSessionUUID: t.sessions.At(c.session), Tags: t.tags.At(c.tags), Fresh: c.flags&fresh != 0}
 	if c.at != 0 {
 		e.UploadedAt = time.Unix(atEpoch+int64(c.at), 0).UTC()
 	}
@@ -505,7 +456,7 @@ func (t *table) sameExternalID(path, id string) bool {
 
 func (t *table) del(path string) {
 	if l := t.load; l != nil && len(path) <= maxSlotKey {
-		l.recs = append(l.recs, slot{off: uint32(len(l.keys)), n: uint16(len(path)), c: compact{flags: deleted}})
+		l.recs = append(l.recs, slot{off: uint32(len(l.keys)), n: uint16(len(path)), c: packed{flags: deleted}})
 		l.keys = append(l.keys, path...)
 		return
 	}
@@ -539,7 +490,7 @@ func (t *table) mark(path string, f uint8) bool {
 }
 
 // each calls fn for every entry, the sorted part in order, then the rest.
-func (t *table) each(fn func(path string, c compact)) {
+func (t *table) each(fn func(path string, c packed)) {
 	t.eachSlot(fn)
 	for p, c := range t.m {
 		fn(p, c)
@@ -547,7 +498,7 @@ func (t *table) each(fn func(path string, c compact)) {
 }
 
 // eachSlot calls fn for every entry of the sorted part, in order.
-func (t *table) eachSlot(fn func(path string, c compact)) {
+func (t *table) eachSlot(fn func(path string, c packed)) {
 	for _, g := range t.segs {
 		for _, s := range g.slots {
 			if s.c.flags&deleted == 0 {
@@ -558,11 +509,11 @@ func (t *table) eachSlot(fn func(path string, c compact)) {
 }
 
 func (t *table) eachEntry(fn func(path string, e Entry)) {
-	t.each(func(p string, c compact) { fn(p, t.entry(p, c)) })
+	t.each(func(p string, c packed) { fn(p, t.entry(p, c)) })
 }
 
 func (t *table) eachUnseen(fn func(path string, e Entry)) {
-	t.each(func(p string, c compact) {
+	t.each(func(p string, c packed) {
 		if c.flags&seen == 0 {
 			fn(p, t.entry(p, c))
 		}
@@ -572,7 +523,7 @@ func (t *table) eachUnseen(fn func(path string, e Entry)) {
 // eachSorted calls fn for every entry in the order of their paths, with
 // no list of them made: the map is merged into the sorted part first (a
 // path too long for a slot, which no file system makes, comes last).
-func (t *table) eachSorted(fn func(path string, c compact)) {
+func (t *table) eachSorted(fn func(path string, c packed)) {
 	if len(t.m) > 0 {
 		t.merge()
 	}
@@ -585,19 +536,4 @@ func (t *table) eachSorted(fn func(path string, c compact)) {
 	for _, p := range long {
 		fn(p, t.m[p])
 	}
-}
-
-// unixNano keeps the zero time distinct from the epoch.
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromUnixNano(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
 }

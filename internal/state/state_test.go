@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/compact"
 )
 
 var hdr = Header{BaseURL: "https://paradigm.example.com", WorkspaceID: 42}
@@ -561,7 +563,7 @@ func TestALargeFileLoadsInOrderAndNamesItsDamagedLine(t *testing.T) {
 // 65,536 new paths into a table of 200,000 stay well under the size of the
 // whole.
 func TestAMergeWritesOnlyWhereTheNewPathsFall(t *testing.T) {
-	tbl := newTable(newSessions(), newSessions(), nil)
+	tbl := newTable(compact.NewStrings(), compact.NewStrings(), nil)
 	path := func(i int) string { return fmt.Sprintf("d%04d/doc-%07d.txt", i/250, i) }
 	e := Entry{Size: 100, ModTime: time.Unix(1700000000, 0), DocumentID: 1, SHA256: strings.Repeat("ab", 32)}
 	n := 0
@@ -572,7 +574,7 @@ func TestAMergeWritesOnlyWhereTheNewPathsFall(t *testing.T) {
 	runtime.ReadMemStats(&m0)
 	tbl.put(path(n), e) // the merge
 	runtime.ReadMemStats(&m1)
-	require.Zero(t, len(tbl.m), "merged")
+	require.Empty(t, tbl.m, "merged")
 	whole := uint64(tbl.len()) * (uint64(unsafe.Sizeof(slot{})) + uint64(len(path(0))))
 	t.Logf("the merge allocated %d KiB; the whole sorted part is %d KiB", (m1.TotalAlloc-m0.TotalAlloc)>>10, whole>>10)
 	assert.Less(t, m1.TotalAlloc-m0.TotalAlloc, whole/2)

@@ -169,8 +169,8 @@ func (a *attempt) move(ctx context.Context, d doomed) error {
 	case err != nil:
 		return a.failed(ctx, err, "")
 	}
-	if r.o.State != nil {
-		if err := r.o.State.Forget(d.key); err != nil {
+	if r.journal != nil {
+		if err := r.recorded.Forget(d.key); err != nil {
 			return err
 		}
 	}
@@ -314,9 +314,10 @@ func (a *attempt) check(ctx context.Context, k known) error {
 }
 
 // ask settles a file an earlier run left unconfirmed: the service says
-// whether it has a document for it, and which content.
+// whether it has a document for it, and which content. A dry run asks too
+// (a read), and says what the real run would do.
 func (a *attempt) ask(ctx context.Context) error {
-	if a.r.o.DryRun || a.extID == "" {
+	if a.extID == "" {
 		if a.j.known.docID != 0 {
 			return a.check(ctx, a.j.known)
 		}
@@ -835,7 +836,7 @@ func (a *attempt) unreadable(err error) error {
 // that the outcome is not yet known: a run that dies before the answer
 // leaves the next one asking the service.
 func (a *attempt) journalStart(sum string) error {
-	st := a.r.o.State
+	st := a.r.journal
 	if st == nil {
 		return nil
 	}
@@ -855,12 +856,12 @@ func (a *attempt) record(o Outcome, docID int64, session string, size int64, mti
 	a.res.DocumentID, a.res.UploadSessionUUID = docID, session
 	a.finished = true
 	var err error
-	if r.o.State != nil {
+	if r.journal != nil {
 		tags := a.applied
 		if a.tagsRefused {
 			tags = ""
 		}
-		err = r.o.State.RecordDone(state.Record{Path: a.j.e.Key, Size: size, ModTime: mtime, ExternalID: a.extID,
+		err = r.journal.RecordDone(state.Record{Path: a.j.e.Key, Size: size, ModTime: mtime, ExternalID: a.extID,
 			SHA256: sum, DocumentID: docID, UploadSessionUUID: session, Tags: tags, At: r.clock.Now().UTC()})
 	}
 	r.finish(a.res)
@@ -879,9 +880,9 @@ func (a *attempt) end(o Outcome, reason string, attempts int) error {
 	a.res.Duration = r.clock.Now().Sub(a.start)
 	a.finished = true
 	r.finish(a.res)
-	if o == Interrupted || a.unknown || r.o.State == nil || attempts == 0 {
+	if o == Interrupted || a.unknown || r.journal == nil || attempts == 0 {
 		return nil
 	}
-	return r.o.State.RecordAborted(state.Record{Path: a.j.e.Key, Size: a.j.e.Size, ModTime: a.j.e.ModTime,
+	return r.journal.RecordAborted(state.Record{Path: a.j.e.Key, Size: a.j.e.Size, ModTime: a.j.e.ModTime,
 		ExternalID: a.extID, At: r.clock.Now().UTC()})
 }

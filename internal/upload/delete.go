@@ -408,8 +408,8 @@ func (r *runner) unconfirmedGone(ctx context.Context) ([]doomed, error) {
 			r.note(fmt.Sprintf("%s: an earlier run's upload of this removed file: %s; none was deleted", s.key, duplicates(files)))
 		case len(files) == 1:
 			gone = append(gone, doomed{key: s.key, docID: files[0].ID, ext: s.extID})
-		case r.o.State != nil && !r.o.DryRun:
-			if err := r.o.State.RecordAborted(state.Record{Path: s.key, ExternalID: s.extID, At: r.clock.Now().UTC()}); err != nil {
+		case r.journal != nil:
+			if err := r.journal.RecordAborted(state.Record{Path: s.key, ExternalID: s.extID, At: r.clock.Now().UTC()}); err != nil {
 				return nil, err
 			}
 		}
@@ -469,8 +469,8 @@ func (r *runner) deleteOne(ctx context.Context, id int64) error {
 // deleted finishes a deleted document, and forgets it in the state file.
 func (r *runner) deleted(d doomed) error {
 	r.finish(Result{Rel: d.key, Outcome: Deleted, DocumentID: d.docID})
-	if r.o.State == nil {
+	if r.journal == nil {
 		return nil
 	}
-	return r.o.State.RecordDeleted(d.key, r.clock.Now().UTC())
+	return r.journal.RecordDeleted(d.key, r.clock.Now().UTC())
 }

@@ -116,12 +116,13 @@ type Options struct {
 	// Service is the service; a run gives internal/retry's decorator of
 	// the API client: each request is sent here once.
 	Service Service
-	State   *state.Store // nil: no state file
-	// DryRun sends nothing and writes nothing (but the listing it needs):
-	// what would be done ends as Would* outcomes. Recorded, when set, is
-	// consulted instead of State.
+	// State is the state file (nil: none): a *state.Store, whose records
+	// the run writes, or for a dry run a *state.Snapshot, read without lock
+	// (what the run learns it keeps in memory).
+	State State
+	// DryRun sends nothing and writes nothing (but the reads it needs):
+	// what would be done ends as Would* outcomes.
 	DryRun   bool
-	Recorded Recorded
 	Progress Progress // nil: Nop
 	// Stop, when closed, ends the run gently: no new upload starts, those in
 	// flight finish. Cancelling the context passed to Run abandons them.
@@ -135,11 +136,14 @@ type Options struct {
 	Ready func(ctx context.Context) (*state.Store, error)
 }
 
-// Recorded is what the state file says was uploaded. *state.Store
-// implements it, and so does *state.Snapshot (a dry run: what it learns
-// of the service it keeps in memory).
-type Recorded interface {
+// State is what a run reads of the state file, and notes in it of what
+// the service holds: *state.Store implements it, and so does
+// *state.Snapshot (a dry run: in memory only).
+type State interface {
 	Done(path string) (state.Entry, bool)
+	// Started returns an upload an earlier run started and never saw
+	// confirmed.
+	Started(path string) (state.Entry, bool)
 	Len() int
 	Each(fn func(path string, e state.Entry))
 	MarkSeen(path string) bool
@@ -153,6 +157,16 @@ type Recorded interface {
 	// it holds nothing of this source's for it.
 	RecordKnown(r state.Record, found bool) error
 	Forget(path string) error
+}
+
+// Journal is what a run writes to the state file: *state.Store, never a
+// dry run's snapshot.
+type Journal interface {
+	RecordStarted(r state.Record) error
+	RecordDone(r state.Record) error
+	RecordAborted(r state.Record) error
+	RecordDeleted(path string, at time.Time) error
+	RecordCheckpoint(c state.Checkpoint) error
 }
 
 // ErrAuth wraps the service's refusal of the API key.
@@ -174,10 +188,11 @@ type runner struct {
 	o        Options
 	prog     Progress
 	clock    clock.Clock
-	recorded Recorded // nil: no state file
-	remote   *remote  // nil: no listing
-	tags     string   // the tags to apply, as recorded
-	keepTags bool     // no --tags: the documents' tags are left as they are
+	recorded State   // nil: no state file
+	journal  Journal // nil: no state file, or a dry run
+	remote   *remote // nil: no listing
+	tags     string  // the tags to apply, as recorded
+	keepTags bool    // no --tags: the documents' tags are left as they are
 
 	// pic is what the run knows of the workspace as a whole (verify.go);
 	// before is how many documents the source had before this run (what
@@ -314,11 +329,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if r.clock == nil {
 		r.clock = clock.Real{}
 	}
-	switch {
-	case o.Recorded != nil:
-		r.recorded = o.Recorded
-	case o.State != nil:
-		r.recorded = o.State
+	r.recorded = o.State
+	if j, ok := o.State.(Journal); ok && !o.DryRun {
+		r.journal = j
 	}
 	r.sum.DryRun = o.DryRun
 	start := r.clock.Now()
@@ -345,10 +358,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		if err != nil {
 			return r.result(start, ctx, err)
 		}
-		if st != nil {
-			r.o.State = st
-			if r.recorded == nil {
-				r.recorded = st
+		if st != nil && r.recorded == nil {
+			r.o.State, r.recorded = st, st
+			if !o.DryRun {
+				r.journal = st
 			}
 		}
 	}
@@ -705,12 +718,12 @@ func (r *runner) wantTags(k known) string {
 // remember records in the state file what the service holds for a file
 // the scan found, as a listing showed it.
 func (r *runner) remember(e scan.Entry, k known) error {
-	if r.o.State == nil || r.o.DryRun {
+	if r.journal == nil {
 		return nil
 	}
 	// (No time: the document was not changed by this run; the next run
 	// does not expect it among the service's changes.)
-	return r.o.State.RecordKnown(state.Record{Path: e.Key, Size: k.size, ModTime: k.mtime, ExternalID: k.extID,
+	return r.recorded.RecordKnown(state.Record{Path: e.Key, Size: k.size, ModTime: k.mtime, ExternalID: k.extID,
 		SHA256: k.sha, DocumentID: k.docID, UploadSessionUUID: k.session, Tags: k.tags}, true)
 }
 
@@ -760,10 +773,10 @@ func (r *runner) known(key string) (known, bool) {
 // startedEarlier reports an upload an earlier run started but never saw
 // confirmed.
 func (r *runner) startedEarlier(key string) bool {
-	if r.o.State == nil {
+	if r.recorded == nil {
 		return false
 	}
-	_, ok := r.o.State.Started(key)
+	_, ok := r.recorded.Started(key)
 	return ok
 }
 

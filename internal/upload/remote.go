@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/hex"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/compact"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
 )
 
@@ -32,8 +34,7 @@ type remote struct {
 	mu     sync.Mutex
 	byExt  []remoteDoc          // by external id, then id
 	legacy map[string]remoteDoc // documents of version 1, by key
-	tags   []string             // interned tag strings; remoteDoc.tags indexes it
-	tagIdx map[string]uint32
+	tags   *compact.Strings     // the tag sets; remoteDoc.tags indexes it
 	// count is the documents of the source (and shard), each once.
 	count int
 	// repeats counts the entries of the listing that named a document
@@ -63,7 +64,7 @@ const maxReserve = 1 << 22
 // belong to the shard.
 func loadRemote(ctx context.Context, svc Service, workspaceID int64, source string, shard scan.Shard, unowned func(*api.File),
 	beforeNext func() error) (*remote, error) {
-	r := &remote{legacy: map[string]remoteDoc{}, tags: []string{""}, tagIdx: map[string]uint32{"": 0}}
+	r := &remote{legacy: map[string]remoteDoc{}, tags: compact.NewStrings()}
 	// Room for every document the listing announces, at once: growing the
 	// slice as pages come would hold two copies of it at each step (the
 	// peak memory of a run that lists a million documents). Room left
@@ -102,8 +103,8 @@ func loadRemote(ctx context.Context, svc Service, workspaceID int64, source stri
 					continue
 				}
 				k := knownFromFile(f)
-				d := remoteDoc{docID: f.ID, size: k.size, mtime: unixNano(k.mtime), tags: r.intern(k.tags), complete: k.complete}
-				d.hasSHA = len(k.sha) >= 32 && hexPrefix(d.sha[:], k.sha)
+				d := remoteDoc{docID: f.ID, size: k.size, mtime: compact.UnixNano(k.mtime), tags: r.tags.ID(k.tags), complete: k.complete}
+				d.hasSHA = compact.ParseHex(d.sha[:], strings.ToLower(k.sha))
 				if id, ok := extBytes(f.ExternalMetadata.ExternalID, "pu2-"); ok {
 					d.ext = id
 					r.byExt = append(r.byExt, d)
@@ -149,19 +150,9 @@ func loadRemote(ctx context.Context, svc Service, workspaceID int64, source stri
 	return r, nil
 }
 
-func (r *remote) intern(s string) uint32 {
-	if i, ok := r.tagIdx[s]; ok {
-		return i
-	}
-	i := uint32(len(r.tags))
-	r.tags = append(r.tags, s)
-	r.tagIdx[s] = i
-	return i
-}
-
 // known returns what d says of its document.
 func (r *remote) known(d remoteDoc, ext string) known {
-	k := known{docID: d.docID, size: d.size, mtime: fromUnixNano(d.mtime), tags: r.tags[d.tags], extID: ext, complete: d.complete}
+	k := known{docID: d.docID, size: d.size, mtime: compact.Time(d.mtime), tags: r.tags.At(d.tags), extID: ext, complete: d.complete}
 	if d.hasSHA {
 		k.sha = hex.EncodeToString(d.sha[:])
 	}
@@ -295,28 +286,5 @@ func extBytes(id, prefix string) ([16]byte, bool) {
 	if len(id) != len(prefix)+32 || id[:len(prefix)] != prefix {
 		return b, false
 	}
-	return b, hexPrefix(b[:], id[len(prefix):])
-}
-
-// hexPrefix decodes the first len(dst)*2 hex digits of s.
-func hexPrefix(dst []byte, s string) bool {
-	if len(s) < len(dst)*2 {
-		return false
-	}
-	_, err := hex.Decode(dst, []byte(s[:len(dst)*2]))
-	return err == nil
-}
-
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromUnixNano(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
+	return b, compact.ParseHex(b[:], id[len(prefix):])
 }

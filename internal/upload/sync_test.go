@@ -346,7 +346,7 @@ func TestDryRunPlansAndSendsNothingButTheListing(t *testing.T) {
 		o := func(o *Options) {
 			o.DryRun, o.Delete = true, true
 			if withState {
-				o.Recorded = snap
+				o.State = snap
 			}
 		}
 		sum := syncRun(t, d, root, "", o)
@@ -382,6 +382,35 @@ func TestAStartedUploadIsAskedAboutNotSentAgain(t *testing.T) {
 	assert.Equal(t, 1, d.count("FIND"))
 	assert.Equal(t, 1, sum.Count(Present), "the service already had it")
 	mirrors(t, d, map[string]string{"a.txt": "a"})
+}
+
+// A dry run reads the state file as a snapshot, through the same handle a
+// run writes through: it sees the uploads an earlier run left unconfirmed,
+// asks the service about them (a read), and says what the real run would
+// do — nothing for one the service has, an upload for one it has not.
+func TestADryRunSeesUnconfirmedUploads(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "a.txt", "a")
+	d := newDocs()
+	// The upload of a.txt went through; b.txt's never reached the service.
+	syncRun(t, d, root, "")
+	write(t, root, "b.txt", "b")
+	stateFile := filepath.Join(t.TempDir(), "state")
+	st, err := state.Open(stateFile, state.Header{BaseURL: "http://x", WorkspaceID: 42}, state.Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, st.RecordDone(state.Record{Path: "other.txt", Size: 1, DocumentID: 99}))
+	for _, k := range []string{"a.txt", "b.txt"} {
+		require.NoError(t, st.RecordStarted(state.Record{Path: k, Size: 1, ExternalID: ExternalID("", k)}))
+	}
+	require.NoError(t, st.Close()) // neither answer arrived
+	snap, err := state.Read(stateFile, nil)
+	require.NoError(t, err)
+	posts, lookups := d.count("POST"), d.count("FIND")
+	sum := syncRun(t, d, root, "", func(o *Options) { o.DryRun, o.State = true, snap })
+	assert.Equal(t, 1, sum.Count(Present), "a.txt: the service has it, nothing to send")
+	assert.Equal(t, 1, sum.Count(WouldUpload), "b.txt: the service has it not")
+	assert.Equal(t, lookups+2, d.count("FIND"), "the service was asked about both")
+	assert.Equal(t, posts, d.count("POST"), "nothing sent")
 }
 
 // An answer the tool cannot read is an unknown outcome: the service is

@@ -265,13 +265,13 @@ func (r *runner) isStale(key string) bool {
 // forgetCheckpoint records, before the run changes anything, that the
 // state file has no checkpoint: a run killed halfway leaves none.
 func (r *runner) forgetCheckpoint() error {
-	if r.o.State == nil || r.o.DryRun {
+	if r.journal == nil {
 		return nil
 	}
-	if _, ok := r.o.State.Checkpoint(); !ok {
+	if _, ok := r.recorded.Checkpoint(); !ok {
 		return nil
 	}
-	return r.o.State.RecordCheckpoint(state.Checkpoint{Count: -1})
+	return r.journal.RecordCheckpoint(state.Checkpoint{Count: -1})
 }
 
 // checkpoint records, at the end of a run that saw the whole tree, what it
@@ -280,7 +280,7 @@ func (r *runner) forgetCheckpoint() error {
 // created before the run's moment must be the start's less those, or
 // someone else deleted some meanwhile, and no checkpoint is recorded.
 func (r *runner) checkpoint(ctx context.Context, deleted int) error {
-	if r.o.State == nil || r.o.DryRun || r.pic.at.IsZero() || r.relist.Load() {
+	if r.journal == nil || r.pic.at.IsZero() || r.relist.Load() {
 		return nil
 	}
 	count, _, date, err := r.countBefore(ctx, r.pic.at)
@@ -298,7 +298,7 @@ func (r *runner) checkpoint(ctx context.Context, deleted int) error {
 	if err != nil {
 		return nil
 	}
-	return r.o.State.RecordCheckpoint(state.Checkpoint{At: at, Count: end, Newest: newest, Since: r.pic.at})
+	return r.journal.RecordCheckpoint(state.Checkpoint{At: at, Count: end, Newest: newest, Since: r.pic.at})
 }
 
 // still reports whether the workspace's documents created before the run's
