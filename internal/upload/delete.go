@@ -226,27 +226,19 @@ func (r *runner) unchanged(ctx context.Context, gone []doomed) ([]doomed, error)
 	return r.without(gone, drop), nil
 }
 
-// confirm keeps the documents of gone that a listing of the workspace shows
-// in the workspace, with the identity they are known by.
+// confirm keeps the documents of gone that the service shows in the
+// workspace, with the identity they are known by.
 func (r *runner) confirm(ctx context.Context, gone []doomed) ([]doomed, error) {
 	byID := make(map[int64]int, len(gone))
 	for i, d := range gone {
 		byID[d.docID] = i
 	}
 	ok := map[int64]bool{}
-	err := api.EachPage(ctx, r.o.Service, api.ListQuery{WorkspaceID: r.o.WorkspaceID, Ordering: "created_at", PageSize: 1000},
-		func(p *api.FilePage) error {
-			if err := r.interrupted(ctx); err != nil {
-				return err
-			}
-			for i := range p.Results {
-				f := &p.Results[i]
-				if j, in := byID[f.ID]; in && r.provenGone(f, gone[j]) {
-					ok[f.ID] = true
-				}
-			}
-			return nil
-		})
+	err := r.eachCandidate(ctx, gone, func(f *api.File) {
+		if j, in := byID[f.ID]; in && r.provenGone(f, gone[j]) {
+			ok[f.ID] = true
+		}
+	})
 	if err != nil {
 		return nil, deleteError(err)
 	}
@@ -305,8 +297,8 @@ func (r *runner) provenGone(f *api.File, d doomed) bool {
 }
 
 // goneByListing returns the documents the listing at the start showed as
-// this source's whose file the scan did not find, confirmed by a second
-// listing (which also names them).
+// this source's whose file the scan did not find, confirmed by the service
+// asked again (which also names them).
 func (r *runner) goneByListing(ctx context.Context) ([]doomed, error) {
 	cands, shared := r.remote.unseenDocs(), r.remote.shared()
 	if shared > 0 {
@@ -320,49 +312,79 @@ func (r *runner) goneByListing(ctx context.Context) ([]doomed, error) {
 		return nil, err
 	}
 	if n := len(cands) - len(gone); n > 0 {
-		r.note(fmt.Sprintf("not deleted: %d document(s) whose file is gone, which a second listing did not show as this source's in this workspace", n))
+		r.note(fmt.Sprintf("not deleted: %d document(s) whose file is gone, which the service, asked again, did not show as this source's in this workspace", n))
 	}
 	return gone, nil
 }
 
 // confirmListed keeps the documents of cands (from the listing at the
-// start, known by id and identity) that a second listing shows in the
-// workspace, as this source's, with that identity; it names them (their
-// key, title and tags).
+// start, known by id and identity) that the service, asked again, shows in
+// the workspace, as this source's, with that identity; it names them
+// (their key, title and tags).
 func (r *runner) confirmListed(ctx context.Context, cands []doomed) ([]doomed, error) {
 	byID := make(map[int64]doomed, len(cands))
 	for _, d := range cands {
 		byID[d.docID] = d
 	}
 	var gone []doomed
-	err := api.EachPage(ctx, r.o.Service, api.ListQuery{WorkspaceID: r.o.WorkspaceID, Ordering: "created_at", PageSize: 1000},
+	err := r.eachCandidate(ctx, cands, func(f *api.File) {
+		d, in := byID[f.ID]
+		if !in || f.ExternalMetadata == nil {
+			return
+		}
+		key, ok := ours(f.ExternalMetadata, r.o.Source)
+		if !ok {
+			return
+		}
+		d.key = key
+		if r.provenGone(f, d) {
+			d.listed, d.title, d.tags = true, f.Title, f.Tags
+			gone = append(gone, d)
+			delete(byID, f.ID) // once, however often the listing shows it
+		}
+	})
+	if err != nil {
+		return nil, deleteError(err)
+	}
+	return gone, nil
+}
+
+// confirmByIDMax is the most documents to delete that are asked about one
+// by one; more are confirmed by a listing of the workspace.
+const confirmByIDMax = 200
+
+// eachCandidate calls fn with what the service shows now of each document
+// of cands: asked by id when they are few — exact, whatever others upload
+// or delete meanwhile (a listing's pages shift under them, and may skip a
+// document); else read from a listing of the workspace. A document the
+// service no longer has is not shown.
+func (r *runner) eachCandidate(ctx context.Context, cands []doomed, fn func(f *api.File)) error {
+	if len(cands) <= confirmByIDMax {
+		for _, d := range cands {
+			if err := r.interrupted(ctx); err != nil {
+				return err
+			}
+			f, err := r.o.Service.GetFile(ctx, d.docID)
+			switch {
+			case isNotFound(err):
+				continue
+			case err != nil:
+				return err
+			}
+			fn(f)
+		}
+		return nil
+	}
+	return api.EachPage(ctx, r.o.Service, api.ListQuery{WorkspaceID: r.o.WorkspaceID, Ordering: "created_at", PageSize: 1000},
 		func(p *api.FilePage) error {
 			if err := r.interrupted(ctx); err != nil {
 				return err
 			}
 			for i := range p.Results {
-				f := &p.Results[i]
-				d, in := byID[f.ID]
-				if !in || f.ExternalMetadata == nil {
-					continue
-				}
-				key, ok := ours(f.ExternalMetadata, r.o.Source)
-				if !ok {
-					continue
-				}
-				d.key = key
-				if r.provenGone(f, d) {
-					d.listed, d.title, d.tags = true, f.Title, f.Tags
-					gone = append(gone, d)
-					delete(byID, f.ID) // once, however often the listing shows it
-				}
+				fn(&p.Results[i])
 			}
 			return nil
 		})
-	if err != nil {
-		return nil, deleteError(err)
-	}
-	return gone, nil
 }
 
 // deleteError is the error that ends the run when what --delete needed of

@@ -355,8 +355,8 @@ func TestDryRunPlansAndSendsNothingButTheListing(t *testing.T) {
 		assert.Equal(t, 1, sum.Count(WouldDelete))
 		assert.Equal(t, 1, sum.Count(Unchanged))
 		// Only reads: the state file verified (or the workspace listed),
-		// and what would be deleted confirmed.
-		assert.Equal(t, d.requests(), d.count("LIST")+d.count("POST")+d.count("PATCH")+d.count("BULK"))
+		// and what would be deleted confirmed (asked by id).
+		assert.Equal(t, d.requests(), d.count("LIST")+d.count("GET")+d.count("POST")+d.count("PATCH")+d.count("BULK"))
 		assert.LessOrEqual(t, d.requests()-before, 5, "with state %v", withState)
 	}
 	assert.Len(t, d.history, 4, "nothing changed on the service")

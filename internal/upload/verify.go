@@ -76,7 +76,7 @@ func (r *runner) countBefore(ctx context.Context, at time.Time) (count, newest i
 func (r *runner) verify(ctx context.Context) (bool, error) {
 	cp, ok := r.recorded.Checkpoint()
 	if !ok {
-		r.note("the state file has no checkpoint of the service (written by an earlier version, or a run that did not end): the workspace was listed to check it")
+		r.note("the state file has no checkpoint of the service (the last run saw others delete documents while it ran, did not end, or was of an earlier version): the workspace was listed to check it")
 		return false, nil
 	}
 	count, newest, _, err := r.countBefore(ctx, cp.At)
