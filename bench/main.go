@@ -1,15 +1,16 @@
 //go:build unix
 
 // Command bench measures paradigm-upload against the targets of the "Scale
-// and speed" issue, of the quota and outage issue (#11) and of the sync
-// issue (#13), each side by side with a baseline measured in the same run,
-// on loopback: it builds the tool and the baseline, starts devservers,
-// generates the corpora in a temporary folder, and prints a table.
+// and speed" issue, of the quota and outage issue (#11), of the sync issue
+// (#13), of the verified state file (#19) and of moves (#20), each side by
+// side with a baseline measured in the same run, on loopback: it builds the
+// tool and the baseline, starts devservers, generates the corpora in a
+// temporary folder, and prints a table.
 //
 // Cases: littles-law, small-files, large-file, many-files, quota,
-// quota-change, outage, sync-scale. -only CASE runs the case of that name,
-// or, when no case has that name, every case whose name contains it; a
-// comma-separated list runs several.
+// quota-change, outage, sync-scale, sync-nights, sync-moves. -only CASE
+// runs the case of that name, or, when no case has that name, every case
+// whose name contains it; a comma-separated list runs several.
 //
 //	go run ./bench [-quick] [-only CASE[,CASE...]]
 package main
@@ -88,11 +89,17 @@ func main() {
 	if want("sync-scale") {
 		syncScale(work, bin)
 	}
+	if want("sync-nights") {
+		syncNights(work, bin)
+	}
+	if want("sync-moves") {
+		syncMoves(work, bin)
+	}
 	printTable()
 	printCaptured()
 }
 
-var cases = []string{"littles-law", "small-files", "large-file", "many-files", "quota", "quota-change", "outage", "sync-scale"}
+var cases = []string{"littles-law", "small-files", "large-file", "many-files", "quota", "quota-change", "outage", "sync-scale", "sync-nights", "sync-moves"}
 
 // want says whether -only selects the case: -only is a comma-separated
 // list, each item the exact name of a case or else part of case names.
