@@ -147,6 +147,9 @@ type devStats struct {
 	Patches      int64 `json:"patches"`
 	Replaces     int64 `json:"replaces"`
 	Deletes      int64 `json:"deletes"`
+	BulkDeletes  int64 `json:"bulk_deletes"`
+	Idempotent   int64 `json:"idempotent_hits"`
+	Bytes        int64 `json:"bytes"` // of the files stored: first versions and replacements
 }
 
 var admin = &http.Client{Timeout: 10 * time.Second}
@@ -299,16 +302,28 @@ func capture(title string, stderr string) {
 	}{title, progressLines(stderr)})
 }
 
-// beforeBinary builds the tool as it was before issue 11 (commit e0141c5):
-// a git worktree of that commit in the work folder, built and removed.
+// beforeBinary builds the tool as it was before issue 11 (commit e0141c5).
 func beforeBinary(work string) string {
-	const commit = "e0141c5"
+	bin, err := builtAt(work, "e0141c5")
+	check(err)
+	return bin
+}
+
+// builtAt builds the tool as it was at a commit: a git worktree of that
+// commit in the work folder, built and removed. A binary already built in
+// this run is reused. It needs git and the repository's history; without
+// them the error says why.
+func builtAt(work, commit string) (string, error) {
 	bin := filepath.Join(work, "paradigm-upload-"+commit)
 	if _, err := os.Stat(bin); err == nil {
-		return bin
+		return bin, nil
 	}
 	tree := filepath.Join(work, "src-"+commit)
-	run("git", "worktree", "add", "--detach", "--quiet", tree, commit)
+	add := exec.Command("git", "worktree", "add", "--detach", "--quiet", tree, commit)
+	add.Stdout, add.Stderr = os.Stderr, os.Stderr
+	if err := add.Run(); err != nil {
+		return "", fmt.Errorf("git worktree add %s: %w", commit, err)
+	}
 	remove := atCleanup(func() {
 		c := exec.Command("git", "worktree", "remove", "--force", tree)
 		c.Stderr = os.Stderr
@@ -318,8 +333,10 @@ func beforeBinary(work string) string {
 	c.Dir, c.Stdout, c.Stderr = tree, os.Stderr, os.Stderr
 	err := c.Run()
 	remove()
-	check(err)
-	return bin
+	if err != nil {
+		return "", fmt.Errorf("building commit %s: %w", commit, err)
+	}
+	return bin, nil
 }
 
 // tail returns the last n lines of s, for the figures of a run that went wrong.

@@ -1,16 +1,17 @@
 //go:build unix
 
 // Command bench measures paradigm-upload against the targets of the "Scale
-// and speed" issue, of the quota and outage issue (#11) and of the sync
-// issue (#13), each side by side with a baseline measured in the same run,
-// on loopback: it builds the tool and the baseline, starts devservers,
-// generates the corpora in a temporary folder, and prints a table.
+// and speed" issue, of the quota and outage issue (#11), of the sync issue
+// (#13), of the verified state file (#19) and of moves (#20), each side by
+// side with a baseline measured in the same run, on loopback: it builds the
+// tool and the baseline, starts devservers, generates the corpora in a
+// temporary folder, and prints a table.
 //
 // Cases: littles-law, small-files, large-file, many-files, quota,
 // quota-shards, quota-steady, random-refusals, quota-change, outage,
-// sync-scale. -only CASE runs the case of that name,
-// or, when no case has that name, every case whose name contains it; a
-// comma-separated list runs several.
+// sync-scale, sync-nights, sync-moves. -only CASE runs the case of that
+// name, or, when no case has that name, every case whose name contains it;
+// a comma-separated list runs several.
 //
 //	go run ./bench [-quick] [-only CASE[,CASE...]]
 package main
@@ -102,6 +103,8 @@ var benchCases = []benchCase{
 	{"quota-change", quotaChange},
 	{"outage", func(work, bin, _ string) { outage(work, bin) }},
 	{"sync-scale", func(work, bin, _ string) { syncScale(work, bin) }},
+	{"sync-nights", func(work, bin, _ string) { syncNights(work, bin) }},
+	{"sync-moves", func(work, bin, _ string) { syncMoves(work, bin) }},
 }
 
 // want says whether -only selects the case: -only is a comma-separated

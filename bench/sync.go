@@ -19,17 +19,11 @@ func syncScale(work, bin string) {
 	n := pick(1_000_000, 100_000)
 	const size, perDir, every = 100, 250, 100 // every 100th file changes: 1%
 	name := fmt.Sprintf("%d files", n)
-	needBytes, needInodes := uint64(n)*4096*5/4, uint64(n)*11/10
-	if free, inodes, ok := freeSpace(work); ok && (free < needBytes || inodes < needInodes) {
-		fmt.Printf("sync-scale  skipped: the tree needs about %s and %d inodes; %s and %d are free\n",
-			human(int64(needBytes)), needInodes, human(int64(free)), inodes)
-		rows = append(rows, row{name: name + ": sync at scale", measured: "skipped: not enough disk", baseline: "-", ratio: "-", target: "-"})
+	dir, ok := scaleTree(work, "sync-scale", name+": sync at scale", n, size, perDir)
+	if !ok {
 		return
 	}
-	dir := filepath.Join(work, "sync-scale")
-	t0 := time.Now()
-	makeFiles(dir, n, size, perDir)
-	fmt.Printf("sync-scale  generated %d files of %d B in %d folders in %s\n", n, size, (n+perDir-1)/perDir, time.Since(t0).Round(time.Second))
+	defer removeTree(dir)
 
 	args := func(url string, more ...string) []string {
 		return append([]string{"--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress"}, more...)
@@ -130,6 +124,43 @@ func syncScale(work, bin string) {
 			measured: fmt.Sprintf("%s / %s / %s / %s / %s", human(dryState.rss), human(dryNone.rss), human(up.rss), human(night.rss), human(recon.rss)),
 			baseline: "-", ratio: "-", target: "≤ 200 MiB", met: peak <= 200<<20},
 	)
+}
+
+// scaleTree generates the tree of n tiny files of a case at scale, in the
+// folder named label, when the disk has room for it (roomFor); the caller
+// removes it (removeTree).
+func scaleTree(work, label, name string, n, size, perDir int) (string, bool) {
+	if !roomFor(work, label, name, n) {
+		return "", false
+	}
+	dir := filepath.Join(work, label)
+	t0 := time.Now()
+	makeFiles(dir, n, size, perDir)
+	fmt.Printf("%s  generated %d files of %d B in %d folders in %s\n", label, n, size, (n+perDir-1)/perDir, time.Since(t0).Round(time.Second))
+	return dir, true
+}
+
+// roomFor says whether the file system of the work folder has room for a
+// tree of n tiny files (a block of 4 KiB and an inode each, and a margin);
+// when it has not, it says so, adds a row named name, and the case is
+// skipped.
+func roomFor(work, label, name string, n int) bool {
+	needBytes, needInodes := uint64(n)*4096*5/4, uint64(n)*11/10
+	if free, inodes, ok := freeSpace(work); ok && (free < needBytes || inodes < needInodes) {
+		fmt.Printf("%s  skipped: the tree needs about %s and %d inodes; %s and %d are free\n",
+			label, human(int64(needBytes)), needInodes, human(int64(free)), inodes)
+		rows = append(rows, row{name: name, measured: "skipped: not enough disk", baseline: "-", ratio: "-", target: "-"})
+		return false
+	}
+	return true
+}
+
+// removeTree removes a case's tree when it is done (unless -keep), so that
+// the next case has the disk.
+func removeTree(dir string) {
+	if !*keep {
+		check(os.RemoveAll(dir))
+	}
 }
 
 // measureQuiet measures a run of the tool whose stdout goes nowhere; a run
