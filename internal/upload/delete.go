@@ -237,6 +237,8 @@ func (r *runner) confirm(ctx context.Context, gone []doomed) ([]doomed, error) {
 	err := r.eachCandidate(ctx, gone, func(f *api.File) {
 		if j, in := byID[f.ID]; in && r.provenGone(f, gone[j]) {
 			ok[f.ID] = true
+			// Named as the service shows it now: a move needs no second look.
+			gone[j].listed, gone[j].title, gone[j].tags = true, f.Title, f.Tags
 		}
 	})
 	if err != nil {
@@ -350,8 +352,16 @@ func (r *runner) confirmListed(ctx context.Context, cands []doomed) ([]doomed, e
 }
 
 // confirmByIDMax is the most documents to delete that are asked about one
-// by one; more are confirmed by a listing of the workspace.
+// by one whatever the workspace's size; more are confirmed by a listing of
+// the workspace when it costs fewer requests (byID).
 const confirmByIDMax = 200
+
+// byID says whether n documents are asked about one by one rather than
+// read from a listing of the workspace: n requests against a page of 1,000
+// per thousand documents the workspace held at the start (when known).
+func (r *runner) byID(n int) bool {
+	return n <= confirmByIDMax || int64(n) <= r.pic.count/1000+1
+}
 
 // eachCandidate calls fn with what the service shows now of each document
 // of cands: asked by id when they are few — exact, whatever others upload
@@ -359,7 +369,7 @@ const confirmByIDMax = 200
 // document); else read from a listing of the workspace. A document the
 // service no longer has is not shown.
 func (r *runner) eachCandidate(ctx context.Context, cands []doomed, fn func(f *api.File)) error {
-	if len(cands) <= confirmByIDMax {
+	if r.byID(len(cands)) {
 		for _, d := range cands {
 			if err := r.interrupted(ctx); err != nil {
 				return err

@@ -245,3 +245,41 @@ func TestAShardAdoptsOnlyByContent(t *testing.T) {
 	assert.Nil(t, d.byID[other.id].ext, "the other document untouched")
 	d.mu.Unlock()
 }
+
+// Many moves with a state file are confirmed by a listing of the workspace,
+// which names their documents (title and tags): no request for each one
+// (10,000 moves asked 10,000 GETs before, twice the requests of the night).
+// A few are asked by id, once each.
+func TestMovesAreConfirmedOnceByTheCheaperWay(t *testing.T) {
+	for _, c := range []struct {
+		files, maxGets, maxLists int
+	}{{250, 0, 6}, {30, 30, 5}} {
+		t.Run(fmt.Sprint(c.files), func(t *testing.T) {
+			root := t.TempDir()
+			for i := 0; i < c.files; i++ {
+				write(t, root, fmt.Sprintf("old/f%03d.txt", i), fmt.Sprintf("file %d", i))
+			}
+			stateFile := filepath.Join(t.TempDir(), "state")
+			d := newDocs()
+			syncRun(t, d, root, stateFile)
+			syncRun(t, d, root, stateFile) // a checkpoint the next night verifies
+			rename(t, root, "old", "new")
+			gets, lists := d.count("GET"), d.count("LIST")
+			sum := syncRun(t, d, root, stateFile, func(o *Options) { o.Delete = true })
+			assert.Equal(t, c.files, sum.Count(Moved), "%v", sum.Notes)
+			assert.LessOrEqual(t, d.count("GET")-gets, c.maxGets, "requests for each document")
+			assert.LessOrEqual(t, d.count("LIST")-lists, c.maxLists, "listing pages (the checkpoint's, the new uploads', and the confirmation's)")
+			assert.Equal(t, "f007", titleOf(d, d.byKey()["new/f007.txt"][0].id), "the default title follows")
+		})
+	}
+}
+
+// Documents are asked about by id while that costs no more requests than a
+// listing of the workspace in pages of 1,000.
+func TestDocumentsAreAskedByIDWhileCheaperThanAListing(t *testing.T) {
+	small, large := &runner{}, &runner{pic: picture{count: 1_000_000}}
+	assert.True(t, small.byID(200))
+	assert.False(t, small.byID(201), "a listing of a small workspace is cheaper")
+	assert.True(t, large.byID(1001), "1,001 requests against 1,001 pages")
+	assert.False(t, large.byID(1002))
+}

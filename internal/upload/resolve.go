@@ -304,17 +304,12 @@ func (r *runner) goneOfSizes(sizes map[int64]bool) []doomed {
 
 // prove keeps the documents of cands that the service shows as this
 // source's, in this workspace, with the identity they are known by (their
-// files are gone: they were chosen so); remote ones gain their key.
+// files are gone: they were chosen so), named as it shows them (title and
+// tags, which a move needs); remote ones gain their key. Asked by id or
+// read from a listing, whichever costs fewer requests: never the
+// checkpoint's shortcut (only what changed since the last run listed),
+// which would leave each move to ask for its document again.
 func (r *runner) prove(ctx context.Context, cands []doomed) ([]doomed, error) {
-	if r.remote == nil && r.pic.verified {
-		held, err := r.still(ctx)
-		if err != nil {
-			return nil, deleteError(err)
-		}
-		if held {
-			return r.unchanged(ctx, cands)
-		}
-	}
 	if r.remote == nil {
 		return r.confirm(ctx, cands)
 	}
