@@ -109,8 +109,8 @@ func syncMoves(work, bin string) {
 	}
 	rows = append(rows,
 		row{name: name + ": requests of the night", measured: reqCell(tool), baseline: baseCell(reqCell),
-			ratio: ratio(float64(tool.night.Requests), float64(old.night.Requests)), target: "one PATCH a file, 0 uploads, 0 deletes",
-			met: moved(tool) && tool.night.Requests <= int64(n)+20},
+			ratio: ratio(float64(tool.night.Requests), float64(old.night.Requests)), target: "one PATCH a file, 0 uploads, 0 deletes (+ the pages of a listing that confirms them, + 20)",
+			met: moved(tool) && tool.night.Requests <= int64(n)+int64(tool.ids.before+999)/1000+20},
 		row{name: name + ": bytes of files received", measured: bytesCell(tool), baseline: baseCell(bytesCell),
 			ratio: ratio(float64(tool.night.Bytes), float64(old.night.Bytes)), target: "0", met: tool.night.Bytes == 0},
 		row{name: name + ": wall time", measured: timeCell(tool), baseline: baseCell(timeCell),
