@@ -381,3 +381,23 @@ func TestPlainLinesAreASCII(t *testing.T) {
 	line := ProcessingLine(3, 5, map[string]int{"embedded": 2, "parsing": 1, "pending": 2})
 	assert.Equal(t, "processing: 3/5 documents done: embedded 2, parsing 1, pending 2", line)
 }
+
+// A run stopped while the count was still going: the files it never
+// scanned end as not attempted without being found. The total is what the
+// run ended with, done and not attempted, so that they add up.
+func TestTheTotalCountsFilesNeverScanned(t *testing.T) {
+	m, clock := testMeter()
+	m.Counted(upload.Count{Files: 500, Work: 500, WorkBytes: 5000})
+	for i := 0; i < 460; i++ {
+		clock.Advance(10 * time.Millisecond)
+		m.Found(1, 10)
+		m.Sent(10)
+		m.Done(uploaded(10))
+	}
+	for i := 0; i < 100; i++ {
+		m.Done(upload.Result{Outcome: upload.NotAttempted})
+	}
+	s := m.Snapshot()
+	assert.Equal(t, s.Done+s.By[upload.NotAttempted], s.Total, "done and not attempted add up to the total")
+	assert.Contains(t, barLine(s, 200, true), "460/560+ files", "+: the count had not ended")
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -390,4 +391,43 @@ func TestADuplicatedIdentityAmongTheChangesIsLeftAlone(t *testing.T) {
 	assert.Equal(t, "mine, edited", string(d.byID[mine.id].content), "the edit on ours")
 	d.mu.Unlock()
 	assert.Contains(t, fmt.Sprint(sum.Notes), "the one the state file records")
+}
+
+// A document is proven gone only as the service shows it: in this
+// workspace, of this tool and source, at the file's path, with the identity
+// the run knows it by.
+func TestADocumentIsProvenGoneOnlyWhenEverythingMatches(t *testing.T) {
+	r := &runner{o: Options{WorkspaceID: 42, Source: "s"}}
+	d := doomed{key: "a/b.txt", docID: 7, ext: ExternalID("s", "a/b.txt")}
+	file := func(edit func(f *api.File)) *api.File {
+		f := &api.File{ID: 7, Workspace: &api.Workspace{ID: 42},
+			ExternalMetadata: externalMetadata("s", "a/b.txt", 3, time.Unix(1, 0), "")}
+		if edit != nil {
+			edit(f)
+		}
+		return f
+	}
+	assert.True(t, r.provenGone(file(nil), d))
+	for name, edit := range map[string]func(f *api.File){
+		"another workspace":           func(f *api.File) { f.Workspace.ID = 7 },
+		"no workspace":                func(f *api.File) { f.Workspace = nil },
+		"no metadata":                 func(f *api.File) { f.ExternalMetadata = nil },
+		"another source":              func(f *api.File) { f.ExternalMetadata.AdditionalMetadata[metaSource] = "t" },
+		"another tool":                func(f *api.File) { delete(f.ExternalMetadata.AdditionalMetadata, metaUploadedBy) },
+		"another path":                func(f *api.File) { f.ExternalMetadata.AdditionalMetadata[metaPath] = "a/c.txt" },
+		"another identity":            func(f *api.File) { f.ExternalMetadata.ExternalID = "pu2-elsewhere" },
+		"a tombstone of our identity": func(f *api.File) { f.ExternalMetadata.ExternalID = tombstone(d.ext) },
+	} {
+		assert.False(t, r.provenGone(file(edit), d), name)
+	}
+	other := d
+	other.ext = "pu2-recorded-otherwise"
+	assert.False(t, r.provenGone(file(nil), other), "the run knew it by another identity")
+	v1 := d
+	v1.ext = ""
+	assert.True(t, r.provenGone(file(nil), v1), "a document of version 1 is known by its path")
+	assert.False(t, r.provenGone(file(func(f *api.File) { f.ExternalMetadata.AdditionalMetadata[metaPath] = "a/c.txt" }), v1),
+		"a document of version 1 at another path")
+	assert.False(t, r.provenGone(file(func(f *api.File) { f.ExternalMetadata.ExternalID = other.ext }), other),
+		"an identity that is not its path's: not this tool's making")
 }
