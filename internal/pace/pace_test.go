@@ -254,7 +254,7 @@ func TestARetryAfterOfAn503HoldsThePool(t *testing.T) {
 	start := clk.Now()
 	p.Done(wait(t, p), OK, 0)
 	assert.Equal(t, 5*time.Second, clk.Now().Sub(start), "the next request waited for the Retry-After")
-	assert.Equal(t, 0.0, p.Status().Rate, "and nothing was learned: still full speed")
+	assert.Zero(t, p.Status().Rate, "and nothing was learned: still full speed")
 }
 
 // One episode at most halves the rate: a refusal after a long quiet spell
@@ -431,5 +431,5 @@ func TestSheddingGoesToFullSpeedPastWhatThePoolSends(t *testing.T) {
 		p.Done(wait(t, p), OK, 0)
 		clk.Advance(500 * time.Millisecond)
 	}
-	assert.Equal(t, 0.0, p.Status().Rate, "full speed")
+	assert.Zero(t, p.Status().Rate, "full speed")
 }

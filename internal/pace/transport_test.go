@@ -188,5 +188,5 @@ func TestARefusalIndependentOfTheRateHoldsOnlyItsRequest(t *testing.T) {
 	assert.Len(t, s.bodies, 2)
 	assert.Contains(t, clk.Slept(), 3*time.Second, "the refused request waited for its Retry-After")
 	assert.False(t, p.PausedUntil().After(clk.Now().Add(-3*time.Second)), "the pool was not paused")
-	assert.Equal(t, 0.0, p.Status().Rate, "nor slowed")
+	assert.Zero(t, p.Status().Rate, "nor slowed")
 }
