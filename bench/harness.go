@@ -90,6 +90,7 @@ type proc struct {
 // outcome is what a finished command did.
 type outcome struct {
 	wall           time.Duration
+	cpu            time.Duration // user and system time
 	rss            int64
 	exit           int
 	stdout, stderr string
@@ -126,7 +127,8 @@ func (p *proc) wait() outcome {
 	case err != nil:
 		check(err)
 	}
-	return outcome{wall: wall, rss: peakRSS(p.cmd.ProcessState), exit: code, stdout: p.out.String(), stderr: p.err.String()}
+	ps := p.cmd.ProcessState
+	return outcome{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), rss: peakRSS(ps), exit: code, stdout: p.out.String(), stderr: p.err.String()}
 }
 
 // runAny runs a command to completion, whatever its exit code.

@@ -276,8 +276,9 @@ func manyFiles(work, bin string) {
 			measured: fmt.Sprintf("%s / %s / %s / %s", human(dry.rss), human(plain.rss), human(withState.rss), human(resume.rss)),
 			baseline: "-", ratio: "-", target: "≤ 150 MiB", met: peak <= 150<<20},
 		row{name: fmt.Sprintf("%d files: upload with --state-file vs without", n),
-			measured: fmt.Sprintf("%.0f files/s", float64(n)/withState.wall.Seconds()),
-			baseline: fmt.Sprintf("%.0f files/s", float64(n)/plain.wall.Seconds()), ratio: fmt.Sprintf("%.2f×", r2), target: "≥ 0.8×", met: r2 >= 0.8},
+			measured: fmt.Sprintf("%.0f files/s, CPU %.1f s", float64(n)/withState.wall.Seconds(), withState.cpu.Seconds()),
+			baseline: fmt.Sprintf("%.0f files/s, CPU %.1f s", float64(n)/plain.wall.Seconds(), plain.cpu.Seconds()),
+			ratio:    fmt.Sprintf("%.2f× (CPU %.2f×)", r2, plain.cpu.Seconds()/withState.cpu.Seconds()), target: "≥ 0.8×", met: r2 >= 0.8},
 		row{name: fmt.Sprintf("%d files: resume with nothing left vs dry run", n), measured: resume.wall.Round(time.Millisecond).String(),
 			baseline: dry.wall.Round(time.Millisecond).String(), ratio: fmt.Sprintf("%.2f×", r3), target: "≤ 2×", met: r3 <= 2},
 	)
@@ -321,13 +322,15 @@ func alternateN(fs ...func() result) []result {
 
 func median(rs []result) result {
 	walls := make([]time.Duration, len(rs))
+	cpus := make([]time.Duration, len(rs))
 	var peak int64
 	for i, r := range rs {
-		walls[i] = r.wall
+		walls[i], cpus[i] = r.wall, r.cpu
 		peak = max(peak, r.rss)
 	}
 	slices.Sort(walls)
-	return result{wall: walls[len(walls)/2], rss: peak}
+	slices.Sort(cpus)
+	return result{wall: walls[len(walls)/2], cpu: cpus[len(cpus)/2], rss: peak}
 }
 
 // stateBaseURL reads the instance a state file belongs to.
@@ -344,6 +347,7 @@ func stateBaseURL(path string) string {
 
 type result struct {
 	wall time.Duration
+	cpu  time.Duration // the process's user and system time
 	rss  int64
 }
 
@@ -355,7 +359,7 @@ func measure(name string, args ...string) result {
 	if o.exit != 0 {
 		check(fmt.Errorf("%s %s: exit %d\n%s", name, strings.Join(args, " "), o.exit, o.stderr))
 	}
-	return result{wall: o.wall, rss: o.rss}
+	return result{wall: o.wall, cpu: o.cpu, rss: o.rss}
 }
 
 // devserver starts a discarding devserver on a free loopback port.

@@ -171,7 +171,7 @@ func measureQuiet(problems *[]string, label, name string, args ...string) result
 		*problems = append(*problems, fmt.Sprintf("%s: exit %d", label, o.exit))
 		fmt.Printf("sync-scale  %s: exit %d\n%s\n", label, o.exit, tail(o.stderr, 10))
 	}
-	return result{wall: o.wall, rss: o.rss}
+	return result{wall: o.wall, cpu: o.cpu, rss: o.rss}
 }
 
 // changeFiles rewrites every every-th file of a makeFiles tree with new

@@ -574,7 +574,9 @@ func TestAMergeWritesOnlyWhereTheNewPathsFall(t *testing.T) {
 	runtime.ReadMemStats(&m0)
 	tbl.put(path(n), e) // the merge
 	runtime.ReadMemStats(&m1)
-	require.Empty(t, tbl.m, "merged")
+	if len(tbl.m) != 0 { // (not require.Empty: it would print 65,535 entries)
+		t.Fatalf("not merged: %d entries in the map", len(tbl.m))
+	}
 	whole := uint64(tbl.len()) * (uint64(unsafe.Sizeof(slot{})) + uint64(len(path(0))))
 	t.Logf("the merge allocated %d KiB; the whole sorted part is %d KiB", (m1.TotalAlloc-m0.TotalAlloc)>>10, whole>>10)
 	assert.Less(t, m1.TotalAlloc-m0.TotalAlloc, whole/2)
