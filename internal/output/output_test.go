@@ -147,7 +147,7 @@ func TestOddNamesAreEscapedInEveryHumanOutput(t *testing.T) {
 			WriteStatus(&b, StatusHeader{StateFile: name, BaseURL: "http://x", WorkspaceID: 1}, docs)
 			clean(t, "status", b.String(), 5)
 			var out, errOut bytes.Buffer
-			WriteProcessing(&out, &errOut, docs, true)
+			WriteProcessing(&out, &errOut, docs, true, SummaryOptions{})
 			clean(t, "processing", out.String(), 1)
 			clean(t, "processing errors", errOut.String(), 2)
 			b.Reset()
@@ -295,4 +295,32 @@ func TestFileLinesAlign(t *testing.T) {
 func TestAMoveLineSaysFromWhereToWhere(t *testing.T) {
 	line := string(AppendFileLine(nil, upload.Result{Rel: "new/a.txt", From: "old/a.txt", Outcome: upload.WouldMove, DocumentID: 7, Size: 3}))
 	assert.Equal(t, "would move     old/a.txt → new/a.txt (document 7, 3 B)\n", line)
+}
+
+// --wait with 3,001 documents whose processing failed: at most 20 lines,
+// grouped by what the service said, then how many more; a few are each
+// named on a line of their own.
+func TestProcessingFailuresAreCapped(t *testing.T) {
+	docs := make([]track.Doc, 0, 3001)
+	for i := range 3001 {
+		detail := "the document is corrupted or encrypted"
+		if i%1000 == 0 {
+			detail = "unsupported format"
+		}
+		docs = append(docs, track.Doc{Path: fmt.Sprintf("d/f%04d.pdf", i), DocumentID: int64(i + 1), Status: "parsing_failed", StatusDetail: detail})
+	}
+	var out, errOut bytes.Buffer
+	WriteProcessing(&out, &errOut, docs, false, SummaryOptions{Report: "r.json"})
+	lines := strings.Split(strings.TrimSuffix(errOut.String(), "\n"), "\n")
+	assert.LessOrEqual(t, len(lines), maxListed+1, "%s", errOut.String())
+	assert.Equal(t, "processing failed: parsing_failed: the document is corrupted or encrypted: 2997 documents", lines[0])
+	assert.Equal(t, "  d/f0001.pdf (document 2)", lines[1])
+	assert.Equal(t, "processing failed: … and 2982 more (all in r.json)", lines[len(lines)-1])
+	assert.Contains(t, out.String(), "Processing:   parsing_failed 3001")
+
+	errOut.Reset()
+	WriteProcessing(&out, &errOut, docs[:3], false, SummaryOptions{})
+	assert.Equal(t, "processing failed: d/f0000.pdf (document 1): parsing_failed: unsupported format\n"+
+		"processing failed: d/f0001.pdf (document 2): parsing_failed: the document is corrupted or encrypted\n"+
+		"processing failed: d/f0002.pdf (document 3): parsing_failed: the document is corrupted or encrypted\n", errOut.String())
 }

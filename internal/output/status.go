@@ -59,17 +59,60 @@ func WriteStatusJSON(w io.Writer, h StatusHeader, docs []track.Doc) error {
 }
 
 // WriteProcessing prints the outcome of --wait: the counts line to out,
-// and each failed document and a timeout to errOut. (--quiet says it in its
-// one line.)
-func WriteProcessing(out, errOut io.Writer, docs []track.Doc, timedOut bool) {
+// and the failed documents and a timeout to errOut — each failed document
+// when they fit in maxListed lines, else grouped by what the service said,
+// the largest groups first, then how many are not named (the report has
+// each). (--quiet says it in its one line.)
+func WriteProcessing(out, errOut io.Writer, docs []track.Doc, timedOut bool, o SummaryOptions) {
 	fmt.Fprintf(out, "Processing:   %s\n", CountsLine(track.Counts(docs)))
-	for _, d := range track.Failed(docs) {
-		fmt.Fprintf(errOut, "processing failed: %s\n", docLine(d))
+	failed := track.Failed(docs)
+	if len(failed) <= maxListed {
+		for _, d := range failed {
+			fmt.Fprintf(errOut, "processing failed: %s\n", docLine(d))
+		}
+	} else {
+		writeFailedGroups(errOut, failed, o)
 	}
 	if timedOut {
 		pending := len(docs) - len(track.Final(docs))
 		fmt.Fprintf(errOut, "processing: %d document%s still in progress after --wait-timeout\n", pending, plural(pending))
 	}
+}
+
+// writeFailedGroups writes documents whose processing failed grouped by
+// status and detail, in at most maxListed lines.
+func writeFailedGroups(w io.Writer, failed []track.Doc, o SummaryOptions) {
+	type group struct {
+		why  string
+		docs []track.Doc
+	}
+	var groups []*group
+	byWhy := map[string]*group{}
+	for _, d := range failed {
+		why := Text(d.Status) + ": " + Text(d.StatusDetail)
+		g := byWhy[why]
+		if g == nil {
+			g = &group{why: why}
+			byWhy[why] = g
+			groups = append(groups, g)
+		}
+		g.docs = append(g.docs, d)
+	}
+	slices.SortStableFunc(groups, func(a, b *group) int { return len(b.docs) - len(a.docs) })
+	lines, named := 0, 0
+	for _, g := range groups {
+		if lines >= maxListed-1 {
+			break
+		}
+		fmt.Fprintf(w, "processing failed: %s: %d document%s\n", g.why, len(g.docs), plural(len(g.docs)))
+		lines++
+		for _, d := range g.docs[:min(len(g.docs), maxListed-lines)] {
+			fmt.Fprintf(w, "  %s (document %d)\n", Text(d.Path), d.DocumentID)
+			lines++
+			named++
+		}
+	}
+	fmt.Fprintf(w, "processing failed: … and %d more %s\n", len(failed)-named, o.seeReport())
 }
 
 // WriteWorkspaces prints the workspaces a key can use.

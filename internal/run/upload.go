@@ -321,7 +321,7 @@ func (j *job) finish(ctx context.Context, sum *upload.Summary, runErr error) err
 	default:
 		output.WriteSummary(j.streams.Out, sum, summaryOpts)
 		if docs != nil || waitErr != nil {
-			output.WriteProcessing(j.streams.Out, j.streams.ErrOut, docs, timedOut)
+			output.WriteProcessing(j.streams.Out, j.streams.ErrOut, docs, timedOut, summaryOpts)
 		}
 	}
 	exit := j.writeReport(sum, docs, runErr)
