@@ -244,6 +244,7 @@ func (s *Server) restore(snap *snapshot) error {
 	}
 	s.bySession, s.byExt, s.names = map[string]*index{}, map[extKey][]*document{}, map[nameKey]struct{}{}
 	s.tagDocs, s.caches, s.churned = map[int64]int{}, map[cacheKey]*sortCache{}, map[int64][]*document{}
+	s.filtered = nil
 	for i := range snap.docs {
 		c := copyDoc(&snap.docs[i])
 		d := &c

@@ -3,6 +3,7 @@ package devserver
 import (
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -202,7 +203,10 @@ type fileQuery struct {
 	classified     bool // a content_type or attribute filter
 	maxDocs        int
 	order          []orderKey
-	how            render
+	// filter is the query without its page, ignore-workspace aside: what
+	// the documents that match depend on (filterCache).
+	filter string
+	how    render
 }
 
 // simple reports whether only the workspace (one at most) and the
@@ -234,6 +238,10 @@ func parseFileQuery(q url.Values, maxPageSize int) (fq fileQuery, ignored []stri
 	if qe != nil {
 		return fq, nil, qe
 	}
+	rest := maps.Clone(q)
+	delete(rest, "page")
+	delete(rest, "page_size")
+	fq.filter = rest.Encode()
 	keys := make([]string, 0, len(q))
 	for k := range q {
 		keys = append(keys, k)
@@ -449,12 +457,23 @@ func (s *Server) selectFiles(q *fileQuery, now int64) ([]*document, int) {
 		}
 	}
 	var match []*document
+	until := int64(math.MaxInt64) // when a document's match may change by itself
 	keep := func(d *document) {
-		if !d.deleted && (wanted == nil || wanted[d.ws]) && s.matches(d, &rest, now) {
+		if d.deleted {
+			return
+		}
+		until = min(until, s.nextChange(d, now))
+		if (wanted == nil || wanted[d.ws]) && s.matches(d, &rest, now) {
 			match = append(match, d)
 		}
 	}
-	if q.extID != nil {
+	if c := s.filtered; q.extID == nil && c != nil && c.scope == scope && c.gen == scope.gen && c.filter == q.filter &&
+		c.ignoreWS == s.cfg.IgnoreWorkspaceFilter && now < c.until {
+		// The next page of the same filtered list: the matches of the
+		// first, while nothing changed (a page of a million documents
+		// filtered by updated_at_after looked at every one of them).
+		match = c.match
+	} else if q.extID != nil {
 		// Few documents have that external id (one per workspace, unless
 		// one was made by another way than the upload endpoint).
 		for _, w := range s.cfg.Workspaces {
@@ -472,6 +491,8 @@ func (s *Server) selectFiles(q *fileQuery, now int64) ([]*document, int) {
 		if len(q.order) != 1 || q.order[0] != (orderKey{"created_at", true}) {
 			s.sortDocs(match, q.order, now, scope.gen)
 		}
+		s.filtered = &filterCache{scope: scope, gen: scope.gen, filter: q.filter, ignoreWS: s.cfg.IgnoreWorkspaceFilter,
+			until: until, match: match}
 	}
 	if q.maxDocs > 0 && len(match) > q.maxDocs {
 		match = match[:q.maxDocs]
@@ -636,6 +657,41 @@ func cmp3[T int | int64](a, b T) int {
 type cacheKey struct {
 	scope *index
 	key   orderKey
+}
+
+// filterCache is the documents of a scope that matched a filtered list
+// (and in its order), valid while the scope does not change (gen) and
+// until the first moment a document's status changes by itself, which may
+// change what matches (its updated_at, its status, its pages).
+type filterCache struct {
+	scope    *index
+	gen      uint64
+	filter   string
+	ignoreWS bool
+	until    int64
+	match    []*document
+}
+
+// nextChange is the first moment after now at which d changes by itself:
+// a queued version goes live, or the live one moves to its next
+// processing stage; MaxInt64 when none is to come.
+func (s *Server) nextChange(d *document, now int64) int64 {
+	next := int64(math.MaxInt64)
+	if d.next != nil && d.next.start > now {
+		next = d.next.start
+	}
+	v, _ := d.live(now)
+	p := int64(s.cfg.Pace)
+	last := v.start + 3*p
+	if v.fail {
+		last = v.start + 2*p
+	}
+	for t := v.start + p; t <= last; t += p {
+		if t > now {
+			return min(next, t)
+		}
+	}
+	return next
 }
 
 // sortCache is a scope's live documents in one order, valid while the

@@ -174,6 +174,7 @@ type Server struct {
 	tagDocs     map[int64]int  // live documents carrying each tag
 	lastCreated int64          // creation times never go back, so id order is time order
 	caches      map[cacheKey]*sortCache
+	filtered    *filterCache // the last filtered list, for its next pages
 	manifest    *os.File
 	churned     map[int64][]*document // live documents of --list-churn, by workspace, oldest first
 	churnSeq    int64                 // documents --list-churn made
