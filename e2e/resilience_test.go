@@ -122,7 +122,9 @@ func TestUnavailableForTheWholePreflight(t *testing.T) {
 // whatever the pace: slowing down does not make refusals rarer, so the run
 // must not slow the pool to one request a second. 100 small files took 140 s;
 // the target (make bench) is at least half the rate without refusals, less
-// the refused share. Here only the cliff is checked, with a wide margin.
+// the refused share. Here only the cliff is checked, with a wide margin: the
+// run takes about 26 s on a quiet machine (17 s of them telling the shedder
+// from a quota, at about a request a second), so the bound is 60 s.
 func TestRefusalsThatDoNotFollowTheRate(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, "d", "doc", 100)
@@ -136,12 +138,12 @@ func TestRefusalsThatDoNotFollowTheRate(t *testing.T) {
 	d := startDevserver(t)
 	p := newFaultProxy(t, d, faults{RefuseEveryFourth: true})
 	start = time.Now()
-	code, _, _ = runArgs(t, p.devserver, 40*time.Second, "--files-dir", root, "--no-progress", "--state-file", filepath.Join(t.TempDir(), "s"))
+	code, _, _ = runArgs(t, p.devserver, 90*time.Second, "--files-dir", root, "--no-progress", "--state-file", filepath.Join(t.TempDir(), "s"))
 	took := time.Since(start)
 	t.Logf("100 files: %s without refusals, %s with every fourth request refused (%d refusals)", free.Round(time.Millisecond),
 		took.Round(time.Millisecond), p.refused429.Load())
 	assert.Equal(t, 0, code)
-	assert.Less(t, took, 30*time.Second, "the pool slowed down for refusals that do not depend on its rate")
+	assert.Less(t, took, 60*time.Second, "the pool slowed down for refusals that do not depend on its rate")
 	assert.Equal(t, int64(100), d.stats(t)["documents"])
 }
 
