@@ -283,3 +283,28 @@ func TestDocumentsAreAskedByIDWhileCheaperThanAListing(t *testing.T) {
 	assert.True(t, large.byID(1001), "1,001 requests against 1,001 pages")
 	assert.False(t, large.byID(1002))
 }
+
+// Files removed and others added of the same size but other contents are
+// not moves: with a state file, which knows the removed documents'
+// contents, nothing is asked about them to pair them (a night of 1,000
+// removals and 1,000 new files of 100 bytes made 1,000 GETs for no move).
+func TestSameSizeIsNotAskedAbout(t *testing.T) {
+	root := t.TempDir()
+	for i := 0; i < 40; i++ {
+		write(t, root, fmt.Sprintf("old/f%03d.txt", i), fmt.Sprintf("old file %03d", i))
+	}
+	stateFile := filepath.Join(t.TempDir(), "state")
+	d := newDocs()
+	syncRun(t, d, root, stateFile)
+	syncRun(t, d, root, stateFile)
+	require.NoError(t, os.RemoveAll(filepath.Join(root, "old")))
+	for i := 0; i < 40; i++ {
+		write(t, root, fmt.Sprintf("new/f%03d.txt", i), fmt.Sprintf("new file %03d", i)) // the same size
+	}
+	gets := d.count("GET")
+	sum := syncRun(t, d, root, stateFile, func(o *Options) { o.Delete = true })
+	assert.Zero(t, sum.Count(Moved))
+	assert.Equal(t, 40, sum.Count(Uploaded))
+	assert.Equal(t, 40, sum.Count(Deleted))
+	assert.Zero(t, d.count("GET")-gets, "documents asked about to pair them by size alone")
+}

@@ -183,14 +183,72 @@ func (r *runner) moves(ctx context.Context, files []scan.Entry, send func(job) e
 	if len(cands) == 0 || r.scanned.Load() == 0 || r.unreadable.Load() > 0 {
 		return files, nil
 	}
-	gone, err := r.prove(ctx, cands)
-	if err != nil {
-		return nil, err
+	var pairs map[int]doomed
+	if r.remote != nil {
+		// The listing's documents are named (their key) by the proof:
+		// proven first, then paired.
+		gone, err := r.prove(ctx, cands)
+		if err != nil {
+			return nil, err
+		}
+		pairs = r.pairByContent(files, gone)
+	} else {
+		// The state names them and knows their content: paired first,
+		// and only the documents paired are proven (a night of 1,000
+		// removals and 1,000 new files of one size asked about all 1,000
+		// documents to move none).
+		pairs = r.pairByContent(files, cands)
+		paired := make([]doomed, 0, len(pairs))
+		for _, d := range pairs {
+			paired = append(paired, d)
+		}
+		gone, err := r.prove(ctx, paired)
+		if err != nil {
+			return nil, err
+		}
+		proven := make(map[int64]doomed, len(gone))
+		for _, d := range gone {
+			proven[d.docID] = d
+		}
+		for fi, d := range pairs {
+			if pd, ok := proven[d.docID]; ok {
+				pairs[fi] = pd
+			} else {
+				delete(pairs, fi) // it goes as an upload
+			}
+		}
 	}
-	// Hash the files of those sizes (read once more; a move then sends
-	// nothing), and group files and documents by content.
+	for fi := range files {
+		d, ok := pairs[fi]
+		if !ok {
+			continue
+		}
+		// Taken by the move, whatever becomes of it: never deleted.
+		if r.remote != nil {
+			r.remote.markSeen(d.docID)
+		} else {
+			r.recorded.MarkSeen(d.key)
+		}
+		if err := send(job{e: files[fi], kind: jobMove, from: d}); err != nil {
+			return nil, err
+		}
+	}
+	rest := files[:0:0]
+	for i, e := range files {
+		if _, moved := pairs[i]; !moved {
+			rest = append(rest, e)
+		}
+	}
+	return rest, nil
+}
+
+// pairByContent hashes the files of the sizes of docs (read once more; a
+// move then sends nothing) and pairs them with the documents of their
+// content (pairUp), protected keys aside. It returns the pairs by index
+// into files.
+func (r *runner) pairByContent(files []scan.Entry, docs []doomed) map[int]doomed {
 	bySize := map[int64][]doomed{}
-	for _, d := range gone {
+	for _, d := range docs {
 		if !r.isProtected(d.key) {
 			bySize[d.size] = append(bySize[d.size], d)
 		}
@@ -223,29 +281,14 @@ func (r *runner) moves(ctx context.Context, files []scan.Entry, send func(job) e
 		}
 		p.files = append(p.files, i)
 	}
-	moved := map[int]bool{}
+	pairs := map[int]doomed{}
 	for _, sum := range order {
 		p := byContent[sum]
 		for fi, d := range pairUp(files, p.files, p.docs) {
-			moved[fi] = true
-			// Taken by the move, whatever becomes of it: never deleted.
-			if r.remote != nil {
-				r.remote.markSeen(d.docID)
-			} else {
-				r.recorded.MarkSeen(d.key)
-			}
-			if err := send(job{e: files[fi], kind: jobMove, from: d}); err != nil {
-				return nil, err
-			}
+			pairs[fi] = d
 		}
 	}
-	rest := files[:0:0]
-	for i, e := range files {
-		if !moved[i] {
-			rest = append(rest, e)
-		}
-	}
-	return rest, nil
+	return pairs
 }
 
 // pairUp pairs files (indexes into all) with documents of the same content,
