@@ -183,21 +183,23 @@ func (r *runner) moves(ctx context.Context, files []scan.Entry, send func(job) e
 	if len(cands) == 0 || r.scanned.Load() == 0 || r.unreadable.Load() > 0 {
 		return files, nil
 	}
+	sums := contentSums(files, cands)
 	var pairs map[int]doomed
 	if r.remote != nil {
-		// The listing's documents are named (their key) by the proof:
-		// proven first, then paired.
-		gone, err := r.prove(ctx, cands)
+		// The listing's documents are named (their key, which pairs by
+		// name first) by the proof: those of a content some file has are
+		// proven, then paired.
+		gone, err := r.prove(ctx, ofContents(cands, sums))
 		if err != nil {
 			return nil, err
 		}
-		pairs = r.pairByContent(files, gone)
+		pairs = r.pairByContent(files, gone, sums)
 	} else {
 		// The state names them and knows their content: paired first,
 		// and only the documents paired are proven (a night of 1,000
 		// removals and 1,000 new files of one size asked about all 1,000
 		// documents to move none).
-		pairs = r.pairByContent(files, cands)
+		pairs = r.pairByContent(files, cands, sums)
 		paired := make([]doomed, 0, len(pairs))
 		for _, d := range pairs {
 			paired = append(paired, d)
@@ -242,11 +244,47 @@ func (r *runner) moves(ctx context.Context, files []scan.Entry, send func(job) e
 	return rest, nil
 }
 
-// pairByContent hashes the files of the sizes of docs (read once more; a
-// move then sends nothing) and pairs them with the documents of their
+// contentSums hashes the files of a size some document of docs has (read
+// once more; a move then sends nothing): the first 32 hex digits of each
+// sha256, what a document's version is compared by, by index into files.
+// A file that cannot be read has none (it goes as an upload, which says
+// what is wrong).
+func contentSums(files []scan.Entry, docs []doomed) map[int]string {
+	sizes := map[int64]bool{}
+	for _, d := range docs {
+		sizes[d.size] = true
+	}
+	sums := map[int]string{}
+	for i, e := range files {
+		if !sizes[e.Size] {
+			continue
+		}
+		if sum, err := fileSHA256(e.Path); err == nil {
+			sums[i] = sum[:32]
+		}
+	}
+	return sums
+}
+
+// ofContents returns the documents of docs whose content one of sums is.
+func ofContents(docs []doomed, sums map[int]string) []doomed {
+	have := make(map[string]bool, len(sums))
+	for _, sum := range sums {
+		have[sum] = true
+	}
+	var out []doomed
+	for _, d := range docs {
+		if len(d.sha) >= 32 && have[d.sha[:32]] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// pairByContent pairs the files of sums with the documents of their
 // content (pairUp), protected keys aside. It returns the pairs by index
 // into files.
-func (r *runner) pairByContent(files []scan.Entry, docs []doomed) map[int]doomed {
+func (r *runner) pairByContent(files []scan.Entry, docs []doomed, sums map[int]string) map[int]doomed {
 	bySize := map[int64][]doomed{}
 	for _, d := range docs {
 		if !r.isProtected(d.key) {
@@ -260,14 +298,10 @@ func (r *runner) pairByContent(files []scan.Entry, docs []doomed) map[int]doomed
 	byContent := map[string]*pairable{}
 	var order []string
 	for i, e := range files {
-		if len(bySize[e.Size]) == 0 {
+		sum, ok := sums[i]
+		if !ok || len(bySize[e.Size]) == 0 {
 			continue
 		}
-		sum, err := fileSHA256(e.Path)
-		if err != nil {
-			continue // it goes as an upload, which says what is wrong
-		}
-		sum = sum[:32] // what a document's version is compared by
 		p := byContent[sum]
 		if p == nil {
 			p = &pairable{}
