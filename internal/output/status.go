@@ -80,35 +80,13 @@ func WriteProcessing(out, errOut io.Writer, docs []track.Doc, timedOut bool, o S
 }
 
 // writeFailedGroups writes documents whose processing failed grouped by
-// status and detail, in at most maxListed lines.
+// status and detail, in at most maxListed lines (capGroups).
 func writeFailedGroups(w io.Writer, failed []track.Doc, o SummaryOptions) {
-	type group struct {
-		why  string
-		docs []track.Doc
-	}
-	var groups []*group
-	byWhy := map[string]*group{}
-	for _, d := range failed {
-		why := Text(d.Status) + ": " + Text(d.StatusDetail)
-		g := byWhy[why]
-		if g == nil {
-			g = &group{why: why}
-			byWhy[why] = g
-			groups = append(groups, g)
-		}
-		g.docs = append(g.docs, d)
-	}
-	slices.SortStableFunc(groups, func(a, b *group) int { return len(b.docs) - len(a.docs) })
-	lines, named := 0, 0
-	for _, g := range groups {
-		if lines >= maxListed-1 {
-			break
-		}
-		fmt.Fprintf(w, "processing failed: %s: %d document%s\n", g.why, len(g.docs), plural(len(g.docs)))
-		lines++
-		for _, d := range g.docs[:min(len(g.docs), maxListed-lines)] {
+	named := 0
+	for _, g := range capGroups(failed, func(d track.Doc) string { return Text(d.Status) + ": " + Text(d.StatusDetail) }) {
+		fmt.Fprintf(w, "processing failed: %s: %d document%s\n", g.note, g.all, plural(g.all))
+		for _, d := range g.shown {
 			fmt.Fprintf(w, "  %s (document %d)\n", Text(d.Path), d.DocumentID)
-			lines++
 			named++
 		}
 	}

@@ -253,40 +253,58 @@ func appendList(b []byte, rs []upload.Result, note func(upload.Result) string, o
 		}
 		return b
 	}
-	type group struct {
-		note string
-		rels []string
-	}
-	var groups []*group
-	byNote := map[string]*group{}
-	for _, r := range rs {
-		g := byNote[note(r)]
-		if g == nil {
-			g = &group{note: note(r)}
-			byNote[g.note] = g
-			groups = append(groups, g)
-		}
-		g.rels = append(g.rels, r.Rel)
-	}
-	slices.SortStableFunc(groups, func(a, b *group) int { return len(b.rels) - len(a.rels) })
-	lines, named := 0, 0
-	for _, g := range groups {
-		if lines >= maxListed-1 {
-			break
-		}
+	named := 0
+	for _, g := range capGroups(rs, note) {
 		b = append(b, "  "...)
 		b = appendText(b, g.note)
-		b = fmt.Appendf(b, ": %d file%s\n", len(g.rels), plural(len(g.rels)))
-		lines++
-		for _, rel := range g.rels[:min(len(g.rels), maxListed-lines)] {
+		b = fmt.Appendf(b, ": %d file%s\n", g.all, plural(g.all))
+		for _, r := range g.shown {
 			b = append(b, "    "...)
-			b = appendText(b, rel)
+			b = appendText(b, r.Rel)
 			b = append(b, '\n')
-			lines++
 			named++
 		}
 	}
 	return fmt.Appendf(b, "  … and %d more %s\n", len(rs)-named, o.seeReport())
+}
+
+// group is items of a capped list that share a note: all of them are
+// counted, the first shown.
+type group[T any] struct {
+	note  string
+	all   int
+	shown []T
+}
+
+// capGroups groups items by note, the largest groups first (then in the
+// order their first item came), and cuts them to fit in maxListed lines,
+// a line for each group's note and one for each item shown.
+func capGroups[T any](items []T, note func(T) string) []group[T] {
+	var groups []*group[T]
+	byNote := map[string]*group[T]{}
+	members := map[string][]T{}
+	for _, it := range items {
+		n := note(it)
+		if byNote[n] == nil {
+			byNote[n] = &group[T]{note: n}
+			groups = append(groups, byNote[n])
+		}
+		members[n] = append(members[n], it)
+		byNote[n].all++
+	}
+	slices.SortStableFunc(groups, func(a, b *group[T]) int { return b.all - a.all })
+	var out []group[T]
+	lines := 0
+	for _, g := range groups {
+		if lines >= maxListed-1 {
+			break
+		}
+		lines++
+		g.shown = members[g.note][:min(g.all, maxListed-lines)]
+		lines += len(g.shown)
+		out = append(out, *g)
+	}
+	return out
 }
 
 // sortedByCount returns the keys by decreasing count, then by name.
