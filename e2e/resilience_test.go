@@ -120,14 +120,16 @@ func TestUnavailableForTheWholePreflight(t *testing.T) {
 
 // A load shedder that answers 429 (Retry-After: 1) to every fourth request
 // whatever the pace: slowing down does not make refusals rarer, so the run
-// must not slow the pool to one request a second. 100 small files took 140 s;
-// the target (make bench) is at least half the rate without refusals, less
-// the refused share. Here only the cliff is checked, with a wide margin: the
-// run takes about 26 s on a quiet machine (17 s of them telling the shedder
-// from a quota, at about a request a second), so the bound is 60 s.
+// must not slow the pool to one request a second (100 small files took
+// 140 s), and a refused upload waits its Retry-After outside the pool of 10
+// (holding its place, 1,000 files could not take less than 1,000 / 28 a
+// second = 36 s). The run takes about 10 s on a quiet machine: 9 s telling
+// the shedder from a quota at about a request a second, the files, then the
+// last refusals' Retry-Afters; the bound is 27 s. The bench (make bench)
+// measures the rate against the run without refusals.
 func TestRefusalsThatDoNotFollowTheRate(t *testing.T) {
 	root := t.TempDir()
-	writeTree(t, root, "d", "doc", 100)
+	writeTree(t, root, "d", "doc", 1000)
 
 	base := startDevserver(t)
 	start := time.Now()
@@ -140,11 +142,11 @@ func TestRefusalsThatDoNotFollowTheRate(t *testing.T) {
 	start = time.Now()
 	code, _, _ = runArgs(t, p.devserver, 90*time.Second, "--files-dir", root, "--no-progress", "--state-file", filepath.Join(t.TempDir(), "s"))
 	took := time.Since(start)
-	t.Logf("100 files: %s without refusals, %s with every fourth request refused (%d refusals)", free.Round(time.Millisecond),
+	t.Logf("1,000 files: %s without refusals, %s with every fourth request refused (%d refusals)", free.Round(time.Millisecond),
 		took.Round(time.Millisecond), p.refused429.Load())
 	assert.Equal(t, 0, code)
-	assert.Less(t, took, 60*time.Second, "the pool slowed down for refusals that do not depend on its rate")
-	assert.Equal(t, int64(100), d.stats(t)["documents"])
+	assert.Less(t, took, 27*time.Second, "the pool slowed down, or was held, for refusals that do not depend on its rate")
+	assert.Equal(t, int64(1000), d.stats(t)["documents"])
 }
 
 // An answer that trickles (one byte every 3 s, never a silence as long as

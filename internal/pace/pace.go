@@ -146,28 +146,35 @@ const (
 // rate sends in half the pause, at least one) are guarded: a quota that is
 // this run's alone accepts them, the pause being the service's own word for
 // when a request may go again. The pacer remembers the last 2·shedAfter
-// episodes. When, from the older half to the newer, the rate went down by
-// half or more (or to the Retry-After floor), yet the share of refusals
+// episodes (the newer half may be one episode at the Retry-After floor, one
+// request each Retry-After, which such a quota accepts whole). When, from
+// the older half to the newer, the rate went down by half or more (or to
+// that floor), yet the share of refusals
 // among the answers stayed the same (within shedSame standard deviations:
 // neither rarer, as under a quota once the rate is below it, nor more
 // common, as under a quota shared with other runs that took what this one
-// left), between shedShare and shedMax, and a guarded request was refused
+// left), between shedShare and shedMax (in the newer half, and in both
+// halves together), and a guarded request was refused
 // among the newer, slowing down did not help: the refusals are taken to be
 // independent of the rate. The pacer then stops slowing the pool: no
 // refusal pauses it or cuts the rate, only the request refused waits for
-// its Retry-After, and the rate doubles every second from where it was. It
-// judges every shedWindow answers after that: a window whose share of
+// its Retry-After (giving its place in the pool back meanwhile: Alone), and
+// the rate doubles every shedDouble from where it was. It judges every
+// shedWindow answers after that: two windows in a row whose share of
 // refusals is more than chance allows at the share found (shedRise over it,
-// or half as much again) means a quota came on top, or other runs share
-// one: the next refusal is an episode again, and the evidence needed to
-// stop slowing down doubles.
+// or half as much again, and 3 standard deviations: one window alone passes
+// that by chance once in a few thousand, which a run of hours judges) mean
+// a quota came on top, or other runs share one: the next refusal is an
+// episode again, and the evidence needed to stop slowing down doubles.
 const (
 	shedAfter  = 3
 	shedShare  = 0.1
 	shedMax    = 0.5
 	shedSame   = 2.0
-	shedWindow = 64
+	shedWindow = 24
 	shedRise   = 0.15
+	// shedDouble: while shedding, the rate doubles this often.
+	shedDouble = 100 * time.Millisecond
 )
 
 // ErrBudget is wrapped by the error Wait returns when the service has
@@ -266,7 +273,8 @@ type Pacer struct {
 	shedBaseK int       // (but the window being counted)
 	shedN     int       // answers of the window being counted, and refusals
 	shedK     int       // among them
-	shedRose  bool      // the last window had more refusals than chance allows
+	shedHigh  bool      // the last window had more refusals than chance allows
+	shedRose  bool      // and the one before it too
 
 	// outage
 	answered  bool // the service has answered (anything) in this run
@@ -303,9 +311,10 @@ func (p *Pacer) Policy() Policy { return p.o.Policy }
 func (p *Pacer) rateAt(now time.Time) float64 {
 	r := p.learned
 	if r > 0 && p.shedding {
-		// Refusals independent of the rate: the rate doubles each second
-		// (soon past what the pool sends), which shows whether they stay so.
-		r *= math.Exp2(now.Sub(p.shedSince).Seconds())
+		// Refusals independent of the rate: the rate doubles every
+		// shedDouble (soon past what the pool sends), which shows whether
+		// they stay so.
+		r *= math.Exp2(now.Sub(p.shedSince).Seconds() / shedDouble.Seconds())
 	} else if r > 0 && now.After(p.holdUntil) {
 		slope := probeGrowth * max(p.learned, p.peak)
 		if p.rtt > 0 {
@@ -519,7 +528,11 @@ func (p *Pacer) episode(now time.Time, t Ticket, retryAfter time.Duration) bool 
 		p.episodes = p.episodes[1:]
 	}
 	p.episodes = append(p.episodes, e)
-	if len(p.episodes) < 2*p.shedNeed {
+	// At the floor (one request each Retry-After), a quota of this run's
+	// accepts every request: one episode there is as good as the newer
+	// half.
+	floor := retryAfter > 0 && e.rate > 0 && e.rate <= 1.05/retryAfter.Seconds()
+	if enough := len(p.episodes) >= 2*p.shedNeed || floor && len(p.episodes) > p.shedNeed; !enough {
 		return false
 	}
 	// The older half, and the newer: the rate went down from one to the
@@ -528,7 +541,6 @@ func (p *Pacer) episode(now time.Time, t Ticket, retryAfter time.Duration) bool 
 	// with other runs, which took what this one left).
 	older, newer := p.episodes[:p.shedNeed], p.episodes[p.shedNeed:]
 	last := newer[len(newer)-1]
-	floor := retryAfter > 0 && last.rate <= 1.05/retryAfter.Seconds()
 	slowed := floor || older[0].rate == 0 || last.rate <= maxCut*older[0].rate
 	count := func(es []episode) (answers, refused int, guarded bool) {
 		for _, e := range es {
@@ -539,14 +551,14 @@ func (p *Pacer) episode(now time.Time, t Ticket, retryAfter time.Duration) bool 
 	}
 	n0, k0, _ := count(older)
 	n1, k1, guarded := count(newer)
-	share := float64(k1) / float64(n1)
-	if !slowed || !guarded && !floor || share < shedShare || share > shedMax || math.Abs(shareZ(k0, n0, k1, n1)) > shedSame {
+	share, all := float64(k1)/float64(n1), float64(k0+k1)/float64(n0+n1)
+	if !slowed || !guarded && !floor || share < shedShare || share > shedMax || all > shedMax || math.Abs(shareZ(k0, n0, k1, n1)) > shedSame {
 		return false
 	}
 	// Slowing down did not help: the pool speeds up again.
 	p.shedding, p.shedSince = true, now
 	p.shedBaseN, p.shedBaseK = n0+n1, k0+k1
-	p.shedN, p.shedK, p.shedRose = 0, 0, false
+	p.shedN, p.shedK, p.shedRose, p.shedHigh = 0, 0, false, false
 	p.episodes, p.guard = p.episodes[:0], 0
 	if p.until.After(now) {
 		p.until, p.next, p.gen = now, now, p.gen+1
@@ -559,8 +571,8 @@ func (p *Pacer) episode(now time.Time, t Ticket, retryAfter time.Duration) bool 
 // refusals rose past the share found independent of the rate: once every
 // shedWindow answers, their share of refusals is compared with that of the
 // evidence found when shedding began and of every answer since; more than
-// shedRise over it, or half as much again, is more than chance allows.
-// p.mu must be held.
+// shedRise over it, or half as much again, is more than chance allows; two
+// such windows in a row are a rise. p.mu must be held.
 func (p *Pacer) noteShed(refused bool) bool {
 	p.shedN++
 	if refused {
@@ -571,7 +583,8 @@ func (p *Pacer) noteShed(refused bool) bool {
 	}
 	base := float64(p.shedBaseK) / float64(p.shedBaseN)
 	share := float64(p.shedK) / float64(p.shedN)
-	p.shedRose = share > max(base+shedRise, 1.5*base) && shareZ(p.shedBaseK, p.shedBaseN, p.shedK, p.shedN) > 3
+	high := share > shedMax || share > max(base+shedRise, 1.5*base) && shareZ(p.shedBaseK, p.shedBaseN, p.shedK, p.shedN) > 3
+	p.shedRose, p.shedHigh = high && p.shedHigh, high
 	p.shedBaseN, p.shedBaseK = p.shedBaseN+p.shedN, p.shedBaseK+p.shedK
 	p.shedN, p.shedK = 0, 0
 	return p.shedRose
@@ -673,6 +686,15 @@ func (p *Pacer) Answered() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.answered
+}
+
+// Alone reports whether a refused request waits for its Retry-After alone:
+// the refusals are taken to be independent of the rate (see shedAfter), and
+// the pacer holds no other request for them.
+func (p *Pacer) Alone() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.shedding
 }
 
 // Outage reports whether the service is taken to be down.

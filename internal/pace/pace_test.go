@@ -418,7 +418,7 @@ func TestA429EndsAnOutage(t *testing.T) {
 }
 
 // Once refusals are taken to be independent of the rate, the rate doubles
-// each second; past what the pool sends, the pacer goes to full speed
+// every shedDouble; past what the pool sends, the pacer goes to full speed
 // rather than report a rate of millions a minute (which the progress line
 // showed).
 func TestSheddingGoesToFullSpeedPastWhatThePoolSends(t *testing.T) {
@@ -432,4 +432,105 @@ func TestSheddingGoesToFullSpeedPastWhatThePoolSends(t *testing.T) {
 		clk.Advance(500 * time.Millisecond)
 	}
 	assert.Zero(t, p.Status().Rate, "full speed")
+}
+
+// Once refusals are taken to be independent of the rate, the pool is back
+// to the pace of its workers within a second, from the one request a second
+// it was slowed to (the rate used to double each second: ten seconds at a
+// fraction of what the service served).
+func TestSheddingSpeedsUpWithinASecond(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: DefaultPolicy()})
+	p.mu.Lock()
+	p.learned, p.shedding, p.shedSince, p.shedBaseN, p.shedBaseK = 1, true, clk.Now(), 40, 10
+	p.mu.Unlock()
+	clk.Advance(time.Second)
+	assert.GreaterOrEqual(t, p.Status().Rate, 1000.0)
+}
+
+// While refusals are taken to be independent of the rate, one window of
+// answers with more refusals than the share found is chance (a long run
+// judges thousands of windows); two in a row are a quota come on top, and
+// the next refusal holds the pool again. More refusals than shedMax count
+// as more, whatever the share found.
+func TestTwoWindowsInARowOfMoreRefusalsAreAQuota(t *testing.T) {
+	for name, c := range map[string]struct {
+		baseN, baseK int
+		high         int // refusals in a high window
+	}{
+		"a quarter found, 7 in 12 refused":      {baseN: 400, baseK: 100, high: shedWindow * 7 / 12},
+		"half found, more than shedMax refused": {baseN: 400, baseK: 190, high: shedWindow*3/4 + 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			clk := clocktest.New(time.Unix(1000, 0))
+			p := New(clk, Options{Policy: DefaultPolicy()})
+			p.mu.Lock()
+			p.shedding, p.shedSince, p.shedBaseN, p.shedBaseK = true, clk.Now(), c.baseN, c.baseK
+			p.mu.Unlock()
+			window := func(refused int) {
+				for i := range shedWindow {
+					if i < refused {
+						p.Done(wait(t, p), Throttled, time.Second)
+					} else {
+						p.Done(wait(t, p), OK, 0)
+					}
+				}
+			}
+			share := c.baseK * shedWindow / c.baseN
+			window(c.high)
+			window(share)
+			assert.True(t, p.Alone(), "one window of more refusals, then one as usual: chance")
+			window(c.high)
+			window(c.high)
+			p.Done(wait(t, p), Throttled, time.Second)
+			assert.False(t, p.Alone(), "two in a row: a quota, from the next refusal")
+		})
+	}
+}
+
+// Every fourth request refused (Retry-After 1 s), one request at a time: the
+// refusals are told from a quota once the rate is at the Retry-After's floor
+// (one request a second, which a quota of this run's accepts whole) and one
+// more refusal comes there — within 10 s. (Three episodes at the floor were
+// asked for: 17 s, at one request a second.)
+func TestRefusalsAtTheFloorAreToldFromAQuotaSoon(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: DefaultPolicy()})
+	for i := 1; i <= 100 && !p.Alone(); i++ {
+		tk := wait(t, p)
+		clk.Advance(time.Millisecond)
+		if i%4 == 0 {
+			p.Done(tk, Throttled, time.Second)
+		} else {
+			p.Done(tk, OK, 0)
+		}
+	}
+	require.True(t, p.Alone())
+	assert.LessOrEqual(t, clk.Now().Sub(time.Unix(1000, 0)), 10*time.Second)
+}
+
+// Refusals are taken to be independent of the rate only when they are a
+// minority of the answers — in the newer half of the evidence and in the
+// whole of it: a run that shares a quota with others that took most of it
+// is refused more often than not, and would only be refused more at full
+// speed.
+func TestMostlyRefusedIsNotTakenForRateIndependent(t *testing.T) {
+	for name, c := range map[string]struct {
+		older []int64 // answers of each older episode (one refused each)
+		shed  bool
+	}{
+		"a third refused, then half": {older: []int64{3, 3, 3}, shed: true},
+		"three in four, then half":   {older: []int64{1, 1, 2}, shed: false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			clk := clocktest.New(time.Unix(1000, 0))
+			p := New(clk, Options{Policy: DefaultPolicy()})
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.learned, p.holdUntil, p.fresh = 1, clk.Now().Add(time.Hour), 1
+			p.episodes = []episode{{rate: 0, answers: c.older[0]}, {rate: 2, answers: c.older[1]}, {rate: 1, answers: c.older[2]}, {rate: 1, answers: 2}, {rate: 1, answers: 2}}
+			assert.Equal(t, c.shed, p.episode(clk.Now(), Ticket{guarded: true}, time.Second))
+			assert.Equal(t, c.shed, p.shedding)
+		})
+	}
 }

@@ -248,14 +248,32 @@ func uploadShards(q service, seed uint64, shards, workers, files int, rtt time.D
 	for s := range shards {
 		pacers[s], left[s] = New(clk, Options{Policy: DefaultPolicy()}), files
 	}
+	// A file refused by a pacer that holds no other request for it waits its
+	// Retry-After outside the pool (as internal/upload's pool does): its
+	// worker takes another file meanwhile.
+	parked := make([][]time.Time, shards)
 	next := func(s int) bool { // takes a file of shard s, if one is left
-		mu.Lock()
-		defer mu.Unlock()
-		if left[s] == 0 {
-			return false
+		for {
+			mu.Lock()
+			now := clk.Now()
+			if i := slices.IndexFunc(parked[s], func(t time.Time) bool { return !t.After(now) }); i >= 0 {
+				parked[s] = slices.Delete(parked[s], i, i+1)
+				mu.Unlock()
+				return true
+			}
+			if left[s] > 0 {
+				left[s]--
+				mu.Unlock()
+				return true
+			}
+			if len(parked[s]) == 0 {
+				mu.Unlock()
+				return false
+			}
+			first := slices.MinFunc(parked[s], func(a, b time.Time) int { return a.Compare(b) })
+			mu.Unlock()
+			_ = clk.Sleep(context.Background(), first.Sub(now))
 		}
-		left[s]--
-		return true
 	}
 	clk.run(shards*workers, func(i int) {
 		s, p := i/workers, pacers[i/workers]
@@ -288,7 +306,10 @@ func uploadShards(q service, seed uint64, shards, workers, files int, rtt time.D
 					break
 				}
 				if hold := p.Done(tk, Throttled, ra); hold > 0 {
-					_ = clk.Sleep(context.Background(), hold)
+					mu.Lock()
+					parked[s] = append(parked[s], clk.Now().Add(hold))
+					mu.Unlock()
+					break
 				}
 			}
 		}
@@ -348,11 +369,13 @@ func TestThreeShardsShareAQuota(t *testing.T) {
 
 // A service that refuses every fourth request or so (Retry-After 1 s)
 // whatever the rate — a concurrency limit, a load shedder: slowing down does
-// not make the refusals rarer, so the pacer stops slowing the pool and only
-// the request refused waits for its Retry-After. A pool of 10, each request
-// 20 ms: at best 10 / (0.02 s + 1/3 × 1.02 s) = 28 accepted a second (each
-// refusal holds its worker for the Retry-After). Before, every refusal
-// paused the pool and cut the rate, down to one request a second.
+// not make the refusals rarer, so the pacer stops slowing the pool, and only
+// the request refused waits for its Retry-After, outside the pool. A pool of
+// 10, each request 20 ms: a pool whose refused requests held their worker
+// for the Retry-After went at most 10 / (0.02 s + 1/3 × 1.02 s) = 28
+// accepted a second; before the pacer told these refusals from a quota,
+// every refusal paused the pool and cut the rate, down to one request a
+// second.
 func TestRefusalsThatDoNotFollowTheRateStopSlowingThePool(t *testing.T) {
 	var rates []float64
 	for seed := range uint64(6) {
@@ -362,14 +385,15 @@ func TestRefusalsThatDoNotFollowTheRateStopSlowingThePool(t *testing.T) {
 		t.Logf("seed %d: 1000 files in %s: %.1f/s, %d refused", seed, took.Round(100*time.Millisecond), rate, ref)
 		rates = append(rates, rate)
 	}
-	// Telling the refusals from a quota takes 8 episodes or so, at the
-	// rate they left; the pool then goes as fast as its workers allow.
-	assert.GreaterOrEqual(t, slices.Min(rates), 6.0, "accepted a second, every run (at most 28): %.1f", rates)
+	// Telling the refusals from a quota takes 5 to 8 episodes, at the rate
+	// they left (a run of bad luck, more); the pool then goes as fast as
+	// its workers allow, past the 28 a second of a pool held by refusals.
+	assert.GreaterOrEqual(t, slices.Min(rates), 15.0, "accepted a second, every run: %.1f", rates)
 	var sum float64
 	for _, r := range rates {
 		sum += r
 	}
-	assert.GreaterOrEqual(t, sum/float64(len(rates)), 10.0, "accepted a second, on average: %.1f", rates)
+	assert.GreaterOrEqual(t, sum/float64(len(rates)), 40.0, "accepted a second, on average: %.1f", rates)
 }
 
 // A pool of 50 paced at one request a second: when the rate rises, the
@@ -479,11 +503,13 @@ func TestEveryNthRequestRefusedDoesNotSlowThePool(t *testing.T) {
 		q := &everyNth{n: c.n, after: time.Second}
 		took, acc, ref := uploadFiles(q, 1, 1, c.workers, c.files, 20*time.Millisecond, false)
 		rate := float64(acc) / took.Seconds()
-		// Each refusal holds its worker for the Retry-After: at most
-		// workers / (0.02 s + 1/(n-1) × 1.02 s) accepted a second.
-		best := float64(c.workers) / (0.02 + 1.02/float64(c.n-1))
-		t.Logf("every %dth refused, pool of %d: %d files in %s: %.1f/s (at most %.1f), %d refused", c.n, c.workers, c.files,
-			took.Round(100*time.Millisecond), rate, best, ref)
-		assert.GreaterOrEqual(t, rate, 0.4*best, "every %dth refused, pool of %d", c.n, c.workers)
+		// A pool whose refusals held their worker for the Retry-After
+		// went at most workers / (0.02 s + 1/(n-1) × 1.02 s) a second;
+		// waiting outside the pool, the run goes past that, the time it
+		// takes to tell the refusals from a quota included.
+		held := float64(c.workers) / (0.02 + 1.02/float64(c.n-1))
+		t.Logf("every %dth refused, pool of %d: %d files in %s: %.1f/s (held workers: at most %.1f), %d refused", c.n, c.workers, c.files,
+			took.Round(100*time.Millisecond), rate, held, ref)
+		assert.GreaterOrEqual(t, rate, 1.5*held, "every %dth refused, pool of %d", c.n, c.workers)
 	}
 }

@@ -9,8 +9,9 @@
 // the service serves again, and its budgets end a run that waits too long.
 // A request that may have been carried out without an answer (an upload
 // sent whole) is sent again only when that is harmless, and an upload only
-// after asking the service whether it has it. Each retry is reported to a
-// callback.
+// after asking the service whether it has it. A request that waits alone
+// (refusals that do not follow the rate) gives its place in its pool back
+// meanwhile (Slot). Each retry is reported to a callback.
 package retry
 
 import (
@@ -282,11 +283,27 @@ func (r *Retrier) do(ctx context.Context, o op, fn func(ctx context.Context) err
 		if r.o.OnRetry != nil {
 			r.o.OnRetry(Retry{Op: o.name, Try: try + 1, Err: err, Wait: wait})
 		}
-		if serr := r.pacer.Clock().Sleep(ctx, wait); serr != nil {
+		if serr := r.sleep(ctx, wait, c.throttled && r.pacer.Alone()); serr != nil {
 			if errors.Is(serr, context.DeadlineExceeded) {
 				return try, &Error{Op: o.name, Err: err, Attempts: try}
 			}
 			return try, err
 		}
 	}
+}
+
+// sleep waits d before the next try. A request that waits alone (refused
+// by a service whose refusals do not follow the rate: the pool goes on)
+// gives its place in its pool back meanwhile, when it holds one (Slot).
+func (r *Retrier) sleep(ctx context.Context, d time.Duration, alone bool) error {
+	s := slotOf(ctx)
+	if !alone || s == nil || d <= 0 {
+		return r.pacer.Clock().Sleep(ctx, d)
+	}
+	s.Release()
+	err := r.pacer.Clock().Sleep(ctx, d)
+	if aerr := s.Acquire(ctx); err == nil {
+		err = aerr
+	}
+	return err
 }

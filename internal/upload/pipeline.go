@@ -28,6 +28,7 @@ import (
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/clock"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
 )
@@ -392,7 +393,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	r.metadata.open = o.NoExternalID || o.DryRun || r.recorded != nil && r.recorded.Len() > 0 || r.remote != nil && r.remote.count > 0
 
 	var g errgroup.Group
-	g.SetLimit(o.BatchSize)
+	pool := newPool(o.BatchSize)
 	// The scan runs ahead of the uploads through a bounded queue, so memory
 	// stays flat however large the tree is.
 	queue := make(chan job, 1024)
@@ -428,8 +429,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			r.finish(Result{Rel: j.e.Key, Size: j.e.Size, Outcome: NotAttempted})
 			continue
 		}
+		slot := pool.take()
 		g.Go(func() error {
-			if err := r.attempt(ctx, j); err != nil {
+			defer slot.leave()
+			if err := r.attempt(retry.WithSlot(ctx, slot), j); err != nil {
 				r.stop(err)
 			}
 			return nil

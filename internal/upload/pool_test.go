@@ -1,0 +1,60 @@
+package upload
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// taken reports whether ch delivers within a moment.
+func taken[T any](ch <-chan T) bool {
+	select {
+	case <-ch:
+		return true
+	case <-time.After(50 * time.Millisecond):
+		return false
+	}
+}
+
+// The pool lets size uploads send at once. One that waits alone for a
+// Retry-After gives its place to a new upload, and takes one again only
+// when one is free; every place comes back when the uploads leave.
+func TestAnUploadWaitingAloneLetsAnotherSend(t *testing.T) {
+	p := newPool(2)
+	a, b := p.take(), p.take()
+	third := make(chan *slot, 1)
+	go func() { third <- p.take() }()
+	require.False(t, taken(third), "two send at once, not three")
+
+	a.Release() // a waits for its Retry-After
+	c := <-third
+	back := make(chan error, 1)
+	go func() { back <- a.Acquire(context.Background()) }()
+	require.False(t, taken(back), "a takes a place again only when one is free")
+	b.leave()
+	require.True(t, taken(back), "b's place went to a")
+
+	// A wait given up (the run stopped) holds no place.
+	c.Release()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	a.leave()
+	assert.ErrorIs(t, c.Acquire(ctx), context.Canceled)
+	c.leave()
+	assert.Empty(t, p.active, "no place to send is left taken")
+	assert.Empty(t, p.all, "no place in the run is left taken")
+}
+
+// Beyond parkedMax uploads waiting outside the pool, no new upload starts.
+func TestUploadsWaitingOutsideThePoolAreBounded(t *testing.T) {
+	p := newPool(1)
+	for range parkedMax + 1 {
+		p.take().Release()
+	}
+	more := make(chan *slot, 1)
+	go func() { more <- p.take() }()
+	assert.False(t, taken(more), "at most 1 + parkedMax uploads under way")
+}
