@@ -16,10 +16,14 @@ type Slot interface {
 
 type slotKey struct{}
 
-// WithSlot returns ctx carrying the place its requests hold in their pool.
+// WithSlot returns ctx carrying the place its requests hold in their pool;
+// with nil, one whose requests keep whatever place they hold.
 func WithSlot(ctx context.Context, s Slot) context.Context {
 	return context.WithValue(ctx, slotKey{}, s)
 }
+
+// SlotOf returns the place ctx's requests hold in their pool, nil when none.
+func SlotOf(ctx context.Context) Slot { return slotOf(ctx) }
 
 func slotOf(ctx context.Context) Slot {
 	s, _ := ctx.Value(slotKey{}).(Slot)

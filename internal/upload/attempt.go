@@ -487,6 +487,10 @@ func (a *attempt) send(ctx context.Context, docID int64, k known) error {
 		}
 		if canary {
 			defer func() { r.metadata.leave(a.keptMetadata, a.res.Warning == warnNoMetadata) }()
+			// It keeps its place in the pool whatever it waits for: the
+			// uploads waiting for it hold every other one, and it would not
+			// find one back.
+			ctx = retry.WithSlot(ctx, nil)
 		}
 	}
 	if err := a.journalStart(""); err != nil {

@@ -34,6 +34,8 @@ type docs struct {
 
 	// fault, when set, may fail a request before it is handled.
 	fault func(op string, r *api.UploadRequest) error
+	// onUpload, when set, sees each upload's context and request.
+	onUpload func(ctx context.Context, r api.UploadRequest)
 	// dropMeta makes it an instance that keeps no external metadata;
 	// oldSchema one that refuses a PATCH with a file (400), as the older
 	// schema says.
@@ -193,7 +195,10 @@ func (x *doc) file() *api.File {
 	return f
 }
 
-func (d *docs) Upload(_ context.Context, r api.UploadRequest) (*api.UploadResult, error) {
+func (d *docs) Upload(ctx context.Context, r api.UploadRequest) (*api.UploadResult, error) {
+	if d.onUpload != nil {
+		d.onUpload(ctx, r)
+	}
 	op := "POST"
 	if r.Replace != 0 {
 		op = "PATCH"

@@ -2,11 +2,15 @@ package upload
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/api"
+	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 )
 
 // taken reports whether ch delivers within a moment.
@@ -57,4 +61,26 @@ func TestUploadsWaitingOutsideThePoolAreBounded(t *testing.T) {
 	more := make(chan *slot, 1)
 	go func() { more <- p.take() }()
 	assert.False(t, taken(more), "at most 1 + parkedMax uploads under way")
+}
+
+// The first upload, alone through the gate until it shows that the instance
+// keeps external metadata, keeps its place in the pool even while it waits
+// a Retry-After alone: the uploads that wait for it hold every other place,
+// and it would not find one back (the run hung). The uploads after it give
+// theirs back as usual.
+func TestTheCanaryKeepsItsPlace(t *testing.T) {
+	root := t.TempDir()
+	for _, k := range []string{"a.txt", "b.txt", "c.txt"} {
+		write(t, root, k, k)
+	}
+	d := newDocs()
+	var mu sync.Mutex
+	withSlot := map[string]bool{}
+	d.onUpload = func(ctx context.Context, r api.UploadRequest) {
+		mu.Lock()
+		defer mu.Unlock()
+		withSlot[r.Filename] = retry.SlotOf(ctx) != nil
+	}
+	syncRun(t, d, root, "", func(o *Options) { o.BatchSize = 1 })
+	assert.Equal(t, map[string]bool{"a.txt": false, "b.txt": true, "c.txt": true}, withSlot)
 }
