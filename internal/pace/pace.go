@@ -530,9 +530,11 @@ func (p *Pacer) episode(now time.Time, t Ticket, retryAfter time.Duration) bool 
 	p.episodes = append(p.episodes, e)
 	// At the floor (one request each Retry-After), a quota of this run's
 	// accepts every request: one episode there is as good as the newer
-	// half.
+	// half — the first time; after a false alarm (shedNeed doubled), the
+	// whole evidence is asked for.
 	floor := retryAfter > 0 && e.rate > 0 && e.rate <= 1.05/retryAfter.Seconds()
-	if enough := len(p.episodes) >= 2*p.shedNeed || floor && len(p.episodes) > p.shedNeed; !enough {
+	soon := floor && p.shedNeed == shedAfter && len(p.episodes) > p.shedNeed
+	if enough := len(p.episodes) >= 2*p.shedNeed || soon; !enough {
 		return false
 	}
 	// The older half, and the newer: the rate went down from one to the

@@ -534,3 +534,21 @@ func TestMostlyRefusedIsNotTakenForRateIndependent(t *testing.T) {
 		})
 	}
 }
+
+// After a false alarm (refusals taken to be independent of the rate, then
+// more common at full speed: a quota), one refusal at the floor is no
+// longer enough: the whole evidence, doubled, is asked for, so that a quota
+// whose Retry-After is shorter than its refill does not flood it again
+// after every few episodes.
+func TestAfterAFalseAlarmTheFloorIsNotEnough(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := New(clk, Options{Policy: DefaultPolicy()})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopShedding() // a false alarm: shedNeed doubled
+	p.learned, p.holdUntil, p.fresh = 1, clk.Now().Add(time.Hour), 3
+	p.episodes = []episode{{rate: 0, answers: 4}, {rate: 8, answers: 4}, {rate: 4, answers: 4}, {rate: 2, answers: 4},
+		{rate: 1.5, answers: 4}, {rate: 1.2, answers: 4}, {rate: 1, answers: 4}}
+	assert.False(t, p.episode(clk.Now(), Ticket{guarded: true}, time.Second), "two floor episodes after a false alarm, of twelve asked for")
+	assert.False(t, p.shedding)
+}
