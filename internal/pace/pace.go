@@ -146,8 +146,9 @@ const (
 // rate sends in half the pause, at least one) are guarded: a quota that is
 // this run's alone accepts them, the pause being the service's own word for
 // when a request may go again. The pacer remembers the last 2·shedAfter
-// episodes (the newer half may be one episode at the Retry-After floor, one
-// request each Retry-After, which such a quota accepts whole). When, from
+// episodes (the first time, the newer half may be one episode near the
+// Retry-After floor — at most 1.5 requests each Retry-After, which such a
+// quota accepts whole or nearly — after the two before it). When, from
 // the older half to the newer, the rate went down by half or more (or to
 // that floor), yet the share of refusals
 // among the answers stayed the same (within shedSame standard deviations:
@@ -528,12 +529,13 @@ func (p *Pacer) episode(now time.Time, t Ticket, retryAfter time.Duration) bool 
 		p.episodes = p.episodes[1:]
 	}
 	p.episodes = append(p.episodes, e)
-	// At the floor (one request each Retry-After), a quota of this run's
-	// accepts every request: one episode there is as good as the newer
-	// half — the first time; after a false alarm (shedNeed doubled), the
+	// At the floor (one request each Retry-After, or a little more), a
+	// quota of this run's accepts every request, or nearly: one episode
+	// there is as good as the newer half, and the episodes before it as the
+	// older — the first time; after a false alarm (shedNeed doubled), the
 	// whole evidence is asked for.
-	floor := retryAfter > 0 && e.rate > 0 && e.rate <= 1.05/retryAfter.Seconds()
-	soon := floor && p.shedNeed == shedAfter && len(p.episodes) > p.shedNeed
+	floor := retryAfter > 0 && e.rate > 0 && e.rate <= 1.5/retryAfter.Seconds()
+	soon := floor && p.shedNeed == shedAfter && len(p.episodes) >= p.shedNeed
 	if enough := len(p.episodes) >= 2*p.shedNeed || soon; !enough {
 		return false
 	}
@@ -541,7 +543,8 @@ func (p *Pacer) episode(now time.Time, t Ticket, retryAfter time.Duration) bool 
 	// other, and the share of refusals stayed the same — neither rarer
 	// (a quota, once the rate is under it) nor more common (a quota shared
 	// with other runs, which took what this one left).
-	older, newer := p.episodes[:p.shedNeed], p.episodes[p.shedNeed:]
+	split := min(p.shedNeed, len(p.episodes)-1)
+	older, newer := p.episodes[:split], p.episodes[split:]
 	last := newer[len(newer)-1]
 	slowed := floor || older[0].rate == 0 || last.rate <= maxCut*older[0].rate
 	count := func(es []episode) (answers, refused int, guarded bool) {
