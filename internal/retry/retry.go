@@ -296,7 +296,7 @@ func (r *Retrier) do(ctx context.Context, o op, fn func(ctx context.Context) err
 // by a service whose refusals do not follow the rate: the pool goes on)
 // gives its place in its pool back meanwhile, when it holds one (Slot).
 func (r *Retrier) sleep(ctx context.Context, d time.Duration, alone bool) error {
-	s := slotOf(ctx)
+	s := SlotOf(ctx)
 	if !alone || s == nil || d <= 0 {
 		return r.pacer.Clock().Sleep(ctx, d)
 	}

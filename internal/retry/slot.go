@@ -23,9 +23,7 @@ func WithSlot(ctx context.Context, s Slot) context.Context {
 }
 
 // SlotOf returns the place ctx's requests hold in their pool, nil when none.
-func SlotOf(ctx context.Context) Slot { return slotOf(ctx) }
-
-func slotOf(ctx context.Context) Slot {
+func SlotOf(ctx context.Context) Slot {
 	s, _ := ctx.Value(slotKey{}).(Slot)
 	return s
 }
