@@ -91,7 +91,7 @@ type benchCase struct {
 
 // benchCases are the cases, in the order they run.
 var benchCases = []benchCase{
-	{"littles-law", func(work, bin, _ string) { littlesLaw(work, bin) }},
+	{"littles-law", littlesLaw},
 	{"small-files", smallFiles},
 	{"large-file", func(work, bin, _ string) { largeFile(work, bin) }},
 	{"many-files", func(work, bin, _ string) { manyFiles(work, bin) }},
@@ -122,21 +122,33 @@ func want(name string) bool {
 }
 
 // littlesLaw: 2,000 files of 4 KiB, 50 concurrent uploads, a server holding
-// each upload 50 ms: at best 50 / 0.05 s = 1,000 files/s.
-func littlesLaw(work, bin string) {
+// each request 50 ms: at best 50 / 0.05 s = 1,000 files/s. The minimal Go
+// loop (50 workers, nothing but the uploads) runs beside it: what the
+// machine itself allows. A first upload to an unknown workspace waits two
+// of the server's round trips more than the loop: the listing (beside the
+// preflight), which finds what is there already, and the first upload,
+// which shows that the instance keeps the external metadata before the
+// others go.
+func littlesLaw(work, bin, baseline string) {
 	n := pick(2000, 400)
 	dir := filepath.Join(work, "littles-law")
 	makeFiles(dir, n, 4096, 20)
-	res := repeat(func() result {
+	tool, loop := alternate(func() result {
 		url, stop := devserver(bin, "--latency", "50ms")
 		defer stop()
 		return measure(bin, "--files-dir", dir, "--workspace-id", "42", "--batch-size", "50", "--base-url", url, "--no-progress")
+	}, func() result {
+		url, stop := devserver(bin, "--latency", "50ms")
+		defer stop()
+		return measure(baseline, "-dir", dir, "-url", url, "-key", key, "-concurrency", "50")
 	})
-	rate := float64(n) / res.wall.Seconds()
+	rate := float64(n) / tool.wall.Seconds()
+	loopRate := float64(n) / loop.wall.Seconds()
 	ratio := rate / 1000
 	rows = append(rows, row{
 		name: fmt.Sprintf("%d × 4 KiB, batch 50, server holds 50 ms", n), measured: fmt.Sprintf("%.0f files/s", rate),
-		baseline: "1000 files/s (Little's law)", ratio: fmt.Sprintf("%.3f", ratio), target: "≥ 0.95", met: ratio >= 0.95,
+		baseline: fmt.Sprintf("1000 files/s (Little's law); minimal Go loop %.0f files/s (%.3f)", loopRate, loopRate/1000),
+		ratio:    fmt.Sprintf("%.3f (loop's %.3f)", ratio, rate/loopRate), target: "≥ 0.95", met: ratio >= 0.95,
 	})
 }
 
