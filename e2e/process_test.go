@@ -306,3 +306,24 @@ func TestSIGUSR1PrintsOneProgressLine(t *testing.T) {
 	assert.Contains(t, lines[len(lines)-1], `"stop_reason":"interrupted"`)
 	assert.Contains(t, lines[len(lines)-1], `"exit_code":130`)
 }
+
+// A refusal with a Retry-After of 30 s holds the refused upload and the
+// pool (the pacer takes it for a quota). The first interruption ends the
+// run within seconds, not when the Retry-After or the 30 s of the second
+// stage have passed: what is on the wire finishes, what waits to be sent
+// is withdrawn (not attempted, nothing failed).
+func TestInterruptWithdrawsUploadsWaitingARetryAfter(t *testing.T) {
+	d := startDevserver(t, "--throttle-every", "4", "--retry-after", "30s")
+	root := makeTree(t, 50)
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	r := startUpload(t, d, "--files-dir", root, "--state-file", stateFile)
+	waitFor(t, "a refusal", func() bool { return d.stats(t)["throttled"] >= 1 })
+	sent := time.Now()
+	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+	code := r.wait(t)
+	took := time.Since(sent)
+	assert.Equal(t, 130, code, "stdout:\n%s\nstderr:\n%s", r.out.String(), r.errOut.String())
+	assert.Less(t, took, 10*time.Second, "withdrawn, not waited out")
+	assert.Contains(t, r.out.String(), "Failed:       0")
+	assert.Regexp(t, `(?i)(\d+ files? not attempted|not attempted: +\d+)`, r.out.String())
+}

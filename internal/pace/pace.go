@@ -1,8 +1,10 @@
 // Package pace decides when each request to the service may go: the rate
 // learned from the service's quota, the pause of the whole pool for a
 // Retry-After, the probing of an outage one request at a time, the budgets
-// that end a run the service will not serve, and the waits between retries
-// of a failed request; Transport applies it to every request of a run.
+// that end a run the service will not serve, the waits between retries of
+// a failed request, and the withdrawal of the requests still waiting when
+// their run stops (WithStop); Transport applies it to every request of a
+// run.
 // Every wait goes through one injected clock, so tests never sleep.
 package pace
 
@@ -394,7 +396,7 @@ func (p *Pacer) Wait(ctx context.Context) (Ticket, error) {
 			return t, nil
 		}
 		p.mu.Unlock()
-		if err := p.clock.Sleep(ctx, d); err != nil {
+		if err := SleepUnlessStopped(ctx, func(ctx context.Context) error { return p.clock.Sleep(ctx, d) }); err != nil {
 			return Ticket{}, err
 		}
 	}

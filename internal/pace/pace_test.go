@@ -554,3 +554,37 @@ func TestAfterAFalseAlarmTheFloorIsNotEnough(t *testing.T) {
 	assert.False(t, p.episode(clk.Now(), Ticket{guarded: true}, time.Second), "two floor episodes after a false alarm, of twelve asked for")
 	assert.False(t, p.shedding)
 }
+
+// A request waiting for its slot of the pacing (here the pool held for a
+// Retry-After of a minute) is withdrawn when its run stops: at once when
+// the stop came first, or when it comes during the wait (real time here: a
+// minute would fail the test). Without the stop it waits, as before.
+func TestARunsStopWithdrawsTheRequestsWaitingForTheirSlot(t *testing.T) {
+	p := New(clock.Real{}, Options{Policy: DefaultPolicy()})
+	p.Done(wait(t, p), Throttled, time.Minute)
+
+	run, stop := context.WithCancel(context.Background())
+	signal := make(chan struct{})
+	ctx := WithStop(context.Background(), run, signal)
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Wait(ctx)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("went during the pause: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	stop()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, ErrWithdrawn)
+	case <-time.After(10 * time.Second):
+		t.Fatal("still waiting after the stop")
+	}
+
+	close(signal)
+	_, err := p.Wait(WithStop(context.Background(), context.Background(), signal))
+	assert.ErrorIs(t, err, ErrWithdrawn, "the signal, seen before the wait")
+}

@@ -11,7 +11,8 @@
 // sent whole) is sent again only when that is harmless, and an upload only
 // after asking the service whether it has it. A request that waits alone
 // (refusals that do not follow the rate) gives its place in its pool back
-// meanwhile (Slot). Each retry is reported to a callback.
+// meanwhile (Slot); one waiting for its next try when its run stops is
+// withdrawn (WithdrawnError). Each retry is reported to a callback.
 package retry
 
 import (
@@ -229,10 +230,15 @@ func (r *Retrier) do(ctx context.Context, o op, fn func(ctx context.Context) err
 	policy := r.pacer.Policy()
 	counted := 0 // tries that used one of --retries
 	var last error
+	maybeDone := false // a try may have been carried out unanswered
 	for try := 1; ; try++ {
 		err := fn(ctx)
 		if err == nil {
 			return try, nil
+		}
+		if errors.Is(err, pace.ErrWithdrawn) {
+			// Withdrawn while it waited for its slot of the pacing.
+			return try, &WithdrawnError{Op: o.name, Last: last, MaybeDone: maybeDone}
 		}
 		if ctx.Err() != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) && last != nil {
@@ -252,6 +258,8 @@ func (r *Retrier) do(ctx context.Context, o op, fn func(ctx context.Context) err
 		switch {
 		case c.kind == permanent, c.garbled && o.idempotent:
 			return try, err
+		case c.kind == unknown && o.idempotent:
+			maybeDone = true // sent again as is: harmless, but it may be done
 		case c.kind == unknown && !o.idempotent:
 			if o.settle == nil {
 				return try, err
@@ -284,7 +292,10 @@ func (r *Retrier) do(ctx context.Context, o op, fn func(ctx context.Context) err
 			r.o.OnRetry(Retry{Op: o.name, Try: try + 1, Err: err, Wait: wait})
 		}
 		if serr := r.sleep(ctx, wait, c.throttled && r.pacer.Alone()); serr != nil {
-			if errors.Is(serr, context.DeadlineExceeded) {
+			switch {
+			case errors.Is(serr, ErrWithdrawn):
+				return try, &WithdrawnError{Op: o.name, Last: err, MaybeDone: maybeDone}
+			case errors.Is(serr, context.DeadlineExceeded):
 				return try, &Error{Op: o.name, Err: err, Attempts: try}
 			}
 			return try, err
@@ -295,7 +306,15 @@ func (r *Retrier) do(ctx context.Context, o op, fn func(ctx context.Context) err
 // sleep waits d before the next try. A request that waits alone (refused
 // by a service whose refusals do not follow the rate: the pool goes on)
 // gives its place in its pool back meanwhile, when it holds one (Slot).
+//
+// Once the run stops (pace.WithStop), it waits no more: ErrWithdrawn.
 func (r *Retrier) sleep(ctx context.Context, d time.Duration, alone bool) error {
+	return pace.SleepUnlessStopped(ctx, func(ctx context.Context) error { return r.wait(ctx, d, alone) })
+}
+
+// wait is sleep's wait, with the place in the pool given back meanwhile
+// when the request waits alone.
+func (r *Retrier) wait(ctx context.Context, d time.Duration, alone bool) error {
 	s := SlotOf(ctx)
 	if !alone || s == nil || d <= 0 {
 		return r.pacer.Clock().Sleep(ctx, d)

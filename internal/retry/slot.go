@@ -1,6 +1,11 @@
 package retry
 
-import "context"
+import (
+	"context"
+	"fmt"
+
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
+)
 
 // Slot is the place a request holds in a pool of workers (the uploads of a
 // run). A request refused by a service whose refusals do not follow the
@@ -27,3 +32,31 @@ func SlotOf(ctx context.Context) Slot {
 	s, _ := ctx.Value(slotKey{}).(Slot)
 	return s
 }
+
+// ErrWithdrawn is what a request that waited to be sent (again) when its
+// run stopped (pace.WithStop) ends with: a WithdrawnError.
+var ErrWithdrawn = pace.ErrWithdrawn
+
+// WithdrawnError is a request withdrawn by its run's stop while it waited
+// to be sent: for its next try, or for its slot of the pacing.
+type WithdrawnError struct {
+	Op   string
+	Last error // what the last try ended with; nil: none was sent
+	// MaybeDone: a try whose answer was lost was sent again as is (a
+	// request harmless to repeat); it may have been carried out. An
+	// upload's lost answer is asked about before it waits: never so.
+	MaybeDone bool
+}
+
+func (e *WithdrawnError) Error() string {
+	if e.Last == nil {
+		return fmt.Sprintf("%s: %v", e.Op, ErrWithdrawn)
+	}
+	return fmt.Sprintf("%s: %v (%v)", e.Op, ErrWithdrawn, e.Last)
+}
+
+// Is makes errors.Is(err, ErrWithdrawn) hold.
+func (e *WithdrawnError) Is(target error) bool { return target == ErrWithdrawn }
+
+// Unwrap returns the last try's error.
+func (e *WithdrawnError) Unwrap() error { return e.Last }

@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/clock/clocktest"
 	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 )
@@ -99,4 +101,99 @@ func TestARequestThatWaitsAloneGivesItsPlaceBack(t *testing.T) {
 			assert.GreaterOrEqual(t, at[1].Sub(at[0]), c.minWait, "the Retry-After is waited out")
 		})
 	}
+}
+
+// waiting is a clock whose long sleeps (10 s or more) really wait: until
+// their context is done, or for ever as far as a test goes (a minute).
+type waiting struct{ *clocktest.Fake }
+
+func (w waiting) Sleep(ctx context.Context, d time.Duration) error {
+	if d < 10*time.Second {
+		return w.Fake.Sleep(ctx, d)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Minute):
+		return nil
+	}
+}
+
+// A run's first interruption withdraws the requests waiting for their next
+// try (a Retry-After, a backoff): nothing is on the wire, so nothing is
+// left to finish. They end at once with a WithdrawnError, not sent again,
+// whether the stop came before the wait (the signal itself, seen at once)
+// or during it (the run's stop, which follows it); and a request sent
+// again after a lost answer may have been carried out: it says so.
+func TestARunsStopWithdrawsTheRequestsWaitingToRetry(t *testing.T) {
+	for name, c := range map[string]struct {
+		first     error // the first try's failure, when not the 429
+		during    bool  // the stop comes during the wait
+		maybeDone bool
+	}{
+		"stopped before the wait":              {},
+		"stopped during the wait":              {during: true},
+		"a lost answer sent again, then a 429": {first: status(500, 0), maybeDone: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := pace.New(waiting{clocktest.New(time.Unix(1000, 0))}, pace.Options{Policy: pace.DefaultPolicy()})
+			run, stop := context.WithCancel(context.Background())
+			defer stop()
+			signal := make(chan struct{})
+			ctx := pace.WithStop(context.Background(), run, signal)
+			tries, waiting := 0, make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				done <- New(p, Options{}).Do(ctx, "upload", func(context.Context) error {
+					tries++
+					if c.first != nil && tries == 1 {
+						return c.first
+					}
+					if c.during {
+						close(waiting)
+					} else {
+						close(signal)
+					}
+					return status(429, 30*time.Second)
+				})
+			}()
+			if c.during {
+				<-waiting
+				stop()
+			}
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the request still waits its Retry-After after the stop")
+			}
+			var we *WithdrawnError
+			require.ErrorAs(t, err, &we)
+			assert.ErrorIs(t, err, ErrWithdrawn)
+			assert.Equal(t, c.maybeDone, we.MaybeDone)
+			var ae *api.Error
+			require.ErrorAs(t, err, &ae, "the last answer is told")
+			assert.Equal(t, 429, ae.StatusCode)
+			assert.Equal(t, map[bool]int{false: 1, true: 2}[c.first != nil], tries, "not sent again")
+		})
+	}
+}
+
+// A request withdrawn while it waited for its slot of the pacing (the
+// transport's error) ends withdrawn at once: no retry is told, none is
+// made, even with no retries left to spend (--retries 0 made it a failure).
+func TestARequestWithdrawnBeforeItWentIsNotRetried(t *testing.T) {
+	clk := clocktest.New(time.Unix(1000, 0))
+	p := pace.New(clk, pace.Options{Policy: pace.Policy{Retries: 0, Base: time.Second, Max: time.Minute}})
+	var retries []Retry
+	tries := 0
+	err := New(p, Options{OnRetry: func(r Retry) { retries = append(retries, r) }}).Do(context.Background(), "upload", func(context.Context) error {
+		tries++
+		return &api.TransportError{Op: "upload", Err: fmt.Errorf("Post: %w", pace.ErrWithdrawn)}
+	})
+	var we *WithdrawnError
+	require.ErrorAs(t, err, &we)
+	assert.False(t, we.MaybeDone)
+	assert.Equal(t, 1, tries)
+	assert.Empty(t, retries)
 }

@@ -680,6 +680,14 @@ func (a *attempt) failed(ctx context.Context, err error, format string) error {
 	if ctx.Err() != nil {
 		return a.end(Interrupted, "", a.attempts)
 	}
+	if we, ok := errors.AsType[*retry.WithdrawnError](err); ok {
+		// The run stopped while the request waited to be sent again:
+		// nothing was done, unless a try sent again may have been.
+		if a.unknown || we.MaybeDone {
+			return a.end(Interrupted, "the run stopped before the service answered", a.attempts)
+		}
+		return a.end(NotAttempted, "", a.attempts)
+	}
 	v := classify(err)
 	if v.unknown || maybeStored(err) {
 		a.unknown = true

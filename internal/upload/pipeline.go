@@ -28,6 +28,7 @@ import (
 
 	"github.com/paradigm-upload/paradigm-upload/internal/api"
 	"github.com/paradigm-upload/paradigm-upload/internal/clock"
+	"github.com/paradigm-upload/paradigm-upload/internal/pace"
 	"github.com/paradigm-upload/paradigm-upload/internal/retry"
 	"github.com/paradigm-upload/paradigm-upload/internal/scan"
 	"github.com/paradigm-upload/paradigm-upload/internal/state"
@@ -432,7 +433,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		slot := pool.take()
 		g.Go(func() error {
 			defer slot.leave()
-			if err := r.attempt(retry.WithSlot(ctx, slot), j); err != nil {
+			// The first interruption withdraws the requests that wait
+			// to be sent (a pause of the pacing, a Retry-After, a
+			// backoff): what is on the wire finishes.
+			actx := pace.WithStop(retry.WithSlot(ctx, slot), r.dispatch, r.o.Stop)
+			if err := r.attempt(actx, j); err != nil {
 				r.stop(err)
 			}
 			return nil

@@ -407,3 +407,32 @@ func TestAnInstanceThatCannotReplaceInPlaceGetsTheEditAnyway(t *testing.T) {
 	sum = syncRun(t, d, root, stateFile, func(o *Options) { o.Tags = []int64{1} })
 	assert.Equal(t, 3, sum.Count(AlreadyDone))
 }
+
+// A request withdrawn by the first interruption while it waited to be sent
+// again ends not attempted — unless a try whose answer was lost was sent
+// again before (a PATCH of its metadata, harmless to repeat): it may have
+// been carried out, and the file ends interrupted, for the next run to see.
+func TestAWithdrawnRequestThatMayHaveBeenDoneIsInterrupted(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "a.txt", "a")
+	stateFile := filepath.Join(t.TempDir(), "state")
+	d := newDocs()
+	require.Equal(t, 1, syncRun(t, d, root, stateFile).Count(Uploaded))
+
+	stop := make(chan struct{})
+	updates := 0
+	d.fault = func(op string, _ *api.UploadRequest) error {
+		if op != "UPDATE" {
+			return nil
+		}
+		if updates++; updates == 1 {
+			return &api.Error{StatusCode: 500, Kind: "internal_error"} // its answer lost
+		}
+		close(stop)
+		return &api.Error{StatusCode: 429, Kind: "throttled", RetryAfter: time.Minute}
+	}
+	sum := syncRun(t, d, root, stateFile, func(o *Options) { o.Tags = []int64{7}; o.Stop = stop })
+	assert.Equal(t, 2, updates, "not sent a third time")
+	assert.Equal(t, 1, sum.Count(Interrupted))
+	assert.Zero(t, sum.Count(Failed)+sum.Count(NotAttempted)+sum.Count(Updated))
+}

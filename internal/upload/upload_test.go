@@ -503,3 +503,31 @@ func TestACountCutShortIsNotComplete(t *testing.T) {
 	assert.False(t, last.Complete, "the walk did not reach the end: %+v", last)
 	assert.Less(t, last.Files, 1100)
 }
+
+// The first interruption lets what is on the wire finish, but an upload
+// refused (429) and waiting its Retry-After is not sent again: it ends not
+// attempted (nothing was stored), neither failed nor uploaded after the
+// stop.
+func TestRunStopWithdrawsTheUploadsWaitingToRetry(t *testing.T) {
+	files := map[string]string{}
+	for i := range 4 {
+		files[fmt.Sprintf("f%d.txt", i)] = "x"
+	}
+	stop := make(chan struct{})
+	var once sync.Once
+	f := &fakeAPI{answer: func(_ string, attempt int) int {
+		if attempt == 1 {
+			once.Do(func() { close(stop) }) // before any refusal is answered
+			return 429
+		}
+		return 0
+	}}
+	o := options(t, f, tree(t, files))
+	o.Stop = stop
+	sum, err := Run(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, StopInterrupted, sum.Stopped)
+	assert.Equal(t, 4, sum.Count(NotAttempted))
+	assert.Zero(t, sum.Count(Failed)+sum.Count(Interrupted)+sum.Count(Uploaded))
+	assert.Empty(t, f.names(), "nothing sent again after the stop")
+}
