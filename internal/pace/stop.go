@@ -25,6 +25,12 @@ func WithStop(ctx, stop context.Context, now <-chan struct{}) context.Context {
 	return context.WithValue(ctx, stopKey{}, stops{stop: stop, now: now})
 }
 
+// WithoutStop returns ctx whose requests are not withdrawn by a stop
+// (WithStop): those that mend what a request begun left half-done.
+func WithoutStop(ctx context.Context) context.Context {
+	return context.WithValue(ctx, stopKey{}, nil)
+}
+
 // Stopped reports whether ctx's requests are withdrawn (WithStop).
 func Stopped(ctx context.Context) bool {
 	s, ok := ctx.Value(stopKey{}).(stops)

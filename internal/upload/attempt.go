@@ -577,6 +577,9 @@ func (a *attempt) replaceByUpload(ctx context.Context, oldID int64, k known) err
 		// next run once a document carries the identity).
 		return err
 	}
+	// What follows mends what was begun: a stop of the run does not
+	// withdraw it.
+	ctx = pace.WithoutStop(ctx)
 	if !a.finished || a.res.Outcome != Replaced {
 		// Not uploaded: the old document takes its identity back.
 		if _, rerr := r.o.Service.UpdateFile(ctx, oldID, api.FileUpdate{External: &api.ExternalMetadata{ExternalID: a.extID}}); rerr != nil {
@@ -681,9 +684,11 @@ func (a *attempt) failed(ctx context.Context, err error, format string) error {
 		return a.end(Interrupted, "", a.attempts)
 	}
 	if we, ok := errors.AsType[*retry.WithdrawnError](err); ok {
-		// The run stopped while the request waited to be sent again:
-		// nothing was done, unless a try sent again may have been.
-		if a.unknown || we.MaybeDone {
+		// The run stopped while the request waited to be sent (again):
+		// nothing was done, unless a try sent again may have been, or a
+		// lost answer was still being asked about.
+		if a.unknown || we.MaybeDone || maybeStored(err) {
+			a.unknown = true
 			return a.end(Interrupted, "the run stopped before the service answered", a.attempts)
 		}
 		return a.end(NotAttempted, "", a.attempts)

@@ -444,6 +444,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		})
 	}
 	_ = g.Wait()
+	select {
+	case <-o.Stop:
+		// (The goroutine that notes it may not have run yet: the
+		// dispatch saw the signal itself.)
+		r.setStopped(StopInterrupted)
+	default:
+	}
 	if r.maxFailsReached() {
 		r.setStopped(StopMaxFails)
 	}
