@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -178,9 +179,14 @@ func TestASilentServerIsAbandonedAfterTheStallTimeout(t *testing.T) {
 	})
 }
 
+// Headers, the first bytes of the body, then silence: the stall timeout
+// abandons it. (The answer announces 10 MiB, so that its deadline — twice
+// the timeout and a second per 64 KiB — lies far beyond: on a loaded
+// machine a late look at a 25-byte answer could meet the deadline first.)
 func TestHeadersThenASilentBodyIsAbandoned(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(10<<20))
 		w.WriteHeader(200)
 		_, _ = w.Write([]byte(`{"count": 1, "results": [`))
 		w.(http.Flusher).Flush()
